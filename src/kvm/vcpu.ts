@@ -1,0 +1,97 @@
+/**
+ * One vCPU: its fd, its shared kvm_run page, register access and its binary stats fd.
+ */
+
+import { releaseAll } from './cleanup.ts';
+import { KVM_GET_REGS, KVM_GET_SREGS, KVM_GET_STATS_FD, KVM_RUN, KVM_SET_REGS, KVM_SET_SREGS } from './constants.ts';
+import { SyscallError } from './errors.ts';
+import { close, ioctl, ioctlBuf, MAP_SHARED, type Mapping, mmap, munmap, PROT_READ, PROT_WRITE } from './libc.ts';
+import { decodeRegs, encodeRegs, KVM_REGS_SIZE, KVM_SREGS_SIZE, type Regs } from './regs.ts';
+
+export class Vcpu {
+  private runMapping: Mapping | undefined;
+  private statsFdValue: number | undefined;
+  private closed = false;
+
+  private constructor(
+    readonly id: number,
+    readonly fd: number,
+    runMapping: Mapping,
+  ) {
+    this.runMapping = runMapping;
+  }
+
+  /** Wraps an fd returned by KVM_CREATE_VCPU and maps its kvm_run area (`runSize` from KVM_GET_VCPU_MMAP_SIZE). */
+  static adopt(id: number, fd: number, runSize: number): Vcpu {
+    try {
+      return new Vcpu(id, fd, mmap(runSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
+    } catch (err) {
+      close(fd);
+      throw err;
+    }
+  }
+
+  /** The kvm_run area shared with the kernel (valid until close()). */
+  get run(): Uint8Array {
+    if (!this.runMapping) throw new Error(`vcpu ${this.id} is closed`);
+    return this.runMapping.bytes;
+  }
+
+  getRegs(): Regs {
+    const buf = new Uint8Array(KVM_REGS_SIZE);
+    ioctlBuf(this.fd, KVM_GET_REGS, buf, 'KVM_GET_REGS');
+    return decodeRegs(buf);
+  }
+
+  setRegs(regs: Partial<Regs>): void {
+    ioctlBuf(this.fd, KVM_SET_REGS, encodeRegs(regs), 'KVM_SET_REGS');
+  }
+
+  /** Raw struct kvm_sregs; edit with the helpers in regs.ts and pass back to setSregs. */
+  getSregs(): Uint8Array {
+    const buf = new Uint8Array(KVM_SREGS_SIZE);
+    ioctlBuf(this.fd, KVM_GET_SREGS, buf, 'KVM_GET_SREGS');
+    return buf;
+  }
+
+  setSregs(sregs: Uint8Array): void {
+    if (sregs.length !== KVM_SREGS_SIZE) throw new RangeError(`kvm_sregs is ${KVM_SREGS_SIZE} bytes`);
+    ioctlBuf(this.fd, KVM_SET_SREGS, sregs, 'KVM_SET_SREGS');
+  }
+
+  /**
+   * Enters the guest once and returns when KVM hands an exit to userspace. Returns false when the
+   * call was interrupted by a signal before an exit (EINTR); the caller simply runs again.
+   */
+  enter(): boolean {
+    try {
+      ioctl(this.fd, KVM_RUN, 0, 'KVM_RUN');
+      return true;
+    } catch (err) {
+      if (err instanceof SyscallError && err.code === 'EINTR') return false;
+      throw err;
+    }
+  }
+
+  /** This vCPU's binary stats fd, opened on first use and owned by the vCPU (closed by close()). */
+  get statsFd(): number {
+    if (this.closed) throw new Error(`vcpu ${this.id} is closed`);
+    this.statsFdValue ??= ioctl(this.fd, KVM_GET_STATS_FD, 0, 'KVM_GET_STATS_FD (vcpu)');
+    return this.statsFdValue;
+  }
+
+  /** Releases the stats fd, the kvm_run mapping and the vCPU fd. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const statsFd = this.statsFdValue;
+    const runMapping = this.runMapping;
+    this.statsFdValue = undefined;
+    this.runMapping = undefined;
+    releaseAll([
+      () => statsFd !== undefined && close(statsFd),
+      () => runMapping && munmap(runMapping),
+      () => close(this.fd),
+    ]);
+  }
+}
