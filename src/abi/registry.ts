@@ -1,0 +1,167 @@
+/**
+ * The ABI registry: the ABIs under schemas/, their current schema and their
+ * frozen revisions.
+ *
+ * schemas/<abi>/schema.ts default-exports the current AbiSpec;
+ * schemas/<abi>/revisions/rev-<N>.lock.json holds frozen revision N.
+ * Directories whose name starts with `_` (fixtures) are not ABIs.
+ */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { tsImport } from 'tsx/esm/api';
+import { FormatError, UsageError } from '../errors.ts';
+import { resolveAbi } from './layout.ts';
+import { MAX_LOCK_BYTES, parseLock } from './lockfile.ts';
+import type { ResolvedAbi } from './resolved.ts';
+import type { AbiSpec } from './schema.ts';
+
+/** The repository's schemas/ directory. */
+export const DEFAULT_SCHEMAS_ROOT = resolve(fileURLToPath(new URL('../../schemas', import.meta.url)));
+
+const LOCK_NAME = /^rev-([1-9][0-9]{0,5})\.lock\.json$/;
+/** Bound on the number of frozen revisions of one ABI. */
+const MAX_REVISIONS = 100000;
+
+export interface LoadedAbi {
+  name: string;
+  /** The working schema, resolved as revision 0. */
+  current: ResolvedAbi;
+  /** Frozen revisions 1..N, in order. */
+  revisions: ResolvedAbi[];
+}
+
+function registryError(abi: string, field: string, rule: string, message: string, value?: string): FormatError {
+  return new FormatError(`abi registry ${abi}`, field, rule, message, value);
+}
+
+export function schemaPath(name: string, root = DEFAULT_SCHEMAS_ROOT): string {
+  return join(root, name, 'schema.ts');
+}
+
+export function revisionsDir(name: string, root = DEFAULT_SCHEMAS_ROOT): string {
+  return join(root, name, 'revisions');
+}
+
+export function lockPath(name: string, revision: number, root = DEFAULT_SCHEMAS_ROOT): string {
+  return join(revisionsDir(name, root), `rev-${revision}.lock.json`);
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** ABI names: directories of `root` holding a schema.ts, `_`-prefixed ones excluded; sorted. */
+export async function listAbis(root = DEFAULT_SCHEMAS_ROOT): Promise<string[]> {
+  let entries: import('node:fs').Dirent[];
+  try {
+    entries = await readdir(root, { withFileTypes: true });
+  } catch (e) {
+    throw new UsageError(`cannot read the schemas directory: ${(e as Error).message}`);
+  }
+  const names: string[] = [];
+  for (const e of entries) {
+    if (!e.isDirectory() || e.name.startsWith('_') || e.name.startsWith('.')) continue;
+    if (await isFile(schemaPath(e.name, root))) names.push(e.name);
+  }
+  return names.sort();
+}
+
+/**
+ * Loads the current spec by importing schemas/<abi>/schema.ts. Each call evaluates the file
+ * afresh (tsx's scoped import), so a schema edited while the process runs is seen as edited.
+ */
+export async function loadSpec(name: string, root = DEFAULT_SCHEMAS_ROOT): Promise<AbiSpec> {
+  const path = schemaPath(name, root);
+  if (!(await isFile(path))) throw new UsageError(`unknown ABI ${name}: no ${name}/schema.ts in the schemas directory`);
+  let mod: { default?: unknown };
+  try {
+    mod = await tsImport(pathToFileURL(path).href, import.meta.url);
+  } catch (e) {
+    throw registryError(name, 'schema.ts', 'schema-import', `importing the schema failed: ${(e as Error).message}`);
+  }
+  // Outside an ESM package the loader wraps the module once more.
+  let spec = mod.default as { default?: unknown; name?: unknown } | undefined;
+  if (spec && spec.name === undefined && spec.default !== undefined) spec = spec.default as typeof spec;
+  if (typeof spec !== 'object' || spec === null || !Array.isArray((spec as { structs?: unknown }).structs)) {
+    throw registryError(name, 'schema.ts', 'schema-export', 'the default export must be an AbiSpec');
+  }
+  if (spec.name !== name) {
+    throw registryError(name, 'schema.ts', 'abi-name', `the schema calls itself ${String(spec.name)}`);
+  }
+  return spec as AbiSpec;
+}
+
+/** Loads and resolves the current schema (revision 0); schema mistakes come back as FormatError. */
+export async function loadCurrent(name: string, root = DEFAULT_SCHEMAS_ROOT): Promise<ResolvedAbi> {
+  const spec = await loadSpec(name, root);
+  try {
+    return resolveAbi(spec, 0);
+  } catch (e) {
+    if (e instanceof FormatError) throw e;
+    // A spec that is not even the right shape (a missing list …) fails inside the engine.
+    throw registryError(name, 'schema.ts', 'invalid-schema', (e as Error).message);
+  }
+}
+
+/** Revision numbers of the lock files present, checked to be exactly 1..N. */
+export async function listRevisionNumbers(name: string, root = DEFAULT_SCHEMAS_ROOT): Promise<number[]> {
+  let entries: string[];
+  try {
+    entries = await readdir(revisionsDir(name, root));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw registryError(name, 'revisions', 'unreadable', (e as Error).message);
+  }
+  const numbers: number[] = [];
+  for (const entry of entries) {
+    if (entry.startsWith('.')) continue; // temporary files of an interrupted freeze
+    const m = LOCK_NAME.exec(entry);
+    if (m) numbers.push(Number(m[1]));
+    else if (entry.startsWith('rev-')) {
+      throw registryError(name, `revisions/${entry}`, 'lock-name', 'lock files are named rev-<N>.lock.json');
+    }
+  }
+  numbers.sort((a, b) => a - b);
+  if (numbers.length > MAX_REVISIONS) throw registryError(name, 'revisions', 'too-many', 'too many revisions');
+  numbers.forEach((n, i) => {
+    if (n !== i + 1) {
+      throw registryError(name, `revisions/rev-${n}.lock.json`, 'revision-gap', `revision ${i + 1} is missing`);
+    }
+  });
+  return numbers;
+}
+
+/** Reads one lock file, refusing an oversized file before reading it. */
+export async function readLock(path: string, where: string): Promise<ResolvedAbi> {
+  const info = await stat(path);
+  if (info.size > MAX_LOCK_BYTES) {
+    throw new FormatError(`lock ${where}`, '(file)', 'too-large', `lock files are limited to ${MAX_LOCK_BYTES} bytes`);
+  }
+  return parseLock(await readFile(path, 'utf8'), where);
+}
+
+/** All frozen revisions in order; each lock must agree with its file name. */
+export async function loadRevisions(name: string, root = DEFAULT_SCHEMAS_ROOT): Promise<ResolvedAbi[]> {
+  const out: ResolvedAbi[] = [];
+  for (const n of await listRevisionNumbers(name, root)) {
+    const where = `${name}/revisions/rev-${n}.lock.json`;
+    const lock = await readLock(lockPath(name, n, root), where);
+    if (lock.abi !== name) throw registryError(name, `${where}: abi`, 'lock-abi-mismatch', `says ${lock.abi}`);
+    if (lock.revision !== n) {
+      throw registryError(name, `${where}: revision`, 'lock-revision-mismatch', `says revision ${lock.revision}`);
+    }
+    out.push(lock);
+  }
+  return out;
+}
+
+export async function loadAbi(name: string, root = DEFAULT_SCHEMAS_ROOT): Promise<LoadedAbi> {
+  const current = await loadCurrent(name, root);
+  const revisions = await loadRevisions(name, root);
+  return { name, current, revisions };
+}

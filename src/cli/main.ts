@@ -1,0 +1,36 @@
+/**
+ * The hvkit command line. This file only wires commands to the libraries under src/tools,
+ * src/abi and src/kvm; it holds no logic of its own beyond exit codes.
+ */
+import { Command, CommanderError } from 'commander';
+import { registerAbi } from './commands/abi.ts';
+import { registerKvm } from './commands/kvm.ts';
+import { EXIT_USAGE, reportError } from './errors.ts';
+
+export function buildProgram(setExit: (code: number) => void): Command {
+  const program = new Command('hvkit')
+    .description('stable binary ABIs for a small KVM hypervisor host, and the tools that observe and check them')
+    .version('0.1.0')
+    .showHelpAfterError()
+    .exitOverride();
+  registerAbi(program, setExit);
+  registerKvm(program, setExit);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let code = 0;
+  const program = buildProgram((c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync(argv);
+    return code;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version exit 0; every other parse failure is a usage error.
+      return error.exitCode === 0 ? 0 : EXIT_USAGE;
+    }
+    return reportError(error);
+  }
+}
