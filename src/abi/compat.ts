@@ -479,10 +479,19 @@ class StructComparison {
     const pending: ResolvedField[] = [];
     for (const f of live) {
       const c = this.cByName.get(f.name);
-      if (c) this.pair(f, c, false);
+      // A namesake elsewhere while a tombstone now covers the old bytes: the field was retired and
+      // its name reused (reported by newField), not moved.
+      if (c && !(c.offset !== f.offset && this.tombstoneOf(f))) this.pair(f, c, false);
       else pending.push(f);
     }
     return pending;
+  }
+
+  /** An unclaimed current tombstone covering exactly the bytes of frozen field `f`. */
+  private tombstoneOf(f: ResolvedField): ResolvedField | undefined {
+    return this.cs.fields.find(
+      (c) => c.kind === 'retired' && !this.used.has(c.name) && c.offset === f.offset && c.size === f.size,
+    );
   }
 
   /** Explicit renames, tombstones, implicit renames, and finally removals. */
@@ -494,9 +503,7 @@ class StructComparison {
         this.pair(f, explicit, true);
         continue;
       }
-      const tomb = this.cs.fields.find(
-        (c) => c.kind === 'retired' && !this.used.has(c.name) && c.offset === f.offset && c.size === f.size,
-      );
+      const tomb = this.tombstoneOf(f);
       if (tomb) {
         this.used.add(tomb.name);
         this.rewrites.push(f.name);
@@ -607,9 +614,17 @@ class StructComparison {
     }
   }
 
-  /** Int fields with a non-zero default in a new field, looking into nested structs that are new too. */
+  /**
+   * Int fields with a non-zero default, and magics with a non-zero value, in a new field, looking
+   * into nested structs that are new too. A new magic is checked by new readers, but older
+   * producers leave its bytes zero, so their data would be refused.
+   */
   private nonzeroDefaults(c: ResolvedField, seen: Set<string>): string[] {
     if (c.kind === 'int') return c.default !== undefined && c.default !== '0' ? [`default ${c.default}`] : [];
+    if (c.kind === 'magic') {
+      const value = this.cmp.currentAbi.constants.find((k) => k.name === c.constant)?.value;
+      return value !== undefined && value !== '0' ? [`magic ${c.constant} = ${value}`] : [];
+    }
     if (c.kind !== 'struct' || c.struct === undefined || seen.has(c.struct)) return [];
     if (this.cmp.frozenAbi.structs.some((s) => s.name === c.struct)) return [];
     seen.add(c.struct);

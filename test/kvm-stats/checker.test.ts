@@ -253,3 +253,12 @@ describe('re-read rules', () => {
     assert.deepEqual(r.violations, []);
   });
 });
+
+test('a non-finite sample count is refused instead of skipping the data checks or never returning', () => {
+  for (const samples of [Number.NaN, Number.POSITIVE_INFINITY]) {
+    assert.throws(() => checkKvmStats(bufferSource(craft()), { samples }), RangeError);
+  }
+  // A boolean holding 7 is still reported when a fractional count rounds down to one sample.
+  const r = checkKvmStats(bufferSource(craft({ descs: [{ name: 'b', flags: 0x40 }], data: [7n] })), { samples: 0.5 });
+  assert.deepEqual(brief(r.violations), ['error desc[0].value boolean-value']);
+});

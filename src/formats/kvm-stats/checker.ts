@@ -30,11 +30,14 @@ export interface CheckResult {
 
 /** Runs every rule on a source: metadata, data values, monotonic counters, re-read stability. */
 export function checkKvmStats(source: StatsSource, options: CheckOptions = {}): CheckResult {
+  const requested = options.samples ?? 2;
+  // NaN would skip every data check and Infinity would never return.
+  if (!Number.isFinite(requested)) throw new RangeError(`checkKvmStats: samples must be finite, got ${requested}`);
+  const samples = Math.max(1, Math.floor(requested));
   const { findings, layout } = inspectMetadata(source);
   const violations: Violation[] = findings.map(({ fatal: _fatal, ...v }) => v);
   if (layout) {
     const reader = new KvmStatsReader(source, layout);
-    const samples = Math.max(1, Math.floor(options.samples ?? 2));
     let previous: BigUint64Array | undefined;
     const reported = new Set<string>(); // a bad value seen in several samples is reported once
     for (let i = 0; i < samples; i++) {
