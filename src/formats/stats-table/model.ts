@@ -1,0 +1,192 @@
+/**
+ * What the stats-table codec needs to know about one revision of the ABI, extracted from its
+ * ResolvedAbi: where the header words are, which groups exist (with their bits, offsets and
+ * counters) and which bytes must be zero. Built from a lock file, it is "the consumer (or
+ * producer) compiled from revision N".
+ *
+ * Offsets here are inside a block; absolute addresses always come from the producer's header
+ * (see address.ts).
+ */
+import {
+  findConstant,
+  findStruct,
+  type ResolvedAbi,
+  type ResolvedField,
+  type ResolvedStruct,
+} from '../../abi/resolved.ts';
+import { FormatError } from '../../errors.ts';
+
+export const FORMAT = 'stats-table';
+
+/** Header words of the domain block, by schema name. They never move (append-only ABI). */
+export const HEADER_FIELDS = [
+  'magic',
+  'revision',
+  'dom_size',
+  'vcpu_offs',
+  'vcpu_size',
+  'vcpu_stride',
+  'nr_vcpus',
+  'page_size',
+  'region_size',
+  'dom_active',
+  'vcpu_active',
+  'arch',
+  'arch_dom_offs',
+  'arch_dom_size',
+  'arch_vcpu_offs',
+  'arch_vcpu_size',
+] as const;
+export type HeaderField = (typeof HEADER_FIELDS)[number];
+
+export type Scope = 'dom' | 'vcpu' | 'vcpu-arch';
+
+export interface CounterModel {
+  name: string;
+  /** Offset inside the block (not the group). */
+  offset: number;
+  /** Number of u64 elements (1 for a scalar counter, buckets for a histogram). */
+  count: number;
+  field: ResolvedField;
+}
+
+/** Bytes that must be zero: padding, reserved or retired fields. */
+export interface ZeroRange {
+  name: string;
+  offset: number;
+  length: number;
+}
+
+export interface GroupModel {
+  scope: Scope;
+  name: string;
+  /** Bit in the active word of its scope; -1 for an arch block (present when its size is non-zero). */
+  bit: number;
+  /** Offset of the group inside its block. */
+  offset: number;
+  size: number;
+  /** Offset of the sequence word inside the block. */
+  seqOffset: number;
+  counters: CounterModel[];
+  /** Padding and reserved bytes inside the group (offsets relative to the block). */
+  zero: ZeroRange[];
+}
+
+export interface TableModel {
+  abi: ResolvedAbi;
+  /** This revision's sizeof(dom) and sizeof(vcpu). */
+  domSize: number;
+  vcpuSize: number;
+  /** Bytes of the domain header (everything before the first group). */
+  headerSize: number;
+  header: Record<HeaderField, { offset: number; size: 4 | 8 }>;
+  domMagic: number;
+  vcpuMagic: number;
+  vcpuIdOffset: number;
+  /** Bytes of the vCPU header (magic, id, reserved), before the first group. */
+  vcpuHeaderSize: number;
+  dom: GroupModel[];
+  vcpu: GroupModel[];
+  /** The x86 vCPU arch block, when the ABI defines it. */
+  vcpuArch?: GroupModel;
+  /** Reserved and padding bytes outside groups (offsets inside the block). */
+  domZero: ZeroRange[];
+  vcpuZero: ZeroRange[];
+  /** Arch enum values by name. */
+  archValues: Map<string, number>;
+}
+
+function abiError(field: string, rule: string, message: string): FormatError {
+  return new FormatError(`${FORMAT} abi`, field, rule, message);
+}
+
+function requireStruct(abi: ResolvedAbi, name: string): ResolvedStruct {
+  const s = findStruct(abi, name);
+  if (!s) throw abiError(name, 'missing-struct', `the ABI has no struct ${name}`);
+  return s;
+}
+
+function magicValue(abi: ResolvedAbi, name: string): number {
+  const c = findConstant(abi, name);
+  if (!c) throw abiError(name, 'missing-constant', `the ABI has no constant ${name}`);
+  return Number(c.value);
+}
+
+function isZeroKind(f: ResolvedField): boolean {
+  return f.kind === 'pad' || f.kind === 'reserved' || f.kind === 'retired';
+}
+
+/** A group (or arch block) struct as a GroupModel placed at `offset` inside its block. */
+function groupModel(scope: Scope, name: string, bit: number, offset: number, struct: ResolvedStruct) {
+  const seqField = struct.seqField ? struct.fields.find((f) => f.name === struct.seqField) : undefined;
+  if (seqField?.type !== 'u32') {
+    throw abiError(`${struct.name}.seq`, 'group-seq', 'a group needs a u32 sequence word');
+  }
+  const counters: CounterModel[] = [];
+  const zero: ZeroRange[] = [];
+  for (const f of struct.fields) {
+    if (isZeroKind(f)) zero.push({ name: f.name, offset: offset + f.offset, length: f.size });
+    else if (f.kind === 'int' || f.kind === 'array') {
+      if (f.type !== 'u64') throw abiError(`${struct.name}.${f.name}`, 'counter-type', 'counters must be u64');
+      counters.push({ name: f.name, offset: offset + f.offset, count: f.count, field: f });
+    } else if (f !== seqField) {
+      throw abiError(`${struct.name}.${f.name}`, 'group-field', `a group holds only counters, not ${f.kind}`);
+    }
+  }
+  return { scope, name, bit, offset, size: struct.size, seqOffset: offset + seqField.offset, counters, zero };
+}
+
+function blockGroups(abi: ResolvedAbi, scope: Scope, block: ResolvedStruct) {
+  const groups: GroupModel[] = [];
+  const zero: ZeroRange[] = [];
+  for (const f of block.fields) {
+    if (f.kind === 'struct' && f.group) {
+      groups.push(groupModel(scope, f.name, f.group.bit, f.offset, requireStruct(abi, f.struct ?? '')));
+    } else if (isZeroKind(f)) zero.push({ name: f.name, offset: f.offset, length: f.size });
+  }
+  return { groups, zero };
+}
+
+const cache = new WeakMap<ResolvedAbi, TableModel>();
+
+/** The codec's view of one revision. Throws FormatError if the ABI lacks what the codec relies on. */
+export function tableModel(abi: ResolvedAbi): TableModel {
+  const cached = cache.get(abi);
+  if (cached) return cached;
+  const dom = requireStruct(abi, 'dom');
+  const vcpu = requireStruct(abi, 'vcpu');
+  const header = {} as TableModel['header'];
+  for (const name of HEADER_FIELDS) {
+    const f = dom.fields.find((x) => x.name === name);
+    if (!f || (f.size !== 4 && f.size !== 8)) throw abiError(`dom.${name}`, 'missing-header-field', 'not in the ABI');
+    header[name] = { offset: f.offset, size: f.size };
+  }
+  const vcpuId = vcpu.fields.find((f) => f.name === 'vcpu_id');
+  const vcpuMagicField = vcpu.fields.find((f) => f.name === 'magic');
+  if (!vcpuId || !vcpuMagicField || vcpuMagicField.offset !== 0) {
+    throw abiError('vcpu', 'vcpu-header', 'a vCPU block starts with magic and vcpu_id');
+  }
+  const d = blockGroups(abi, 'dom', dom);
+  const v = blockGroups(abi, 'vcpu', vcpu);
+  const archStruct = findStruct(abi, 'vcpu_arch_x86');
+  const archEnum = abi.enums.find((e) => e.name === 'arch');
+  const model: TableModel = {
+    abi,
+    domSize: dom.size,
+    vcpuSize: vcpu.size,
+    headerSize: d.groups[0]?.offset ?? dom.size,
+    header,
+    domMagic: magicValue(abi, 'DOM_MAGIC'),
+    vcpuMagic: magicValue(abi, 'VCPU_MAGIC'),
+    vcpuIdOffset: vcpuId.offset,
+    vcpuHeaderSize: v.groups[0]?.offset ?? vcpu.size,
+    dom: d.groups,
+    vcpu: v.groups,
+    ...(archStruct ? { vcpuArch: groupModel('vcpu-arch', 'arch', -1, 0, archStruct) } : {}),
+    domZero: d.zero,
+    vcpuZero: v.zero,
+    archValues: new Map((archEnum?.values ?? []).map((x) => [x.name, x.value])),
+  };
+  cache.set(abi, model);
+  return model;
+}

@@ -1,0 +1,331 @@
+/**
+ * The consumer side: reads a live table without ever writing to it or making the producer wait.
+ *
+ * open() copies the header out of the region and validates it (FormatError on anything that
+ * would make an address wrong). snapshot() then copies the table in one pass, bracketed by the
+ * sequence words of every group it reads: a group whose word was odd or changed across the copy
+ * is re-read on its own with a bounded retry, and reported torn if it never settles. Decoding
+ * works on the copy only (no double fetch).
+ *
+ * Everything is addressed through the producer's header (layout.ts blockOffset). A consumer
+ * field past the producer's block size is absent; producer bytes and active bits the consumer
+ * does not know are reported as ignored.
+ */
+import type { ResolvedAbi } from '../../abi/resolved.ts';
+import { FormatError, type Violation } from '../../errors.ts';
+import type { Region } from '../../shm/region.ts';
+import { DEFAULT_MAX_RETRIES, seqReadInto } from '../../shm/seqlock.ts';
+import { blockOffset, layoutExtent, producerSize, readLayout, type TableLayout } from './layout.ts';
+import { FORMAT, type GroupModel, type Scope, type TableModel, tableModel } from './model.ts';
+
+export type GroupState = 'ok' | 'inactive' | 'absent' | 'torn' | 'invalid';
+export type CounterState = 'value' | 'inactive' | 'absent';
+
+/** One group of one block that the consumer knows, as the reader places it. */
+export interface GroupSlot {
+  scope: Scope;
+  /** vCPU index (0 for the domain block). */
+  index: number;
+  group: GroupModel;
+  /** Offset of the block in the region (from the producer's header). */
+  blockStart: number;
+  /** Bytes of the group the producer has (the group may be cut short by the producer's size). */
+  length: number;
+  /** State known from the header alone: absent, inactive, or 'ok' meaning "to be read". */
+  staticState: 'ok' | 'inactive' | 'absent';
+}
+
+export interface TableSnapshot {
+  /** Private copy of the region's first layoutExtent bytes. */
+  readonly bytes: Uint8Array;
+  /** Per read slot (reader.readSlots order): the sequence value of the copy. */
+  readonly seqs: Uint32Array;
+  /** Per read slot: 1 when the group never settled within the retry bound. */
+  readonly torn: Uint8Array;
+  /** Total retries spent by the last snapshot. */
+  retries: number;
+  /** Number of torn groups in the last snapshot. */
+  tornCount: number;
+}
+
+export interface DecodedCounter {
+  name: string;
+  state: CounterState;
+  /** Scalar counters. */
+  value?: bigint;
+  /** Histograms: one value per bucket. */
+  buckets?: bigint[];
+  field: GroupModel['counters'][number]['field'];
+}
+
+export interface DecodedGroup {
+  scope: Scope;
+  name: string;
+  bit: number;
+  state: GroupState;
+  seq?: number;
+  counters: DecodedCounter[];
+}
+
+export interface DecodedBlock {
+  scope: 'dom' | 'vcpu';
+  index: number;
+  /** Offset of the block in the region. */
+  offset: number;
+  magicOk: boolean;
+  vcpuId?: number;
+  groups: DecodedGroup[];
+  arch?: DecodedGroup;
+}
+
+export interface DecodedTable {
+  layout: TableLayout;
+  consumerRevision: number;
+  dom: DecodedBlock;
+  vcpus: DecodedBlock[];
+  /** Active bits the consumer has no group for: present, ignored. */
+  unknownActive: { scope: 'dom' | 'vcpu'; bit: number }[];
+  /** Bytes the producer writes past what the consumer knows (ignored), per block. */
+  ignoredBytes: { dom: number; vcpu: number; arch: number };
+  retries: number;
+  tornCount: number;
+}
+
+export interface ReaderOptions {
+  /** Bound on the retries of one group read (default DEFAULT_MAX_RETRIES). */
+  maxRetries?: number;
+}
+
+const ALL_ONES = 0xffff_ffff_ffff_ffffn;
+
+export class StatsTableReader {
+  readonly model: TableModel;
+  readonly layout: TableLayout;
+  /** Layout warnings found at open (e.g. an unknown arch). */
+  readonly warnings: readonly Violation[];
+  /** Every (block, group) the consumer knows, in order: dom groups, then per vCPU its groups and arch block. */
+  readonly slots: readonly GroupSlot[];
+  /** Indexes into `slots` of the groups a snapshot reads. */
+  readonly readSlots: readonly number[];
+  readonly extent: number;
+  readonly #maxRetries: number;
+  readonly #header: Uint8Array;
+  #region: Region | undefined;
+  // Per read slot, flat for the hot loop.
+  readonly #seqIndex: Uint32Array;
+  readonly #start: Float64Array;
+  readonly #length: Float64Array;
+  readonly #before: Uint32Array;
+
+  private constructor(region: Region, model: TableModel, options: ReaderOptions) {
+    const { layout, raw, violations } = readLayout(region.bytes, model);
+    this.model = model;
+    this.layout = layout;
+    this.warnings = violations;
+    this.#header = raw;
+    this.#maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
+    this.extent = layoutExtent(layout);
+    this.slots = placeSlots(model, layout);
+    this.readSlots = this.slots.flatMap((s, i) => (s.staticState === 'ok' ? [i] : []));
+    const n = this.readSlots.length;
+    this.#seqIndex = new Uint32Array(n);
+    this.#start = new Float64Array(n);
+    this.#length = new Float64Array(n);
+    this.#before = new Uint32Array(n);
+    this.readSlots.forEach((slotIndex, k) => {
+      const s = this.slots[slotIndex]!;
+      this.#seqIndex[k] = (s.blockStart + s.group.seqOffset) / 4;
+      this.#start[k] = s.blockStart + s.group.offset;
+      this.#length[k] = s.length;
+    });
+    this.#region = region;
+    region.onClose(() => {
+      this.#region = undefined;
+    });
+  }
+
+  /** Reads and validates the producer's header; throws FormatError if addresses cannot be trusted. */
+  static open(region: Region, abi: ResolvedAbi, options: ReaderOptions = {}): StatsTableReader {
+    return new StatsTableReader(region, tableModel(abi), options);
+  }
+
+  /** A snapshot buffer sized for this table, reusable across snapshot() calls. */
+  allocSnapshot(): TableSnapshot {
+    const n = this.readSlots.length;
+    return {
+      bytes: new Uint8Array(this.extent),
+      seqs: new Uint32Array(n),
+      torn: new Uint8Array(n),
+      retries: 0,
+      tornCount: 0,
+    };
+  }
+
+  /** Copies the table consistently, group by group. Reuses `into` when given. */
+  snapshot(into: TableSnapshot = this.allocSnapshot()): TableSnapshot {
+    const region = this.#region;
+    if (!region) throw new FormatError(FORMAT, 'region', 'closed', 'the region was closed');
+    const words = region.words;
+    const src = region.bytes;
+    const dst = into.bytes;
+    const n = this.#seqIndex.length;
+    const seqIndex = this.#seqIndex;
+    const before = this.#before;
+    for (let k = 0; k < n; k++) before[k] = Atomics.load(words, seqIndex[k]!);
+    dst.set(src.subarray(0, this.extent));
+    let retries = 0;
+    let tornCount = 0;
+    for (let k = 0; k < n; k++) {
+      const b = before[k]!;
+      const after = Atomics.load(words, seqIndex[k]!);
+      if ((b & 1) === 0 && after === b) {
+        into.seqs[k] = b;
+        into.torn[k] = 0;
+        continue;
+      }
+      const start = this.#start[k]!;
+      const r = seqReadInto(words, seqIndex[k]!, src, start, this.#length[k]!, dst, start, this.#maxRetries);
+      retries += r.retries + 1;
+      into.seqs[k] = r.seq;
+      into.torn[k] = r.status === 'torn' ? 1 : 0;
+      if (r.status === 'torn') tornCount++;
+    }
+    for (let i = 0; i < this.#header.length; i++) {
+      if (dst[i] !== this.#header[i]) {
+        throw new FormatError(
+          FORMAT,
+          'dom',
+          'layout-changed',
+          'the header changed after the table was opened',
+          String(i),
+        );
+      }
+    }
+    into.retries = retries;
+    into.tornCount = tornCount;
+    return into;
+  }
+
+  /** Decodes a snapshot into blocks, groups and counters. */
+  decode(snapshot: TableSnapshot): DecodedTable {
+    const { model, layout } = this;
+    const bytes = snapshot.bytes;
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const readState = new Map<number, number>();
+    this.readSlots.forEach((slotIndex, k) => {
+      readState.set(slotIndex, k);
+    });
+    const magicOk = (offset: number, magic: number) => view.getUint32(offset, true) === magic;
+
+    const decodeSlot = (slotIndex: number, blockValid: boolean): DecodedGroup => {
+      const s = this.slots[slotIndex]!;
+      const g = s.group;
+      const k = readState.get(slotIndex);
+      let state: GroupState = s.staticState;
+      if (state === 'ok' && !blockValid) state = 'invalid';
+      else if (state === 'ok' && k !== undefined && snapshot.torn[k] === 1) state = 'torn';
+      const size = producerSize(layout, s.scope);
+      const counters = g.counters.map((c): DecodedCounter => {
+        if (c.offset + 8 * c.count > size) return { name: c.name, state: 'absent', field: c.field };
+        if (state !== 'ok') return { name: c.name, state: state === 'absent' ? 'absent' : 'inactive', field: c.field };
+        const at = s.blockStart + c.offset;
+        if (c.count === 1 && c.field.kind === 'int') {
+          const value = view.getBigUint64(at, true);
+          return value === ALL_ONES && c.field.inactiveWhenAllOnes
+            ? { name: c.name, state: 'inactive', field: c.field }
+            : { name: c.name, state: 'value', value, field: c.field };
+        }
+        const buckets: bigint[] = [];
+        for (let i = 0; i < c.count; i++) buckets.push(view.getBigUint64(at + 8 * i, true));
+        const inactive = c.field.inactiveWhenAllOnes && buckets.every((b) => b === ALL_ONES);
+        return inactive
+          ? { name: c.name, state: 'inactive', field: c.field }
+          : { name: c.name, state: 'value', buckets, field: c.field };
+      });
+      const seq = k !== undefined && state !== 'invalid' ? snapshot.seqs[k] : undefined;
+      return { scope: s.scope, name: g.name, bit: g.bit, state, ...(seq === undefined ? {} : { seq }), counters };
+    };
+
+    let slot = 0;
+    const dom: DecodedBlock = { scope: 'dom', index: 0, offset: 0, magicOk: true, groups: [] };
+    for (let i = 0; i < model.dom.length; i++) dom.groups.push(decodeSlot(slot++, true));
+    const vcpus: DecodedBlock[] = [];
+    for (let v = 0; v < layout.nrVcpus; v++) {
+      const offset = blockOffset(layout, 'vcpu', v);
+      const ok = magicOk(offset, model.vcpuMagic);
+      const block: DecodedBlock = {
+        scope: 'vcpu',
+        index: v,
+        offset,
+        magicOk: ok,
+        vcpuId: view.getUint32(offset + model.vcpuIdOffset, true),
+        groups: [],
+      };
+      for (let i = 0; i < model.vcpu.length; i++) block.groups.push(decodeSlot(slot++, ok));
+      if (model.vcpuArch) {
+        const arch = decodeSlot(slot++, ok);
+        if (arch.state !== 'absent') block.arch = arch;
+      }
+      vcpus.push(block);
+    }
+    return {
+      layout,
+      consumerRevision: model.abi.revision,
+      dom,
+      vcpus,
+      unknownActive: unknownBits(model, layout),
+      ignoredBytes: {
+        dom: Math.max(0, layout.domSize - model.domSize),
+        vcpu: Math.max(0, layout.vcpuSize - model.vcpuSize),
+        arch: model.vcpuArch && isX86(model, layout) ? Math.max(0, layout.archVcpuSize - model.vcpuArch.size) : 0,
+      },
+      retries: snapshot.retries,
+      tornCount: snapshot.tornCount,
+    };
+  }
+
+  /** snapshot() then decode(). */
+  read(): DecodedTable {
+    return this.decode(this.snapshot());
+  }
+}
+
+function isX86(model: TableModel, layout: TableLayout): boolean {
+  return layout.arch === model.archValues.get('x86_64') && layout.archVcpuSize > 0;
+}
+
+function bitSet(word: bigint, bit: number): boolean {
+  return ((word >> BigInt(bit)) & 1n) === 1n;
+}
+
+/** Places every group the consumer knows into the producer's layout. */
+function placeSlots(model: TableModel, layout: TableLayout): GroupSlot[] {
+  const slots: GroupSlot[] = [];
+  const place = (scope: Scope, index: number, g: GroupModel, active: boolean) => {
+    const size = producerSize(layout, scope);
+    const blockStart = blockOffset(layout, scope, index);
+    const present = g.seqOffset + 4 <= size;
+    const length = present ? Math.min(g.size, size - g.offset) : 0;
+    const staticState = !present ? 'absent' : active ? 'ok' : 'inactive';
+    slots.push({ scope, index, group: g, blockStart, length, staticState });
+  };
+  for (const g of model.dom) place('dom', 0, g, bitSet(layout.domActive, g.bit));
+  const x86 = isX86(model, layout);
+  for (let v = 0; v < layout.nrVcpus; v++) {
+    for (const g of model.vcpu) place('vcpu', v, g, bitSet(layout.vcpuActive, g.bit));
+    if (model.vcpuArch) place('vcpu-arch', v, model.vcpuArch, x86);
+  }
+  // An arch block of an unknown or absent arch is not read at all.
+  for (const s of slots) if (s.scope === 'vcpu-arch' && !x86) s.staticState = 'absent';
+  return slots;
+}
+
+function unknownBits(model: TableModel, layout: TableLayout): { scope: 'dom' | 'vcpu'; bit: number }[] {
+  const out: { scope: 'dom' | 'vcpu'; bit: number }[] = [];
+  for (const scope of ['dom', 'vcpu'] as const) {
+    const word = scope === 'dom' ? layout.domActive : layout.vcpuActive;
+    const known = new Set(model[scope].map((g) => g.bit));
+    for (let bit = 0; bit < 64; bit++) if (bitSet(word, bit) && !known.has(bit)) out.push({ scope, bit });
+  }
+  return out;
+}
