@@ -4,6 +4,8 @@
  */
 import { Command, CommanderError } from 'commander';
 import { registerAbi } from './commands/abi.ts';
+import { registerDemo } from './commands/demo.ts';
+import { registerInspect } from './commands/inspect.ts';
 import { registerKvm } from './commands/kvm.ts';
 import { EXIT_USAGE, reportError } from './errors.ts';
 
@@ -14,6 +16,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .showHelpAfterError()
     .exitOverride();
   registerAbi(program, setExit);
+  registerInspect(program, setExit);
+  registerDemo(program, setExit);
   registerKvm(program, setExit);
   return program;
 }

@@ -2,7 +2,7 @@
  * The stats-table ABI as the codec uses it: the working schema, or any frozen revision loaded
  * from its lock file (a producer or consumer "built from revision N").
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import spec from '../../../schemas/stats-table/schema.ts';
 import { resolveAbi } from '../../abi/layout.ts';
 import { parseLock } from '../../abi/lockfile.ts';
@@ -30,4 +30,17 @@ export function statsTableRevision(n: number): ResolvedAbi {
     throw new UsageError(`rev-${n}.lock.json is not stats-table revision ${n}`);
   }
   return abi;
+}
+
+/**
+ * The newest frozen revision: what hvkit's own producers and tools are built from. The working
+ * schema is only for developing the next revision (its revision number is 0 until frozen).
+ */
+export function shippedStatsTableAbi(): ResolvedAbi {
+  const numbers = readdirSync(REVISIONS)
+    .map((f) => /^rev-(\d+)\.lock\.json$/.exec(f)?.[1])
+    .filter((n): n is string => n !== undefined)
+    .map(Number);
+  if (numbers.length === 0) throw new UsageError('stats-table has no frozen revision');
+  return statsTableRevision(Math.max(...numbers));
 }

@@ -1,5 +1,5 @@
 /** The domain/vCPU statistics table (DESIGN §1): public entry points. */
-export { currentStatsTableAbi, statsTableRevision } from './abi.ts';
+export { currentStatsTableAbi, shippedStatsTableAbi, statsTableRevision } from './abi.ts';
 export { type CheckOptions, type CheckResult, checkStatsTable, compareTables } from './checker.ts';
 export { describeTable, type StatRow } from './describe.ts';
 export { blockOffset, type PlanOptions, planLayout, type TableLayout, validateLayout } from './layout.ts';

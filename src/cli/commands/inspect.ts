@@ -1,0 +1,58 @@
+import type { Command } from 'commander';
+import { formatViolation } from '../../errors.ts';
+import { checkTarget } from '../../tools/check.ts';
+import { dumpTarget } from '../../tools/dump.ts';
+import { dumpToText } from '../../tools/dump-text.ts';
+import { resolveTarget } from '../../tools/target.ts';
+import { EXIT_CHECK_FAILED, EXIT_OK } from '../errors.ts';
+import { color, printJson, renderTable } from '../output.ts';
+import { parseInteger } from './args.ts';
+
+interface ReadOptions {
+  shm?: string;
+  json?: boolean;
+}
+
+export function registerInspect(program: Command, setExit: (code: number) => void): void {
+  program
+    .command('check [file]')
+    .description('detect the format (KVM binary stats or stats table) and check every invariant; exit 1 when invalid')
+    .option('--shm <name>', 'check a live region under /dev/shm instead of a file')
+    .option('--interval <ms>', 'pause between the two samples of a live source', '100')
+    .option('--json', 'print JSON')
+    .action((file: string | undefined, opts: ReadOptions & { interval: string }) => {
+      const report = checkTarget(resolveTarget(file, opts.shm), {
+        intervalMs: parseInteger('--interval', opts.interval),
+      });
+      if (opts.json) printJson(report);
+      else {
+        for (const v of report.violations) {
+          const line = formatViolation(v);
+          process.stdout.write(`${v.severity === 'error' ? color.red(line) : color.yellow(line)}\n`);
+        }
+        const verdict = report.errors === 0 ? color.green('valid') : color.red('INVALID');
+        process.stdout.write(
+          `${report.target}: ${report.format}: ${verdict} (${report.errors} error(s), ${report.warnings} warning(s))\n`,
+        );
+      }
+      setExit(report.errors === 0 ? EXIT_OK : EXIT_CHECK_FAILED);
+    });
+
+  program
+    .command('dump [file]')
+    .description('print every statistic of a file or live region, units scaled, histograms with percentiles')
+    .option('--shm <name>', 'dump a live region under /dev/shm instead of a file')
+    .option('--json', 'print JSON (u64 values as decimal strings)')
+    .action((file: string | undefined, opts: ReadOptions) => {
+      const report = dumpTarget(resolveTarget(file, opts.shm));
+      if (opts.json) printJson(report);
+      else {
+        const text = dumpToText(report);
+        process.stdout.write(
+          `${color.bold(text.title)}\n${renderTable(text.table.header, text.table.rows, text.table.align)}\n`,
+        );
+        for (const note of text.notes) process.stdout.write(`note: ${note}\n`);
+      }
+      setExit(EXIT_OK);
+    });
+}

@@ -1,0 +1,113 @@
+/**
+ * Plain-text rendering of a dump: one aligned table of statistics, histograms summarised by
+ * their percentiles with the non-empty buckets listed below them.
+ */
+import type { KvmStatRow } from '../formats/kvm-stats/index.ts';
+import type { StatRow } from '../formats/stats-table/index.ts';
+import type { DumpReport, KvmDump, TableDump } from './dump.ts';
+import { type BucketRange, bucketRange, type HistogramKind, type HistogramSummary } from './histogram.ts';
+import { scaleValue, type UnitScale } from './units.ts';
+
+export interface TextTable {
+  header: string[];
+  rows: string[][];
+  align: ('left' | 'right')[];
+}
+
+export interface DumpText {
+  title: string;
+  table: TextTable;
+  notes: string[];
+}
+
+export function dumpToText(report: DumpReport): DumpText {
+  return report.format === 'kvm-stats' ? kvmText(report) : tableText(report);
+}
+
+function kvmText(report: KvmDump): DumpText {
+  const s = report.stats;
+  const rows: string[][] = [];
+  for (const r of s.rows) {
+    rows.push([r.name, r.type, r.unit, r.histogram ? kvmHistogramSummary(r) : r.value]);
+    if (r.histogram) {
+      for (const b of r.histogram.buckets) if (b.count !== '0') rows.push(['', '', '', `  ${b.text}  ${b.count}`]);
+    }
+  }
+  return {
+    title: `${report.target}: KVM binary stats "${s.id}", ${s.rows.length} stats, data block ${s.dataSize} bytes`,
+    table: { header: ['NAME', 'TYPE', 'UNIT', 'VALUE'], rows, align: ['left', 'left', 'left', 'left'] },
+    notes: [],
+  };
+}
+
+function kvmHistogramSummary(r: KvmStatRow): string {
+  const h = r.histogram!;
+  if (h.total === '0') return 'no samples';
+  const parts = [`${h.total} samples`];
+  if (h.p50) parts.push(`p50 ${h.p50.text}`);
+  if (h.p90) parts.push(`p90 ${h.p90.text}`);
+  if (h.p99) parts.push(`p99 ${h.p99.text}`);
+  return parts.join('  ');
+}
+
+function tableText(report: TableDump): DumpText {
+  const l = report.layout;
+  const rows: string[][] = [];
+  for (const r of report.rows) {
+    rows.push([r.block, r.group, r.counter, r.type ?? '', tableValue(r)]);
+    if (r.buckets && r.histogram && r.histogram.total > 0n) {
+      const kind: HistogramKind = r.type === 'linear-hist' ? 'linear' : 'log2';
+      r.buckets.forEach((count, i) => {
+        if (count === 0n) return;
+        const range = bucketRange(kind, i, r.buckets!.length, 0n);
+        rows.push(['', '', '', '', `  ${rangeText(range, scaleOf(r))}  ${count}`]);
+      });
+    }
+  }
+  const notes: string[] = [];
+  if (report.unknownActive.length > 0) {
+    const list = report.unknownActive.map((u) => `${u.scope} bit ${u.bit}`).join(', ');
+    notes.push(`the producer writes groups this reader does not know (${list}): ignored`);
+  }
+  if (report.tornGroups > 0) notes.push(`${report.tornGroups} group(s) kept changing while read: shown as torn`);
+  const consumer = report.consumerRevision === 0 ? 'the working schema' : `revision ${report.consumerRevision}`;
+  return {
+    title:
+      `${report.target}: stats table, producer revision ${l.revision} read with ${consumer}; ` +
+      `${l.nrVcpus} vCPUs, vcpu_offs ${l.vcpuOffs}, stride ${l.vcpuStride}, region ${l.regionSize} bytes`,
+    table: {
+      header: ['BLOCK', 'GROUP', 'COUNTER', 'TYPE', 'VALUE'],
+      rows,
+      align: ['left', 'left', 'left', 'left', 'left'],
+    },
+    notes,
+  };
+}
+
+function scaleOf(r: StatRow): UnitScale {
+  return { unit: r.unit ?? 'none', base: r.base === 'pow2' ? 2 : 10, exponent: r.exponent ?? 0 };
+}
+
+function rangeText(range: BucketRange, scale: UnitScale): string {
+  const lower = scaleValue(range.lower, scale).text;
+  return range.upper === null ? `≥ ${lower}` : `[${lower}, ${scaleValue(range.upper, scale).text})`;
+}
+
+function tableValue(r: StatRow): string {
+  if (r.state !== 'value') return `(${r.state})`;
+  if (r.histogram) return tableHistogramSummary(r.histogram, scaleOf(r));
+  return r.text ?? '';
+}
+
+function tableHistogramSummary(h: HistogramSummary, scale: UnitScale): string {
+  if (h.total === 0n) return 'no samples';
+  const parts = [`${h.total} samples`];
+  for (const [label, p] of [
+    ['p50', h.p50],
+    ['p90', h.p90],
+    ['p99', h.p99],
+  ] as const) {
+    if (p) parts.push(`${label} ${rangeText(p, scale)}`);
+  }
+  return parts.join('  ');
+}

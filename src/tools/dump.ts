@@ -1,0 +1,67 @@
+/**
+ * `hvkit dump` as a library: read a file or live region once and describe every statistic —
+ * values scaled by their unit, histograms with bucket ranges and percentiles. The result is
+ * plain data (bigints as bigints; the CLI's JSON writer keeps them exact); dump-text.ts renders it.
+ */
+import { closeSync } from 'node:fs';
+import { describeKvmStats, fdSource, type KvmStatsDescription, KvmStatsReader } from '../formats/kvm-stats/index.ts';
+import {
+  describeTable,
+  type StatRow,
+  StatsTableReader,
+  shippedStatsTableAbi,
+  type TableLayout,
+} from '../formats/stats-table/index.ts';
+import { openShmRegion } from '../shm/shm-file.ts';
+import { readTableFile } from './check.ts';
+import { openTarget, type Target } from './target.ts';
+
+export interface KvmDump {
+  target: string;
+  format: 'kvm-stats';
+  stats: KvmStatsDescription;
+}
+
+export interface TableDump {
+  target: string;
+  format: 'stats-table';
+  /** The producer's layout header, as read. */
+  layout: TableLayout;
+  /** Revision this reader was built from (0 = working schema). */
+  consumerRevision: number;
+  rows: StatRow[];
+  /** Active groups the producer has and this reader does not know. */
+  unknownActive: { scope: 'dom' | 'vcpu'; bit: number }[];
+  ignoredBytes: { dom: number; vcpu: number; arch: number };
+  tornGroups: number;
+}
+
+export type DumpReport = KvmDump | TableDump;
+
+export function dumpTarget(target: Target): DumpReport {
+  const opened = openTarget(target);
+  try {
+    if (opened.format === 'kvm-stats') {
+      const reader = KvmStatsReader.open(fdSource(opened.fd));
+      return { target: target.label, format: 'kvm-stats', stats: describeKvmStats(reader.layout, reader.readData()) };
+    }
+    const region = target.shmName === undefined ? readTableFile(opened.fd, opened.size) : openShmRegion(target.shmName);
+    try {
+      const table = StatsTableReader.open(region, shippedStatsTableAbi()).read();
+      return {
+        target: target.label,
+        format: 'stats-table',
+        layout: table.layout,
+        consumerRevision: table.consumerRevision,
+        rows: describeTable(table),
+        unknownActive: table.unknownActive,
+        ignoredBytes: table.ignoredBytes,
+        tornGroups: table.tornCount,
+      };
+    } finally {
+      region.close();
+    }
+  } finally {
+    closeSync(opened.fd);
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * The CLI end to end, as a user runs it: real processes, real files, real /dev/shm regions,
+ * real KVM when present. Asserts exit codes (0 ok, 1 check failed, 2 usage/environment) and
+ * that errors are one line, never a stack trace.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { StatBase, StatType, StatUnit, writeKvmStats } from '../../src/formats/kvm-stats/index.ts';
+import { StatsTableWriter, shippedStatsTableAbi } from '../../src/formats/stats-table/index.ts';
+import { kvmUnavailableReason } from '../../src/kvm/index.ts';
+import { createShmRegion } from '../../src/shm/shm-file.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'hvkit-cli-test-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function hvkit(...args: string[]) {
+  const r = spawnSync(process.execPath, ['bin/hvkit.mjs', ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1' },
+  });
+  assert.doesNotMatch(r.stderr, /\n\s+at /, `no stack trace on stderr: ${r.stderr}`);
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+const BIG = (1n << 60n) + 7n; // past 2^53: must survive exactly
+
+function kvmFile(): Uint8Array {
+  return writeKvmStats('kvm-4242/vcpu-0', [
+    { name: 'exits', type: StatType.Cumulative, value: BIG },
+    { name: 'halt_wait_ns', type: StatType.Cumulative, unit: StatUnit.Seconds, exponent: -9, value: 1_500_000n },
+    { name: 'blocking', type: StatType.Instant, unit: StatUnit.Boolean, value: 1n },
+    {
+      name: 'halt_wait_hist',
+      type: StatType.LogHist,
+      unit: StatUnit.Seconds,
+      exponent: -9,
+      size: 32,
+      base: StatBase.Pow10,
+      value: Array.from({ length: 32 }, (_, i) => (i === 11 ? 90n : i === 20 ? 10n : 0n)),
+    },
+  ]);
+}
+
+describe('hvkit check / dump on KVM binary stats files', () => {
+  const good = join(dir, 'good.kvmstats');
+  writeFileSync(good, kvmFile());
+
+  it('accepts a valid file (exit 0) and dumps it with units and percentiles', () => {
+    const check = hvkit('check', good);
+    assert.equal(check.code, 0, check.err);
+    assert.match(check.out, /kvm-stats: valid \(0 error\(s\), 0 warning\(s\)\)/);
+    const dump = hvkit('dump', good);
+    assert.equal(dump.code, 0, dump.err);
+    assert.match(dump.out, /halt_wait_ns\s+cumulative\s+seconds\s+1\.5 ms/);
+    assert.match(dump.out, /halt_wait_hist\s+log-hist\s+seconds\s+100 samples\s+p50 \[1\.024 µs, 2\.048 µs\)/);
+    assert.match(dump.out, /blocking\s+instant\s+boolean\s+true/);
+  });
+
+  it('keeps u64 values exact in --json', () => {
+    const dump = hvkit('dump', good, '--json');
+    assert.equal(dump.code, 0, dump.err);
+    const parsed = JSON.parse(dump.out);
+    const exits = parsed.stats.rows.find((r: { name: string }) => r.name === 'exits');
+    assert.deepEqual(exits.raw, [BIG.toString()]);
+  });
+
+  it('rejects a corrupt file with exit 1, naming the field and the rule', () => {
+    const bytes = kvmFile();
+    new DataView(bytes.buffer).setUint32(16, 20, true); // desc_offset: not a multiple of 8, inside the id block
+    const bad = join(dir, 'bad.kvmstats');
+    writeFileSync(bad, bytes);
+    const check = hvkit('check', bad, '--json');
+    assert.equal(check.code, 1);
+    const report = JSON.parse(check.out);
+    assert.ok(report.violations.some((v: { field: string; rule: string }) => v.field === 'header.desc_offset'));
+    const dump = hvkit('dump', bad);
+    assert.equal(dump.code, 1);
+    assert.match(dump.err, /^hvkit: kvm-stats: header\.desc_offset: /);
+  });
+
+  it('answers usage and I/O errors with exit 2 and one line', () => {
+    const missing = hvkit('check', join(dir, 'nope'));
+    assert.equal(missing.code, 2);
+    assert.match(missing.err, /cannot open .*ENOENT/);
+    assert.equal(hvkit('check').code, 2);
+    assert.equal(hvkit('check', good, '--shm', 'x').code, 2);
+    assert.equal(hvkit('dump', '--shm', '../etc/passwd').code, 2);
+    assert.equal(hvkit('no-such-command').code, 2);
+  });
+});
+
+describe('hvkit check / dump on a live stats table in /dev/shm', () => {
+  it('checks and dumps a region another process writes, and reports corruption', () => {
+    const abi = shippedStatsTableAbi();
+    const name = `hvkit-cli-test-${process.pid}`;
+    const layout = StatsTableWriter.plan(abi, { nrVcpus: 3 });
+    const region = createShmRegion(name, layout.regionSize);
+    try {
+      const writer = StatsTableWriter.create(region, abi, { nrVcpus: 3 });
+      writer.update(1, 'exits', (g) => g.set(g.counter('exits_total'), BIG));
+      const check = hvkit('check', '--shm', name);
+      assert.equal(check.code, 0, check.out + check.err);
+      assert.match(check.out, /stats-table: valid/);
+      const dump = hvkit('dump', '--shm', name, '--json');
+      assert.equal(dump.code, 0, dump.err);
+      const row = JSON.parse(dump.out).rows.find(
+        (r: { block: string; counter: string }) => r.block === 'vcpu[1]' && r.counter === 'exits_total',
+      );
+      assert.equal(row.value, BIG.toString());
+      const text = hvkit('dump', '--shm', name);
+      assert.match(text.out, /producer revision 2 read with revision 2; 3 vCPUs/);
+
+      // A reserved byte of the domain header that is not zero breaks the table's rules.
+      const reserved = abi.structs.find((s) => s.name === 'dom')!.fields.find((f) => f.kind === 'reserved')!;
+      region.bytes[reserved.offset] = 0xaa;
+      const bad = hvkit('check', '--shm', name, '--json');
+      assert.equal(bad.code, 1);
+      const violations = JSON.parse(bad.out).violations as { rule: string }[];
+      assert.ok(
+        violations.some((v) => v.rule === 'reserved-nonzero'),
+        JSON.stringify(violations),
+      );
+    } finally {
+      region.close();
+    }
+    assert.equal(existsSync(`/dev/shm/${name}`), false);
+  });
+});
+
+describe('hvkit abi', () => {
+  it('checks every ABI against its frozen revisions', () => {
+    const r = hvkit('abi', 'check');
+    assert.equal(r.code, 0, r.out + r.err);
+    assert.match(r.out, /stats-table: major 1: compatible with revisions 1, 2/);
+    assert.equal(hvkit('abi', 'check', 'no-such-abi').code, 2);
+  });
+
+  it('generates the C header and the docs, and refuses an unchanged freeze', () => {
+    const c = hvkit('abi', 'gen', 'c', 'stats-table');
+    assert.equal(c.code, 0);
+    assert.match(c.out, /struct hvkit_stats_table_dom \{/);
+    const md = hvkit('abi', 'gen', 'md', 'stats-table');
+    assert.equal(md.code, 0);
+    assert.match(md.out, /^# /m);
+    assert.equal(hvkit('abi', 'gen', 'rust', 'stats-table').code, 2);
+    const freeze = hvkit('abi', 'freeze', 'stats-table');
+    assert.equal(freeze.code, 1);
+    assert.match(freeze.err, /nothing new to freeze/);
+  });
+});
+
+describe('hvkit kvm capture and demo (real KVM)', () => {
+  const reason = kvmUnavailableReason();
+
+  it('captures every stats file of a throwaway VM, each valid', (t) => {
+    if (reason) return t.skip(`needs /dev/kvm: ${reason}`);
+    const out = join(dir, 'capture');
+    const r = hvkit('kvm', 'capture', '--out', out, '--vcpus', '3', '--json');
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(readdirSync(out).sort(), ['vcpu-0.kvmstats', 'vcpu-1.kvmstats', 'vcpu-2.kvmstats', 'vm.kvmstats']);
+    for (const f of readdirSync(out)) assert.equal(hvkit('check', join(out, f)).code, 0, f);
+    assert.equal(hvkit('kvm', 'capture', '--out', out, '--vcpus', '0').code, 2);
+  });
+
+  it('runs the demo to the end and leaves nothing in /dev/shm', (t) => {
+    if (reason) return t.skip(`needs /dev/kvm: ${reason}`);
+    const r = hvkit('demo');
+    assert.equal(r.code, 0, r.out + r.err);
+    assert.match(r.out, /check --shm hvkit-demo-\d+: valid/);
+    assert.equal(readdirSync('/dev/shm').filter((f) => f.startsWith('hvkit-demo-')).length, 0);
+  });
+});
