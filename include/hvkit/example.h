@@ -235,8 +235,8 @@ HVKIT_STATIC_ASSERT(offsetof(struct hvkit_example_io_group, _pad0) == 168, "offs
  * much the producer wrote.
  *
  * Size 512 bytes, alignment 64. Sizing versioned: the producer records the size it wrote; new
- * fields are appended at the tail, and a reader treats fields beyond the recorded size as holding
- * their default.
+ * fields are appended at the tail, and a reader reports fields beyond the recorded size as absent
+ * (an older producer), never as zero.
  */
 struct hvkit_example_header {
 	/** @magic: Identifies the region. Must equal HVKIT_EXAMPLE_MAGIC. */
@@ -313,8 +313,8 @@ HVKIT_STATIC_ASSERT(offsetof(struct hvkit_example_header, _pad2) == 448, "offset
  * struct hvkit_example_note_rec - Payload of a note record.
  *
  * Size 32 bytes, alignment 1. Sizing versioned: the producer records the size it wrote; new fields
- * are appended at the tail, and a reader treats fields beyond the recorded size as holding their
- * default.
+ * are appended at the tail, and a reader reports fields beyond the recorded size as absent (an
+ * older producer), never as zero.
  */
 struct hvkit_example_note_rec {
 	/** @level: Severity. */

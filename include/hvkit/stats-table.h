@@ -203,8 +203,8 @@ HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_dom_memory, _pad1) == 40, 
  * then the domain groups.
  *
  * Size 256 bytes, alignment 64. Sizing versioned: the producer records the size it wrote; new
- * fields are appended at the tail, and a reader treats fields beyond the recorded size as holding
- * their default.
+ * fields are appended at the tail, and a reader reports fields beyond the recorded size as absent
+ * (an older producer), never as zero.
  */
 struct hvkit_stats_table_dom {
 	/**
@@ -489,8 +489,8 @@ HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu_io, _pad1) == 168, "o
  * struct hvkit_stats_table_vcpu - One vCPU block: magic and id, then the vCPU groups.
  *
  * Size 704 bytes, alignment 64. Sizing versioned: the producer records the size it wrote; new
- * fields are appended at the tail, and a reader treats fields beyond the recorded size as holding
- * their default.
+ * fields are appended at the tail, and a reader reports fields beyond the recorded size as absent
+ * (an older producer), never as zero.
  */
 struct hvkit_stats_table_vcpu {
 	/** @magic: VCPU_MAGIC. Must equal HVKIT_STATS_TABLE_VCPU_MAGIC. */
@@ -539,8 +539,8 @@ HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu, io) == 512, "offset 
  * arch_vcpu_offs/arch_vcpu_size; one seqlocked group.
  *
  * Size 64 bytes, alignment 64. Sizing versioned: the producer records the size it wrote; new fields
- * are appended at the tail, and a reader treats fields beyond the recorded size as holding their
- * default.
+ * are appended at the tail, and a reader reports fields beyond the recorded size as absent (an
+ * older producer), never as zero.
  *
  * A stats group: readers retry while seq is odd or changed during the read.
  */

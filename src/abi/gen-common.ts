@@ -340,7 +340,7 @@ export function paragraphs(doc: string): string[] {
 export function sizingRule(s: ResolvedStruct): string {
   return s.sizing === 'fixed'
     ? 'Sizing fixed: the size is part of the ABI and never changes; new fields may only be carved out of reserved bytes.'
-    : 'Sizing versioned: the producer records the size it wrote; new fields are appended at the tail, and a reader treats fields beyond the recorded size as holding their default.';
+    : 'Sizing versioned: the producer records the size it wrote; new fields are appended at the tail, and a reader reports fields beyond the recorded size as absent (an older producer), never as zero.';
 }
 
 /** Structs in an order where every struct comes after the structs it contains (stable otherwise). */
