@@ -29,6 +29,13 @@ if (filters.length === 0) {
     console.error('type check failed');
     process.exit(1);
   }
+  const lint = spawnSync(process.execPath, ['node_modules/@biomejs/biome/bin/biome', 'check', '.'], {
+    stdio: 'inherit',
+  });
+  if (lint.status !== 0) {
+    console.error('lint/format check failed (npx biome check --write . fixes most of it)');
+    process.exit(1);
+  }
 }
 const run = spawnSync(
   process.execPath,

@@ -134,6 +134,8 @@ test('inactive groups, inactive counters, histograms and describe rows', () => {
   const hist = halt.counter('halt_wait_hist');
   halt.update((h) => {
     h.add(h.counter('halt_wakeups'), 5); // ignored: the counter is not produced
+    h.set(h.counter('halt_wakeups'), 7); // ignored too: the all-ones marker stays
+    h.add(h.counter('halt_wakeups'), 1);
     h.add(h.counter('halt_wait_ns'), 1_500_000);
     for (const v of [0, 1, 3, 1000, 1000, 1000, 2 ** 40]) h.recordLog2(hist, v, h.length('halt_wait_hist'));
   });

@@ -8,7 +8,7 @@
 import type { ResolvedAbi } from '../../abi/resolved.ts';
 import { UsageError } from '../../errors.ts';
 import type { Region } from '../../shm/region.ts';
-import { seqStore } from '../../shm/seqlock.ts';
+import { seqStoreBegin, seqStoreEnd } from '../../shm/seqlock.ts';
 import { blockOffset, layoutExtent, type PlanOptions, planLayout, type TableLayout } from './layout.ts';
 import { type GroupModel, HEADER_FIELDS, type TableModel, tableModel } from './model.ts';
 
@@ -51,34 +51,38 @@ export class GroupWriter {
     return this.#ids.get(name)?.count ?? 0;
   }
 
-  /** The sequence word becomes odd: readers retry until end(). */
+  /** The sequence word becomes odd: readers retry until end(). (A plain store on x64: see seqlock.ts.) */
   begin(): void {
-    this.#seq = seqStore(this.#words, this.seqIndex, this.#seq | 1);
+    this.#seq = seqStoreBegin(this.#words, this.seqIndex, this.#seq | 1);
   }
 
   /** The sequence word becomes the next even value: the update is published. */
   end(): void {
-    this.#seq = seqStore(this.#words, this.seqIndex, this.#seq + 1);
+    this.#seq = seqStoreEnd(this.#words, this.seqIndex, this.#seq + 1);
   }
 
   /** counter += n (n a non-negative safe integer); wraps at 2^64. Call between begin() and end(). */
   add(id: number, n = 1): void {
-    if (this.#inactive[id - this.#base] === 1) return;
     const w = this.#words;
+    const lo = w[id]!;
+    // An inactive counter holds all ones and nothing writes it, so the inactive table is only
+    // consulted when the low word is all ones: the common path costs one compare, not a lookup.
+    if (lo === 0xffff_ffff && this.#inactive[id - this.#base] === 1) return;
     if (n < TWO_32) {
-      const sum = w[id]! + n;
+      const sum = lo + n;
       w[id] = sum; // typed-array stores wrap modulo 2^32
       if (sum >= TWO_32) w[id + 1] = w[id + 1]! + 1;
       return;
     }
-    const lo = w[id]! + (n % TWO_32);
-    const carry = Math.floor(n / TWO_32) + (lo >= TWO_32 ? 1 : 0);
-    w[id] = lo; // typed-array stores wrap modulo 2^32
+    const low = lo + (n % TWO_32);
+    const carry = Math.floor(n / TWO_32) + (low >= TWO_32 ? 1 : 0);
+    w[id] = low; // typed-array stores wrap modulo 2^32
     if (carry !== 0) w[id + 1] = w[id + 1]! + carry;
   }
 
-  /** counter = value (exact for any u64). Call between begin() and end(). */
+  /** counter = value (exact for any u64); an inactive counter is left alone. Call between begin() and end(). */
   set(id: number, value: bigint | number): void {
+    if (this.#inactive[id - this.#base] === 1) return;
     const v = BigInt.asUintN(64, BigInt(value));
     this.#words[id] = Number(v & 0xffff_ffffn);
     this.#words[id + 1] = Number(v >> 32n);
@@ -95,7 +99,7 @@ export class GroupWriter {
     this.add(id + 2 * bucket, 1);
   }
 
-  /** Marks a counter (all elements) as not produced: all ones, skipped by add(). */
+  /** Marks a counter (all elements) as not produced: all ones, left alone by add() and set(). */
   markInactive(name: string): void {
     const c = this.#ids.get(name);
     if (!c) throw new UsageError(`group ${this.model.name} has no counter ${name}`);
