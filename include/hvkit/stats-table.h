@@ -5,7 +5,7 @@
  */
 
 /**
- * DOC: hvkit ABI stats-table, major 1, revision 2
+ * DOC: hvkit ABI stats-table, major 1, revision 4
  *
  * Per-domain statistics in shared memory: a domain block at offset 0 and an array of vCPU blocks,
  * each made of seqlocked groups of u64 counters.
@@ -37,7 +37,7 @@
 /**
  * define HVKIT_STATS_TABLE_ABI_REVISION - frozen revision this header describes (0: working schema)
  */
-#define HVKIT_STATS_TABLE_ABI_REVISION 2
+#define HVKIT_STATS_TABLE_ABI_REVISION 4
 
 /** define HVKIT_STATS_TABLE_DOM_MAGIC - First word of the domain block ("HVDT"). (magic, u32) */
 #define HVKIT_STATS_TABLE_DOM_MAGIC 0x48564454U
@@ -77,6 +77,9 @@
  * @HVKIT_STATS_TABLE_VCPU_GROUPS_EXITS: VM exits by reason. (bit 0)
  * @HVKIT_STATS_TABLE_VCPU_GROUPS_HALT: Halt polling and halt wait time. (bit 1)
  * @HVKIT_STATS_TABLE_VCPU_GROUPS_IO: Port and MMIO I/O (since rev 2). (bit 2)
+ * @HVKIT_STATS_TABLE_VCPU_GROUPS_VMM: Time in the guest and exit handling by the VMM (since rev 4).
+ * (bit 3)
+ * @HVKIT_STATS_TABLE_VCPU_GROUPS_PORTS: Port I/O per port (since rev 4). (bit 4)
  *
  * Bits of a u64 field. Each flag has its bit number (..._BIT) and its mask. Bits not listed here
  * must be zero; readers ignore bits they do not know.
@@ -87,6 +90,10 @@
 #define HVKIT_STATS_TABLE_VCPU_GROUPS_HALT      (1ULL << 1)
 #define HVKIT_STATS_TABLE_VCPU_GROUPS_IO_BIT    2
 #define HVKIT_STATS_TABLE_VCPU_GROUPS_IO        (1ULL << 2)
+#define HVKIT_STATS_TABLE_VCPU_GROUPS_VMM_BIT   3
+#define HVKIT_STATS_TABLE_VCPU_GROUPS_VMM       (1ULL << 3)
+#define HVKIT_STATS_TABLE_VCPU_GROUPS_PORTS_BIT 4
+#define HVKIT_STATS_TABLE_VCPU_GROUPS_PORTS     (1ULL << 4)
 
 /**
  * struct hvkit_stats_table_dom_sched - Scheduling totals of the domain.
@@ -251,11 +258,32 @@ struct hvkit_stats_table_dom {
 	uint32_t arch_vcpu_offs;
 	/** @arch_vcpu_size: Bytes of the vCPU arch block; 0 = none. */
 	uint32_t arch_vcpu_size;
+	/** @domid: The domain’s id on its host (1..32767, reused after destruction); 0 = not published. */
+	uint32_t domid;
+	/**
+	 * @owner_pid: Process id of the producer that owns the domain; 0 = not published (since rev 3).
+	 */
+	uint32_t owner_pid;
+	/**
+	 * @vm_stats_fd: KVM stats fd of the VM in the owner process, plus one; 0 = none (a tool may
+	 * duplicate it with pidfd_getfd).
+	 */
+	uint32_t vm_stats_fd;
+	/**
+	 * @unique_id: Host-unique 64-bit id of the domain: never repeats, carries no meaning; 0 = not
+	 * published.
+	 */
+	uint64_t unique_id;
+	/**
+	 * @owner_start_time: Start time of the owner process in clock ticks after boot (/proc/PID/stat
+	 * field 22); with owner_pid it names the process across pid reuse. 0 = not published.
+	 */
+	uint64_t owner_start_time;
 	/**
 	 * @layout_reserved: Room for future layout words; must be zero. Later revisions may carve fields
 	 * out of these bytes.
 	 */
-	uint8_t layout_reserved[52];
+	uint8_t layout_reserved[24];
 	/**
 	 * @sched: Scheduling totals. Stats group at bit 0 (HVKIT_STATS_TABLE_DOM_GROUP_SCHED) of the
 	 * active-groups word; sequence word seq.
@@ -290,7 +318,12 @@ HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_dom, arch_dom_offs) == 60,
 HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_dom, arch_dom_size) == 64, "offset of hvkit_stats_table_dom.arch_dom_size");
 HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_dom, arch_vcpu_offs) == 68, "offset of hvkit_stats_table_dom.arch_vcpu_offs");
 HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_dom, arch_vcpu_size) == 72, "offset of hvkit_stats_table_dom.arch_vcpu_size");
-HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_dom, layout_reserved) == 76, "offset of hvkit_stats_table_dom.layout_reserved");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_dom, domid) == 76, "offset of hvkit_stats_table_dom.domid");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_dom, owner_pid) == 80, "offset of hvkit_stats_table_dom.owner_pid");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_dom, vm_stats_fd) == 84, "offset of hvkit_stats_table_dom.vm_stats_fd");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_dom, unique_id) == 88, "offset of hvkit_stats_table_dom.unique_id");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_dom, owner_start_time) == 96, "offset of hvkit_stats_table_dom.owner_start_time");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_dom, layout_reserved) == 104, "offset of hvkit_stats_table_dom.layout_reserved");
 HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_dom, sched) == 128, "offset of hvkit_stats_table_dom.sched");
 HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_dom, memory) == 192, "offset of hvkit_stats_table_dom.memory");
 
@@ -350,8 +383,20 @@ struct hvkit_stats_table_vcpu_exits {
 	 * none, base pow10, exponent 0. All ones means the counter is inactive.
 	 */
 	uint64_t insn_emulations;
+	/**
+	 * @shutdown_exits: Exits because the guest shut down (triple fault) (since rev 3). Statistic:
+	 * cumulative (only grows); unit none, base pow10, exponent 0. All ones means the counter is
+	 * inactive.
+	 */
+	uint64_t shutdown_exits;
+	/**
+	 * @error_exits: Exits reporting an internal error or failed entry (since rev 3). Statistic:
+	 * cumulative (only grows); unit none, base pow10, exponent 0. All ones means the counter is
+	 * inactive.
+	 */
+	uint64_t error_exits;
 	/** @_pad1: Padding; must be zero. */
-	uint8_t _pad1[56];
+	uint8_t _pad1[40];
 };
 
 #define HVKIT_STATS_TABLE_VCPU_EXITS_SIZE 128
@@ -367,7 +412,9 @@ HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu_exits, irq_window_exi
 HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu_exits, hypercalls) == 48, "offset of hvkit_stats_table_vcpu_exits.hypercalls");
 HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu_exits, signal_exits) == 56, "offset of hvkit_stats_table_vcpu_exits.signal_exits");
 HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu_exits, insn_emulations) == 64, "offset of hvkit_stats_table_vcpu_exits.insn_emulations");
-HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu_exits, _pad1) == 72, "offset of hvkit_stats_table_vcpu_exits._pad1");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu_exits, shutdown_exits) == 72, "offset of hvkit_stats_table_vcpu_exits.shutdown_exits");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu_exits, error_exits) == 80, "offset of hvkit_stats_table_vcpu_exits.error_exits");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu_exits, _pad1) == 88, "offset of hvkit_stats_table_vcpu_exits._pad1");
 
 /**
  * struct hvkit_stats_table_vcpu_halt - Halt polling and halt waiting of one vCPU.
@@ -486,9 +533,195 @@ HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu_io, io_latency_hist) 
 HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu_io, _pad1) == 168, "offset of hvkit_stats_table_vcpu_io._pad1");
 
 /**
+ * struct hvkit_stats_table_vcpu_vmm - Where the time of one vCPU goes, as the VMM sees it (since
+ * rev 4).
+ *
+ * Size 320 bytes, alignment 64. Sizing fixed: the size is part of the ABI and never changes; new
+ * fields may only be carved out of reserved bytes.
+ *
+ * A stats group: readers retry while seq is odd or changed during the read.
+ */
+struct hvkit_stats_table_vcpu_vmm {
+	/**
+	 * @seq: Sequence word: odd while the producer updates this group. Seqlock word of this group;
+	 * never moves or resizes.
+	 */
+	HVKIT_ALIGNAS(64) uint32_t seq;
+	/** @_pad0: Padding; must be zero. */
+	uint8_t _pad0[4];
+	/**
+	 * @run_time_ns: Time spent inside KVM_RUN (running the guest, or halted in the kernel). Statistic:
+	 * cumulative (only grows); unit seconds, base pow10, exponent -9 (value × 10^-9 seconds). All ones
+	 * means the counter is inactive.
+	 */
+	uint64_t run_time_ns;
+	/**
+	 * @exit_handling_ns: Time the VMM spent handling exits in user space. Statistic: cumulative (only
+	 * grows); unit seconds, base pow10, exponent -9 (value × 10^-9 seconds). All ones means the
+	 * counter is inactive.
+	 */
+	uint64_t exit_handling_ns;
+	/**
+	 * @halted_ns: Time the vCPU waited in the VMM after a HLT exit. Statistic: cumulative (only
+	 * grows); unit seconds, base pow10, exponent -9 (value × 10^-9 seconds). All ones means the
+	 * counter is inactive.
+	 */
+	uint64_t halted_ns;
+	/**
+	 * @guest_reports: Reports the guest wrote to the hvkit report port. Statistic: cumulative (only
+	 * grows); unit none, base pow10, exponent 0. All ones means the counter is inactive.
+	 */
+	uint64_t guest_reports;
+	/**
+	 * @exit_latency_hist: Distribution of user-space exit handling times. Bucket 0 counts 0, bucket i
+	 * counts [2^(i-1), 2^i) ns. Statistic: logarithmic (power-of-two) histogram; unit seconds, base
+	 * pow10, exponent -9 (value × 10^-9 seconds); 32 buckets. All ones means the counter is inactive.
+	 */
+	uint64_t exit_latency_hist[32];
+	/** @_pad1: Padding; must be zero. */
+	uint8_t _pad1[24];
+};
+
+#define HVKIT_STATS_TABLE_VCPU_VMM_SIZE 320
+HVKIT_STATIC_ASSERT(sizeof(struct hvkit_stats_table_vcpu_vmm) == HVKIT_STATS_TABLE_VCPU_VMM_SIZE, "size of struct hvkit_stats_table_vcpu_vmm");
+HVKIT_STATIC_ASSERT(HVKIT_ALIGNOF(struct hvkit_stats_table_vcpu_vmm) == 64, "alignment of struct hvkit_stats_table_vcpu_vmm");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu_vmm, seq) == 0, "offset of hvkit_stats_table_vcpu_vmm.seq");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu_vmm, _pad0) == 4, "offset of hvkit_stats_table_vcpu_vmm._pad0");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu_vmm, run_time_ns) == 8, "offset of hvkit_stats_table_vcpu_vmm.run_time_ns");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu_vmm, exit_handling_ns) == 16, "offset of hvkit_stats_table_vcpu_vmm.exit_handling_ns");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu_vmm, halted_ns) == 24, "offset of hvkit_stats_table_vcpu_vmm.halted_ns");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu_vmm, guest_reports) == 32, "offset of hvkit_stats_table_vcpu_vmm.guest_reports");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu_vmm, exit_latency_hist) == 40, "offset of hvkit_stats_table_vcpu_vmm.exit_latency_hist");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu_vmm, _pad1) == 296, "offset of hvkit_stats_table_vcpu_vmm._pad1");
+
+/**
+ * struct hvkit_stats_table_vcpu_ports - Port I/O per port, in eight slots filled in order of first
+ * use (since rev 4).
+ *
+ * Size 192 bytes, alignment 64. Sizing fixed: the size is part of the ABI and never changes; new
+ * fields may only be carved out of reserved bytes.
+ *
+ * A stats group: readers retry while seq is odd or changed during the read.
+ */
+struct hvkit_stats_table_vcpu_ports {
+	/**
+	 * @seq: Sequence word: odd while the producer updates this group. Seqlock word of this group;
+	 * never moves or resizes.
+	 */
+	HVKIT_ALIGNAS(64) uint32_t seq;
+	/** @_pad0: Padding; must be zero. */
+	uint8_t _pad0[4];
+	/**
+	 * @port0: I/O port number of slot 0; all ones = slot unused. Statistic: instantaneous (current
+	 * value); unit none, base pow10, exponent 0. All ones means the counter is inactive.
+	 */
+	uint64_t port0;
+	/**
+	 * @port0_accesses: Accesses (IN or OUT) to the port of slot 0. Statistic: cumulative (only grows);
+	 * unit none, base pow10, exponent 0. All ones means the counter is inactive.
+	 */
+	uint64_t port0_accesses;
+	/**
+	 * @port1: I/O port number of slot 1; all ones = slot unused. Statistic: instantaneous (current
+	 * value); unit none, base pow10, exponent 0. All ones means the counter is inactive.
+	 */
+	uint64_t port1;
+	/**
+	 * @port1_accesses: Accesses (IN or OUT) to the port of slot 1. Statistic: cumulative (only grows);
+	 * unit none, base pow10, exponent 0. All ones means the counter is inactive.
+	 */
+	uint64_t port1_accesses;
+	/**
+	 * @port2: I/O port number of slot 2; all ones = slot unused. Statistic: instantaneous (current
+	 * value); unit none, base pow10, exponent 0. All ones means the counter is inactive.
+	 */
+	uint64_t port2;
+	/**
+	 * @port2_accesses: Accesses (IN or OUT) to the port of slot 2. Statistic: cumulative (only grows);
+	 * unit none, base pow10, exponent 0. All ones means the counter is inactive.
+	 */
+	uint64_t port2_accesses;
+	/**
+	 * @port3: I/O port number of slot 3; all ones = slot unused. Statistic: instantaneous (current
+	 * value); unit none, base pow10, exponent 0. All ones means the counter is inactive.
+	 */
+	uint64_t port3;
+	/**
+	 * @port3_accesses: Accesses (IN or OUT) to the port of slot 3. Statistic: cumulative (only grows);
+	 * unit none, base pow10, exponent 0. All ones means the counter is inactive.
+	 */
+	uint64_t port3_accesses;
+	/**
+	 * @port4: I/O port number of slot 4; all ones = slot unused. Statistic: instantaneous (current
+	 * value); unit none, base pow10, exponent 0. All ones means the counter is inactive.
+	 */
+	uint64_t port4;
+	/**
+	 * @port4_accesses: Accesses (IN or OUT) to the port of slot 4. Statistic: cumulative (only grows);
+	 * unit none, base pow10, exponent 0. All ones means the counter is inactive.
+	 */
+	uint64_t port4_accesses;
+	/**
+	 * @port5: I/O port number of slot 5; all ones = slot unused. Statistic: instantaneous (current
+	 * value); unit none, base pow10, exponent 0. All ones means the counter is inactive.
+	 */
+	uint64_t port5;
+	/**
+	 * @port5_accesses: Accesses (IN or OUT) to the port of slot 5. Statistic: cumulative (only grows);
+	 * unit none, base pow10, exponent 0. All ones means the counter is inactive.
+	 */
+	uint64_t port5_accesses;
+	/**
+	 * @port6: I/O port number of slot 6; all ones = slot unused. Statistic: instantaneous (current
+	 * value); unit none, base pow10, exponent 0. All ones means the counter is inactive.
+	 */
+	uint64_t port6;
+	/**
+	 * @port6_accesses: Accesses (IN or OUT) to the port of slot 6. Statistic: cumulative (only grows);
+	 * unit none, base pow10, exponent 0. All ones means the counter is inactive.
+	 */
+	uint64_t port6_accesses;
+	/**
+	 * @port7: I/O port number of slot 7; all ones = slot unused. Statistic: instantaneous (current
+	 * value); unit none, base pow10, exponent 0. All ones means the counter is inactive.
+	 */
+	uint64_t port7;
+	/**
+	 * @port7_accesses: Accesses (IN or OUT) to the port of slot 7. Statistic: cumulative (only grows);
+	 * unit none, base pow10, exponent 0. All ones means the counter is inactive.
+	 */
+	uint64_t port7_accesses;
+	/** @_pad1: Padding; must be zero. */
+	uint8_t _pad1[56];
+};
+
+#define HVKIT_STATS_TABLE_VCPU_PORTS_SIZE 192
+HVKIT_STATIC_ASSERT(sizeof(struct hvkit_stats_table_vcpu_ports) == HVKIT_STATS_TABLE_VCPU_PORTS_SIZE, "size of struct hvkit_stats_table_vcpu_ports");
+HVKIT_STATIC_ASSERT(HVKIT_ALIGNOF(struct hvkit_stats_table_vcpu_ports) == 64, "alignment of struct hvkit_stats_table_vcpu_ports");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu_ports, seq) == 0, "offset of hvkit_stats_table_vcpu_ports.seq");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu_ports, _pad0) == 4, "offset of hvkit_stats_table_vcpu_ports._pad0");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu_ports, port0) == 8, "offset of hvkit_stats_table_vcpu_ports.port0");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu_ports, port0_accesses) == 16, "offset of hvkit_stats_table_vcpu_ports.port0_accesses");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu_ports, port1) == 24, "offset of hvkit_stats_table_vcpu_ports.port1");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu_ports, port1_accesses) == 32, "offset of hvkit_stats_table_vcpu_ports.port1_accesses");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu_ports, port2) == 40, "offset of hvkit_stats_table_vcpu_ports.port2");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu_ports, port2_accesses) == 48, "offset of hvkit_stats_table_vcpu_ports.port2_accesses");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu_ports, port3) == 56, "offset of hvkit_stats_table_vcpu_ports.port3");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu_ports, port3_accesses) == 64, "offset of hvkit_stats_table_vcpu_ports.port3_accesses");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu_ports, port4) == 72, "offset of hvkit_stats_table_vcpu_ports.port4");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu_ports, port4_accesses) == 80, "offset of hvkit_stats_table_vcpu_ports.port4_accesses");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu_ports, port5) == 88, "offset of hvkit_stats_table_vcpu_ports.port5");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu_ports, port5_accesses) == 96, "offset of hvkit_stats_table_vcpu_ports.port5_accesses");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu_ports, port6) == 104, "offset of hvkit_stats_table_vcpu_ports.port6");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu_ports, port6_accesses) == 112, "offset of hvkit_stats_table_vcpu_ports.port6_accesses");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu_ports, port7) == 120, "offset of hvkit_stats_table_vcpu_ports.port7");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu_ports, port7_accesses) == 128, "offset of hvkit_stats_table_vcpu_ports.port7_accesses");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu_ports, _pad1) == 136, "offset of hvkit_stats_table_vcpu_ports._pad1");
+
+/**
  * struct hvkit_stats_table_vcpu - One vCPU block: magic and id, then the vCPU groups.
  *
- * Size 704 bytes, alignment 64. Sizing versioned: the producer records the size it wrote; new
+ * Size 1216 bytes, alignment 64. Sizing versioned: the producer records the size it wrote; new
  * fields are appended at the tail, and a reader reports fields beyond the recorded size as absent
  * (an older producer), never as zero.
  */
@@ -498,10 +731,16 @@ struct hvkit_stats_table_vcpu {
 	/** @vcpu_id: Index of this vCPU (equal to the block index). */
 	uint32_t vcpu_id;
 	/**
+	 * @kvm_stats_fd: KVM stats fd of this vCPU in the owner process, plus one; 0 = none (since rev 3).
+	 */
+	uint32_t kvm_stats_fd;
+	/** @host_tid: Host thread id running this vCPU; 0 = not published (since rev 3). */
+	uint32_t host_tid;
+	/**
 	 * @vcpu_reserved: Room for future per-vCPU words; must be zero. Later revisions may carve fields
 	 * out of these bytes.
 	 */
-	uint8_t vcpu_reserved[56];
+	uint8_t vcpu_reserved[48];
 	/**
 	 * @exits: VM exits. Stats group at bit 0 (HVKIT_STATS_TABLE_VCPU_GROUP_EXITS) of the active-groups
 	 * word; sequence word seq.
@@ -517,22 +756,40 @@ struct hvkit_stats_table_vcpu {
 	 * the active-groups word; sequence word seq.
 	 */
 	struct hvkit_stats_table_vcpu_io io;
+	/**
+	 * @vmm: VMM view of the vCPU’s time (since rev 4). Stats group at bit 3
+	 * (HVKIT_STATS_TABLE_VCPU_GROUP_VMM) of the active-groups word; sequence word seq.
+	 */
+	struct hvkit_stats_table_vcpu_vmm vmm;
+	/**
+	 * @ports: Port I/O per port (since rev 4). Stats group at bit 4
+	 * (HVKIT_STATS_TABLE_VCPU_GROUP_PORTS) of the active-groups word; sequence word seq.
+	 */
+	struct hvkit_stats_table_vcpu_ports ports;
 };
 
-#define HVKIT_STATS_TABLE_VCPU_SIZE            704
+#define HVKIT_STATS_TABLE_VCPU_SIZE            1216
 #define HVKIT_STATS_TABLE_VCPU_GROUP_EXITS_BIT 0
 #define HVKIT_STATS_TABLE_VCPU_GROUP_EXITS     (1ULL << 0)
 #define HVKIT_STATS_TABLE_VCPU_GROUP_HALT_BIT  1
 #define HVKIT_STATS_TABLE_VCPU_GROUP_HALT      (1ULL << 1)
 #define HVKIT_STATS_TABLE_VCPU_GROUP_IO_BIT    2
 #define HVKIT_STATS_TABLE_VCPU_GROUP_IO        (1ULL << 2)
+#define HVKIT_STATS_TABLE_VCPU_GROUP_VMM_BIT   3
+#define HVKIT_STATS_TABLE_VCPU_GROUP_VMM       (1ULL << 3)
+#define HVKIT_STATS_TABLE_VCPU_GROUP_PORTS_BIT 4
+#define HVKIT_STATS_TABLE_VCPU_GROUP_PORTS     (1ULL << 4)
 HVKIT_STATIC_ASSERT(sizeof(struct hvkit_stats_table_vcpu) == HVKIT_STATS_TABLE_VCPU_SIZE, "size of struct hvkit_stats_table_vcpu");
 HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu, magic) == 0, "offset of hvkit_stats_table_vcpu.magic");
 HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu, vcpu_id) == 4, "offset of hvkit_stats_table_vcpu.vcpu_id");
-HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu, vcpu_reserved) == 8, "offset of hvkit_stats_table_vcpu.vcpu_reserved");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu, kvm_stats_fd) == 8, "offset of hvkit_stats_table_vcpu.kvm_stats_fd");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu, host_tid) == 12, "offset of hvkit_stats_table_vcpu.host_tid");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu, vcpu_reserved) == 16, "offset of hvkit_stats_table_vcpu.vcpu_reserved");
 HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu, exits) == 64, "offset of hvkit_stats_table_vcpu.exits");
 HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu, halt) == 192, "offset of hvkit_stats_table_vcpu.halt");
 HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu, io) == 512, "offset of hvkit_stats_table_vcpu.io");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu, vmm) == 704, "offset of hvkit_stats_table_vcpu.vmm");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_vcpu, ports) == 1024, "offset of hvkit_stats_table_vcpu.ports");
 
 /**
  * struct hvkit_stats_table_vcpu_arch_x86 - x86-64 specific vCPU stats, located by

@@ -9,6 +9,11 @@
  * Groups are `fixed`: a group in the middle of a block can never grow. Revision history:
  *   rev 1: dom {header, sched}; vcpu {header, exits, halt}; vcpu_arch_x86.
  *   rev 2: dom appends the `memory` group; vcpu appends the `io` group (counters + a histogram).
+ *   rev 3: identity words carved out of reserved bytes: the domain's domid, unique id and owner
+ *          (pid, process start time, the VM's KVM stats fd); each vCPU's KVM stats fd and thread
+ *          id; two exit reasons carved out of the exits group's padding.
+ *   rev 4: vcpu appends the `vmm` group (time in and out of the guest, exit handling latency) and
+ *          the `ports` group (port I/O counted per port, in eight slots).
  */
 import {
   array,
@@ -24,6 +29,8 @@ import {
 } from '../../src/abi/schema.ts';
 
 const NS = { unit: 'seconds', base: 'pow10', exponent: -9 } as const;
+/** Slots of the per-port counters group. */
+const PORT_SLOTS = 8;
 
 /** A stats group: its own sequence word (odd = update in progress), then u64 counters, on its own cache lines. */
 function group(name: string, doc: string, counters: FieldSpec[]): StructSpec {
@@ -101,6 +108,8 @@ export default defineAbi({
         { name: 'exits', value: 0, doc: 'VM exits by reason.' },
         { name: 'halt', value: 1, doc: 'Halt polling and halt wait time.' },
         { name: 'io', value: 2, doc: 'Port and MMIO I/O (since rev 2).' },
+        { name: 'vmm', value: 3, doc: 'Time in the guest and exit handling by the VMM (since rev 4).' },
+        { name: 'ports', value: 4, doc: 'Port I/O per port (since rev 4).' },
       ],
     },
   ],
@@ -144,7 +153,20 @@ export default defineAbi({
           'Offset of the arch block inside each vCPU block, in [vcpu_size, vcpu_stride); 0 = none.',
         ),
         int('arch_vcpu_size', 'u32', 'Bytes of the vCPU arch block; 0 = none.'),
-        reserved('layout_reserved', 52, 'Room for future layout words; must be zero.'),
+        int('domid', 'u32', 'The domain’s id on its host (1..32767, reused after destruction); 0 = not published.'),
+        int('owner_pid', 'u32', 'Process id of the producer that owns the domain; 0 = not published (since rev 3).'),
+        int(
+          'vm_stats_fd',
+          'u32',
+          'KVM stats fd of the VM in the owner process, plus one; 0 = none (a tool may duplicate it with pidfd_getfd).',
+        ),
+        int('unique_id', 'u64', 'Host-unique 64-bit id of the domain: never repeats, carries no meaning; 0 = not published.'),
+        int(
+          'owner_start_time',
+          'u64',
+          'Start time of the owner process in clock ticks after boot (/proc/PID/stat field 22); with owner_pid it names the process across pid reuse. 0 = not published.',
+        ),
+        reserved('layout_reserved', 24, 'Room for future layout words; must be zero.'),
         nested('sched', 'dom_sched', 'Scheduling totals.', { group: { bit: 0 } }),
         nested('memory', 'dom_memory', 'Guest memory (since rev 2).', { group: { bit: 1 } }),
       ],
@@ -158,6 +180,8 @@ export default defineAbi({
       counter('hypercalls', 'Hypercalls handled.'),
       counter('signal_exits', 'Exits caused by a pending host signal.'),
       counter('insn_emulations', 'Instructions emulated by the host.'),
+      counter('shutdown_exits', 'Exits because the guest shut down (triple fault) (since rev 3).'),
+      counter('error_exits', 'Exits reporting an internal error or failed entry (since rev 3).'),
     ]),
     group('vcpu_halt', 'Halt polling and halt waiting of one vCPU.', [
       counter('halt_poll_success', 'Halt polls that found work.'),
@@ -173,6 +197,24 @@ export default defineAbi({
       counter('mmio_bytes', 'Bytes moved by MMIO.', { unit: 'bytes' }),
       log2Hist('io_latency_hist', 16, 'Distribution of I/O handling times.'),
     ]),
+    group('vcpu_vmm', 'Where the time of one vCPU goes, as the VMM sees it (since rev 4).', [
+      counter('run_time_ns', 'Time spent inside KVM_RUN (running the guest, or halted in the kernel).', NS),
+      counter('exit_handling_ns', 'Time the VMM spent handling exits in user space.', NS),
+      counter('halted_ns', 'Time the vCPU waited in the VMM after a HLT exit.', NS),
+      counter('guest_reports', 'Reports the guest wrote to the hvkit report port.'),
+      log2Hist('exit_latency_hist', 32, 'Distribution of user-space exit handling times.'),
+    ]),
+    group(
+      'vcpu_ports',
+      'Port I/O per port, in eight slots filled in order of first use (since rev 4).',
+      Array.from({ length: PORT_SLOTS }, (_, i) => [
+        int(`port${i}`, 'u64', `I/O port number of slot ${i}; all ones = slot unused.`, {
+          stat: { type: 'instant', unit: 'none' },
+          inactiveWhenAllOnes: true,
+        }),
+        counter(`port${i}_accesses`, `Accesses (IN or OUT) to the port of slot ${i}.`),
+      ]).flat(),
+    ),
     {
       name: 'vcpu',
       doc: 'One vCPU block: magic and id, then the vCPU groups.',
@@ -181,10 +223,14 @@ export default defineAbi({
       fields: [
         magic('magic', 'u32', 'VCPU_MAGIC', 'VCPU_MAGIC.'),
         int('vcpu_id', 'u32', 'Index of this vCPU (equal to the block index).'),
-        reserved('vcpu_reserved', 56, 'Room for future per-vCPU words; must be zero.'),
+        int('kvm_stats_fd', 'u32', 'KVM stats fd of this vCPU in the owner process, plus one; 0 = none (since rev 3).'),
+        int('host_tid', 'u32', 'Host thread id running this vCPU; 0 = not published (since rev 3).'),
+        reserved('vcpu_reserved', 48, 'Room for future per-vCPU words; must be zero.'),
         nested('exits', 'vcpu_exits', 'VM exits.', { group: { bit: 0 } }),
         nested('halt', 'vcpu_halt', 'Halt polling and waiting.', { group: { bit: 1 } }),
         nested('io', 'vcpu_io', 'Port and MMIO I/O (since rev 2).', { group: { bit: 2 } }),
+        nested('vmm', 'vcpu_vmm', 'VMM view of the vCPU’s time (since rev 4).', { group: { bit: 3 } }),
+        nested('ports', 'vcpu_ports', 'Port I/O per port (since rev 4).', { group: { bit: 4 } }),
       ],
     },
     {

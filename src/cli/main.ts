@@ -3,10 +3,12 @@
  * src/abi and src/kvm; it holds no logic of its own beyond exit codes.
  */
 import { Command, CommanderError } from 'commander';
+import { HostTopSource } from '../tools/top/source.ts';
 import { registerAbi } from './commands/abi.ts';
-import { registerDemo } from './commands/demo.ts';
 import { registerInspect } from './commands/inspect.ts';
 import { registerKvm } from './commands/kvm.ts';
+import { registerTop } from './commands/top.ts';
+import { registerTour } from './commands/tour.ts';
 import { EXIT_USAGE, reportError } from './errors.ts';
 
 export function buildProgram(setExit: (code: number) => void): Command {
@@ -17,8 +19,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .exitOverride();
   registerAbi(program, setExit);
   registerInspect(program, setExit);
-  registerDemo(program, setExit);
+  registerTour(program, setExit);
   registerKvm(program, setExit);
+  registerTop(program, setExit, () => new HostTopSource());
   return program;
 }
 

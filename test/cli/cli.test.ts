@@ -112,7 +112,7 @@ describe('hvkit check / dump on a live stats table in /dev/shm', () => {
       );
       assert.equal(row.value, BIG.toString());
       const text = hvkit('dump', '--shm', name);
-      assert.match(text.out, /producer revision 2 read with revision 2; 3 vCPUs/);
+      assert.match(text.out, /producer revision 4 read with revision 4; 3 vCPUs/);
 
       // A reserved byte of the domain header that is not zero breaks the table's rules.
       const reserved = abi.structs.find((s) => s.name === 'dom')!.fields.find((f) => f.kind === 'reserved')!;
@@ -153,7 +153,7 @@ describe('hvkit abi', () => {
   });
 });
 
-describe('hvkit kvm capture and demo (real KVM)', () => {
+describe('hvkit kvm capture and tour (real KVM)', () => {
   const reason = kvmUnavailableReason();
 
   it('captures every stats file of a throwaway VM, each valid', (t) => {
@@ -166,11 +166,11 @@ describe('hvkit kvm capture and demo (real KVM)', () => {
     assert.equal(hvkit('kvm', 'capture', '--out', out, '--vcpus', '0').code, 2);
   });
 
-  it('runs the demo to the end and leaves nothing in /dev/shm', (t) => {
+  it('runs the tour to the end and leaves nothing in /dev/shm', (t) => {
     if (reason) return t.skip(`needs /dev/kvm: ${reason}`);
-    const r = hvkit('demo');
+    const r = hvkit('tour');
     assert.equal(r.code, 0, r.out + r.err);
-    assert.match(r.out, /check --shm hvkit-demo-\d+: valid/);
-    assert.equal(readdirSync('/dev/shm').filter((f) => f.startsWith('hvkit-demo-')).length, 0);
+    assert.match(r.out, /check --shm hvkit-tour-\d+: valid/);
+    assert.equal(readdirSync('/dev/shm').filter((f) => f.startsWith('hvkit-tour-')).length, 0);
   });
 });

@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { statsTableRevision } from '../../src/formats/stats-table/abi.ts';
+import { frozenStatsTableRevisions, statsTableRevision } from '../../src/formats/stats-table/abi.ts';
 import { type CheckOptions, checkStatsTable, compareTables } from '../../src/formats/stats-table/checker.ts';
 import { bytesRegion } from '../../src/shm/region.ts';
 import { type Crafted, craft, rules } from './helpers.ts';
+
+const REVISIONS = frozenStatsTableRevisions();
+const NEWEST = REVISIONS[REVISIONS.length - 1]!;
 
 function check(c: Crafted, rev = 2, options: CheckOptions = {}) {
   return checkStatsTable(c.region(), statsTableRevision(rev), options);
@@ -23,8 +26,8 @@ const slackPacking = (_dom: number, vcpu: number, nr: number, page = 4096) => ({
 });
 
 test('a clean table has no violations, for every producer/checker revision pair', () => {
-  for (const prod of [1, 2]) {
-    for (const rev of [1, 2]) {
+  for (const prod of REVISIONS) {
+    for (const rev of REVISIONS) {
       for (const arch of ['none', 'x86_64'] as const) {
         const r = check(craft(prod, { nrVcpus: 3, arch }), rev);
         assert.deepEqual(rules(r.violations), [], `producer ${prod}, checker ${rev}, ${arch}`);
@@ -32,8 +35,83 @@ test('a clean table has no violations, for every producer/checker revision pair'
       }
     }
   }
-  assert.deepEqual(rules(check(craft(2, { nrVcpus: 2, packing: slackPacking })).violations), []);
-  assert.deepEqual(rules(check(craft(2, { nrVcpus: 0 })).violations), []);
+  for (const rev of REVISIONS) {
+    assert.deepEqual(rules(check(craft(rev, { nrVcpus: 2, packing: slackPacking }), rev).violations), []);
+    assert.deepEqual(rules(check(craft(rev, { nrVcpus: 0 }), rev).violations), []);
+  }
+});
+
+/** Offset of a word of the domain or vCPU-0 header in a crafted table. */
+function headerWord(c: Crafted, block: 'dom' | 'vcpu', name: string): number {
+  const f = c.model.abi.structs.find((s) => s.name === block)!.fields.find((x) => x.name === name)!;
+  return (block === 'dom' ? 0 : c.layout.vcpuOffs) + f.offset;
+}
+
+test('rev ≥ 3: identity words are not reserved bytes; the remaining reserved bytes still are', () => {
+  for (const rev of REVISIONS.filter((r) => r >= 3)) {
+    const c = craft(rev);
+    // Free-form words: any value is fine (a host_tid, an fd + 1, a start time, a unique id).
+    c.view.setUint32(headerWord(c, 'vcpu', 'host_tid'), 0xffff_fffe, true);
+    c.view.setUint32(headerWord(c, 'vcpu', 'kvm_stats_fd'), 0xffff_ffff, true);
+    c.view.setBigUint64(headerWord(c, 'dom', 'unique_id'), 2n ** 64n - 1n, true);
+    c.view.setUint32(headerWord(c, 'dom', 'owner_pid'), 0xffff_ffff, true);
+    assert.deepEqual(rules(check(c, rev).violations), [], `rev ${rev}`);
+    c.bytes[headerWord(c, 'dom', 'layout_reserved') + 23] = 1;
+    c.bytes[headerWord(c, 'vcpu', 'vcpu_reserved')] = 1;
+    assert.deepEqual(rules(check(c, rev).violations), [
+      'dom.layout_reserved reserved-nonzero',
+      'vcpu[0].vcpu_reserved reserved-nonzero',
+    ]);
+    const d = craft(rev);
+    d.view.setUint32(headerWord(d, 'dom', 'domid'), 40000, true);
+    assert.deepEqual(rules(check(d, rev).violations), ['dom.domid domid-out-of-range']);
+  }
+});
+
+test('carved words are judged by the producer’s revision', () => {
+  // A rev-2 producer has no identity words or shutdown_exits: those bytes are its reserved bytes
+  // and padding, and a newer checker still holds it to that.
+  const old = craft(2);
+  const rev3 = craft(3);
+  old.bytes[headerWord(rev3, 'dom', 'domid')] = 1;
+  old.bytes[old.layout.vcpuOffs + headerWord(rev3, 'vcpu', 'host_tid') - rev3.layout.vcpuOffs] = 1;
+  old.bytes[vcpuField(old, 1, 'exits') + 72] = 1; // rev 3's shutdown_exits
+  const want = [
+    'dom.layout_reserved reserved-nonzero',
+    'vcpu[0].vcpu_reserved reserved-nonzero',
+    'vcpu[1].exits._pad1 reserved-nonzero',
+  ];
+  for (const rev of REVISIONS.filter((r) => r >= 2)) assert.deepEqual(rules(check(old, rev).violations), want);
+  // ... and a newer reader shows them absent, not as values.
+  const t = check(old, NEWEST).table!;
+  assert.deepEqual(t.identity, {});
+  assert.deepEqual(t.vcpus[0]!.identity, {});
+  const exits = t.vcpus[1]!.groups.find((g) => g.name === 'exits')!;
+  assert.equal(exits.counters.find((c) => c.name === 'shutdown_exits')!.state, 'absent');
+  // A newer producer's carved words are not judged by an older checker (it cannot know them).
+  assert.deepEqual(rules(check(craft(NEWEST), 2).violations), []);
+  // An unfrozen producer (revision 0) is treated as newer than any frozen checker.
+  const unfrozen = craft(NEWEST);
+  unfrozen.setHeader('revision', 0);
+  unfrozen.bytes[headerWord(unfrozen, 'dom', 'layout_reserved')] = 1;
+  assert.deepEqual(rules(check(unfrozen, NEWEST).violations), []);
+});
+
+test('ports slots: port numbers ≤ 0xffff or unused, no used slot after an unused one', () => {
+  const portAt = (c: Crafted, v: number, slot: number) => vcpuField(c, v, 'ports', `port${slot}`);
+  const c = craft(4);
+  assert.deepEqual(rules(check(c, 4).violations), []);
+  c.view.setBigUint64(portAt(c, 0, 2), 0x1_0000n, true);
+  c.view.setBigUint64(portAt(c, 1, 5), 2n ** 64n - 1n, true); // slot 5 unused, 6 and 7 still used
+  assert.deepEqual(rules(check(c, 4).violations), [
+    'vcpu[0].ports.port2 port-out-of-range',
+    'vcpu[1].ports.port6 port-slot-order',
+    'vcpu[1].ports.port7 port-slot-order',
+  ]);
+  // A fresh table has every slot unused: valid.
+  const fresh = craft(4);
+  for (let s = 0; s < 8; s++) fresh.view.setBigUint64(portAt(fresh, 0, s), 2n ** 64n - 1n, true);
+  assert.deepEqual(rules(check(fresh, 4).violations), []);
 });
 
 test('layout rules: each corruption is reported with its field and rule', () => {

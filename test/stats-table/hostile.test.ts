@@ -2,14 +2,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { FormatError } from '../../src/errors.ts';
-import { statsTableRevision } from '../../src/formats/stats-table/abi.ts';
+import { frozenStatsTableRevisions, statsTableRevision } from '../../src/formats/stats-table/abi.ts';
 import { checkStatsTable } from '../../src/formats/stats-table/checker.ts';
 import { StatsTableReader } from '../../src/formats/stats-table/reader.ts';
 import { StatsTableWriter } from '../../src/formats/stats-table/writer.ts';
 import { bytesRegion, createSharedRegion, type Region } from '../../src/shm/region.ts';
 import { craft } from './helpers.ts';
 
-const REV = [1, 2] as const;
+const REV = frozenStatsTableRevisions();
 
 /** Opens and reads; returns the FormatError rule, or 'ok'. Anything else thrown fails the test. */
 function tryRead(region: Region, rev: number): string {
@@ -31,7 +31,11 @@ function tryRead(region: Region, rev: number): string {
 }
 
 test('truncated regions: typed errors, never a crash', () => {
-  const c = craft(2, { nrVcpus: 4, arch: 'x86_64' });
+  for (const prod of REV) truncate(prod);
+});
+
+function truncate(prod: number) {
+  const c = craft(prod, { nrVcpus: 4, arch: 'x86_64' });
   for (let len = 0; len <= c.bytes.length; len += len < 256 ? 4 : 256) {
     for (const rev of REV) {
       const rule = tryRead(bytesRegion(c.bytes.subarray(0, len)), rev);
@@ -43,7 +47,7 @@ test('truncated regions: typed errors, never a crash', () => {
       );
     }
   }
-});
+}
 
 test('header words near 2^32 and 2^64: typed errors, no allocation from them', () => {
   const u32 = fc.constantFrom(0, 1, 7, 8, 64, 4096, 0x7fff_fff8, 0x8000_0000, 0xffff_fff8, 0xffff_ffff);
@@ -65,8 +69,9 @@ test('header words near 2^32 and 2^64: typed errors, no allocation from them', (
       fc.array(fc.tuple(fc.constantFrom(...names), u32), { maxLength: 4 }),
       fc.option(u64),
       fc.constantFrom(...REV),
-      (sets, region, rev) => {
-        const c = craft(2, { nrVcpus: 2, arch: 'x86_64' });
+      fc.constantFrom(...REV),
+      (sets, region, rev, prod) => {
+        const c = craft(prod, { nrVcpus: 2, arch: 'x86_64' });
         for (const [name, value] of sets) c.setHeader(name, value);
         if (region !== null) c.setHeader('region_size', region);
         const before = process.memoryUsage().arrayBuffers;
@@ -99,16 +104,18 @@ test('overlapping blocks and stride < size are refused by the reader', () => {
 });
 
 test('random bit flips: the reader and checker either read or fail with a typed error', () => {
-  const base = craft(2, { nrVcpus: 3, arch: 'x86_64' });
+  const bases = REV.map((prod) => craft(prod, { nrVcpus: 3, arch: 'x86_64' }));
   fc.assert(
     fc.property(
-      fc.array(fc.tuple(fc.nat(base.bytes.length * 8 - 1), fc.boolean()), { minLength: 1, maxLength: 8 }),
+      fc.array(fc.tuple(fc.nat(8 * 8192 - 1), fc.boolean()), { minLength: 1, maxLength: 8 }),
       fc.constantFrom(...REV),
-      (flips, rev) => {
+      fc.nat(REV.length - 1),
+      (flips, rev, prodIndex) => {
+        const base = bases[prodIndex]!;
         const bytes = base.bytes.slice();
         for (const [bit, headerOnly] of flips) {
           // Half of the flips target the header, where they matter most.
-          const at = headerOnly ? bit % (base.model.headerSize * 8) : bit;
+          const at = headerOnly ? bit % (base.model.headerSize * 8) : bit % (bytes.length * 8);
           bytes[at >> 3]! ^= 1 << (at & 7);
         }
         tryRead(bytesRegion(bytes), rev);

@@ -33,20 +33,26 @@ export function startTs(script: URL, args: string[]): TsProcess {
   };
 }
 
-/** Runs a fixture to completion and returns its last JSON line. */
-export async function runTs(script: URL, args: string[]): Promise<Record<string, unknown>> {
+/** Runs a fixture to completion and returns every JSON line it printed. */
+export async function runTsLines(script: URL, args: string[]): Promise<Record<string, unknown>[]> {
   const p = startTs(script, args);
-  let last: Record<string, unknown> | undefined;
+  const lines: Record<string, unknown>[] = [];
   for (;;) {
     try {
-      last = await p.next();
+      lines.push(await p.next());
     } catch {
       break;
     }
   }
   const code = await p.exited;
-  if (code !== 0 || !last) throw new Error(`${script.pathname} exited with ${code}: ${p.stderr()}`);
-  return last;
+  if (code !== 0 || lines.length === 0) throw new Error(`${script.pathname} exited with ${code}: ${p.stderr()}`);
+  return lines;
+}
+
+/** Runs a fixture to completion and returns its last JSON line. */
+export async function runTs(script: URL, args: string[]): Promise<Record<string, unknown>> {
+  const lines = await runTsLines(script, args);
+  return lines[lines.length - 1]!;
 }
 
 /** Stops a fixture by its pid if it is still running and removes a region it left behind. */

@@ -1,14 +1,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { statsTableRevision } from '../../src/formats/stats-table/abi.ts';
+import { FormatError, UsageError } from '../../src/errors.ts';
+import { frozenStatsTableRevisions, statsTableRevision } from '../../src/formats/stats-table/abi.ts';
 import { describeTable } from '../../src/formats/stats-table/describe.ts';
+import { tableModel } from '../../src/formats/stats-table/model.ts';
 import { type DecodedTable, StatsTableReader } from '../../src/formats/stats-table/reader.ts';
 import { StatsTableWriter } from '../../src/formats/stats-table/writer.ts';
 import { createSharedRegion, sharedRegionFrom } from '../../src/shm/region.ts';
 import { expectedValue, fillDeterministic } from './fixtures/values.ts';
 
-const REVS = [1, 2] as const;
+const REVS = frozenStatsTableRevisions();
+const NEWEST = REVS[REVS.length - 1]!;
 const ALL_ONES = 2n ** 64n - 1n;
 
 function setup(rev: number, options: Parameters<typeof StatsTableWriter.create>[2]) {
@@ -62,10 +65,22 @@ test('writer → reader round trip for random u64 values, every producer/consume
         assert.equal(table.tornCount, 0);
         const seen = new Set<string>();
         for (const row of describeTable(table)) {
+          if (row.group === 'identity') continue; // not written here: nothing published
+          if (row.slot !== undefined) {
+            // A used ports slot: its accesses counter (port words are random here, some all ones).
+            const port = expected.get(`${row.block}/ports/port${row.slot}`)![0]!;
+            assert.equal(row.counter, `port 0x${port.toString(16)}`);
+            const accesses = expected.get(`${row.block}/ports/port${row.slot}_accesses`)![0]!;
+            if (accesses === ALL_ONES) assert.equal(row.state, 'inactive', row.counter);
+            else assert.equal(row.value, accesses, row.counter);
+            seen.add(`${row.block}/ports/port${row.slot}`);
+            seen.add(`${row.block}/ports/port${row.slot}_accesses`);
+            continue;
+          }
           const key = `${row.block}/${row.group}/${row.counter}`;
           const want = expected.get(key);
-          if (!want) {
-            // Known to the consumer only: the older producer does not have it.
+          if (!want || (consRev > prodRev && row.state === 'absent')) {
+            // Known to the consumer only: the older producer does not have it (appended or carved later).
             assert.ok(consRev > prodRev, `${key} missing from producer ${prodRev}`);
             assert.equal(row.state, 'absent', key);
             continue;
@@ -76,17 +91,21 @@ test('writer → reader round trip for random u64 values, every producer/consume
           else if (want.length === 1) assert.equal(row.value, want[0], key);
           else assert.deepEqual(row.buckets, want, key);
         }
-        // Producer-only groups are reported as present but ignored, never misread.
-        const unknown = [...expected.keys()].filter((k) => !seen.has(k));
-        assert.equal(unknown.length > 0, prodRev > consRev);
-        if (prodRev > consRev) {
-          assert.deepEqual(
-            table.unknownActive.map((u) => `${u.scope}:${u.bit}`),
-            ['dom:1', 'vcpu:2'],
-          );
-          assert.equal(table.ignoredBytes.dom, 64);
-          assert.equal(table.ignoredBytes.vcpu, 192);
-        }
+        // Producer-only counters are present but ignored, never misread; unused port slots are not rows.
+        const unknown = [...expected.keys()].filter((k) => !seen.has(k) && !/\/ports\/port\d/.test(k));
+        if (unknown.length > 0) assert.ok(prodRev > consRev, unknown.join());
+        // Every newer revision adds vCPU counters (appended or carved).
+        if (prodRev > consRev && nrVcpus > 0) assert.ok(unknown.length > 0);
+        const [pm, cm] = [tableModel(statsTableRevision(prodRev)), tableModel(statsTableRevision(consRev))];
+        const newBits = (['dom', 'vcpu'] as const).flatMap((scope) =>
+          pm[scope].filter((g) => !cm[scope].some((x) => x.bit === g.bit)).map((g) => `${scope}:${g.bit}`),
+        );
+        assert.deepEqual(
+          table.unknownActive.map((u) => `${u.scope}:${u.bit}`),
+          newBits,
+        );
+        assert.equal(table.ignoredBytes.dom, Math.max(0, pm.domSize - cm.domSize));
+        assert.equal(table.ignoredBytes.vcpu, Math.max(0, pm.vcpuSize - cm.vcpuSize));
         region.close();
       },
     ),
@@ -217,11 +236,158 @@ test('the reader follows the producer’s packing, not its own sizes', () => {
     for (const consRev of REVS) {
       const table = StatsTableReader.open(region, statsTableRevision(consRev)).read();
       for (const row of describeTable(table)) {
-        if (row.state === 'absent') continue;
+        if (row.state === 'absent' || row.group === 'identity' || row.slot !== undefined) continue;
         const want = expectedValue(row.block, row.group, row.counter, 0);
         assert.equal(row.value ?? row.buckets![0], want, `${row.block}.${row.group}.${row.counter}`);
       }
     }
     region.close();
   }
+});
+
+test('identity round trip for every revision that has it (unique ids beyond 2^53 exact)', () => {
+  for (const rev of REVS.filter((r) => Object.keys(tableModel(statsTableRevision(r)).domIdentity).length > 0)) {
+    const { region, writer } = setup(rev, { nrVcpus: 2 });
+    const reader = StatsTableReader.open(region, statsTableRevision(rev));
+    // Published after the reader opened: identity words are not layout.
+    assert.deepEqual(reader.read().identity, {});
+    const identity = {
+      domid: 32767,
+      uniqueId: 2n ** 64n - 3n,
+      ownerPid: 123456,
+      ownerStartTime: 2n ** 53n + 1n,
+      vmStatsFd: 0,
+    };
+    writer.setIdentity(identity);
+    writer.setVcpuIdentity(1, { kvmStatsFd: 9, hostTid: 777 });
+    const table = reader.read();
+    assert.deepEqual(table.identity, identity);
+    assert.deepEqual(reader.identity(), identity);
+    assert.deepEqual(table.vcpus[0]!.identity, {});
+    assert.deepEqual(table.vcpus[1]!.identity, { kvmStatsFd: 9, hostTid: 777 });
+    // The stored fd is fd + 1; null clears it.
+    const fdWord = tableModel(statsTableRevision(rev)).domIdentity.vm_stats_fd!;
+    assert.equal(new DataView(region.bytes.buffer).getUint32(fdWord.offset, true), 1);
+    writer.setIdentity({ vmStatsFd: null });
+    assert.equal(reader.identity().vmStatsFd, undefined);
+    assert.equal(reader.identity().uniqueId, identity.uniqueId);
+    const rows = describeTable(reader.read()).filter((r) => r.group === 'identity');
+    assert.deepEqual(
+      rows.map((r) => `${r.block} ${r.counter} ${r.state} ${r.text ?? ''}`),
+      [
+        'dom domid value 32767',
+        'dom unique_id value 0xfffffffffffffffd',
+        'dom owner_pid value 123456',
+        `dom owner_start_time value ${2n ** 53n + 1n} ticks`,
+        'dom vm_stats_fd absent ',
+        'vcpu[0] kvm_stats_fd absent ',
+        'vcpu[0] host_tid absent ',
+        'vcpu[1] kvm_stats_fd value fd 9',
+        'vcpu[1] host_tid value 777',
+      ],
+    );
+    for (const bad of [{ domid: 0 }, { domid: 32768 }, { uniqueId: 0n }, { uniqueId: 2n ** 64n }, { ownerPid: 1.5 }]) {
+      assert.throws(
+        () => writer.setIdentity(bad),
+        UsageError,
+        JSON.stringify(bad, (_k, v) => String(v)),
+      );
+    }
+    assert.throws(() => writer.setVcpuIdentity(2, { hostTid: 1 }), /out of range/);
+    region.close();
+  }
+});
+
+test('identity: a writer of a revision without it refuses; a newer consumer of such a producer sees none', () => {
+  const { region, writer } = setup(2, { nrVcpus: 1 });
+  assert.throws(
+    () => writer.setIdentity({ domid: 1 }),
+    (e: unknown) => e instanceof UsageError && /revision 2 has no identity word domid/.test(e.message),
+  );
+  assert.throws(() => writer.setVcpuIdentity(0, { hostTid: 5 }), /revision 2 has no identity word host_tid/);
+  const table = StatsTableReader.open(region, statsTableRevision(NEWEST)).read();
+  assert.deepEqual(table.identity, {});
+  assert.deepEqual(table.vcpus[0]!.identity, {});
+  assert.ok(
+    describeTable(table)
+      .filter((r) => r.group === 'identity')
+      .every((r) => r.state === 'absent'),
+  );
+  region.close();
+});
+
+test('attach: a second writer of the same region writes its vCPU’s groups without zeroing anything', () => {
+  const abi = statsTableRevision(NEWEST);
+  const options = { nrVcpus: 2, arch: 'x86_64' } as const;
+  const region = createSharedRegion(StatsTableWriter.plan(abi, options).regionSize);
+  const host = StatsTableWriter.create(region, abi, options);
+  host.setIdentity({ domid: 3, uniqueId: 99n });
+  host.update('dom', 'sched', (g) => g.set(g.counter('wakeups'), 5));
+  host.update(1, 'exits', (g) => g.add(g.counter('io_exits'), 4));
+  // The worker maps the same memory (here: another view of the same SharedArrayBuffer).
+  const view = sharedRegionFrom(region.buffer, { writable: true });
+  const worker = StatsTableWriter.attach(view, abi);
+  assert.deepEqual(worker.layout, host.layout);
+  worker.setVcpuIdentity(1, { hostTid: 4321, kvmStatsFd: 12 });
+  worker.update(1, 'exits', (g) => g.add(g.counter('io_exits'), 1)); // continues the sequence and the value
+  const ports = worker.ports(1);
+  ports.group.update(() => {
+    assert.equal(ports.count(0x3f8, 2), true);
+    assert.equal(ports.count(0x80), true);
+    assert.equal(ports.count(0x3f8), true);
+  });
+  const table = StatsTableReader.open(region, abi).read();
+  assert.deepEqual(table.identity, { domid: 3, uniqueId: 99n });
+  assert.deepEqual(table.vcpus[1]!.identity, { kvmStatsFd: 12, hostTid: 4321 });
+  const exits = table.vcpus[1]!.groups.find((g) => g.name === 'exits')!;
+  assert.equal(exits.seq, 4);
+  assert.equal(exits.counters.find((c) => c.name === 'io_exits')!.value, 5n);
+  assert.equal(table.dom.groups[0]!.counters.find((c) => c.name === 'wakeups')!.value, 5n);
+  const portRows = describeTable(table).filter((r) => r.group === 'ports');
+  assert.deepEqual(
+    portRows.map((r) => `${r.block} ${r.counter}: ${r.text}`),
+    ['vcpu[1] port 0x3f8: 3 accesses', 'vcpu[1] port 0x80: 1 accesses'],
+  );
+  // A counter resumed by a later writer keeps the slots already taken.
+  const again = worker.ports(1);
+  again.group.update(() => again.count(0x80, 10));
+  const rows2 = describeTable(StatsTableReader.open(region, abi).read()).filter((r) => r.group === 'ports');
+  assert.deepEqual(
+    rows2.map((r) => `${r.counter}=${r.value}`),
+    ['port 0x3f8=3', 'port 0x80=11'],
+  );
+  region.close();
+});
+
+test('attach refuses another revision, another layout, a bad header or a read-only region', () => {
+  const abi = statsTableRevision(NEWEST);
+  const region = createSharedRegion(StatsTableWriter.plan(abi, { nrVcpus: 1 }).regionSize);
+  StatsTableWriter.create(region, abi, { nrVcpus: 1 });
+  const rule = (fn: () => unknown) => {
+    try {
+      fn();
+      return 'ok';
+    } catch (e) {
+      assert.ok(e instanceof FormatError, String(e));
+      return `${e.field} ${e.rule}`;
+    }
+  };
+  assert.equal(
+    rule(() => StatsTableWriter.attach(region, statsTableRevision(NEWEST - 1))),
+    'dom.revision producer-mismatch',
+  );
+  assert.throws(() => StatsTableWriter.attach(sharedRegionFrom(region.buffer), abi), /read-only/);
+  const view = new DataView(region.bytes.buffer);
+  const vcpuSize = tableModel(abi).header.vcpu_size.offset;
+  view.setUint32(vcpuSize, view.getUint32(vcpuSize, true) - 64, true);
+  assert.equal(
+    rule(() => StatsTableWriter.attach(region, abi)),
+    'dom.vcpu_size producer-mismatch',
+  );
+  view.setUint32(0, 0, true); // no magic: not (yet) a table
+  assert.equal(
+    rule(() => StatsTableWriter.attach(region, abi)),
+    'dom.magic magic',
+  );
+  region.close();
 });

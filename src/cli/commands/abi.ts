@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import { relative } from 'node:path';
 import type { Command } from 'commander';
 import { runAbiCheck } from '../../abi/check.ts';
 import { formatCompatViolation } from '../../abi/compat.ts';
@@ -42,7 +43,7 @@ export function registerAbi(program: Command, setExit: (code: number) => void): 
       try {
         const result = await freezeAbi(name);
         for (const w of result.warnings) process.stdout.write(`${formatCompatViolation(w)}\n`);
-        process.stdout.write(`${name}: froze revision ${result.revision} into ${result.path}\n`);
+        process.stdout.write(`${name}: froze revision ${result.revision} into ${relative(process.cwd(), result.path)}\n`);
         setExit(EXIT_OK);
       } catch (error) {
         if (!(error instanceof FreezeRefused)) throw error;

@@ -16,6 +16,15 @@ export function currentStatsTableAbi(): ResolvedAbi {
   return resolveAbi(spec);
 }
 
+/** The numbers of every frozen revision (schemas/stats-table/revisions/rev-<n>.lock.json), ascending. */
+export function frozenStatsTableRevisions(): number[] {
+  return readdirSync(REVISIONS)
+    .map((f) => /^rev-([1-9]\d*)\.lock\.json$/.exec(f)?.[1])
+    .filter((n): n is string => n !== undefined)
+    .map(Number)
+    .sort((a, b) => a - b);
+}
+
 /** The frozen revision `n`, from schemas/stats-table/revisions/rev-<n>.lock.json. */
 export function statsTableRevision(n: number): ResolvedAbi {
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`stats-table revisions are numbered from 1, not ${n}`);
@@ -37,10 +46,8 @@ export function statsTableRevision(n: number): ResolvedAbi {
  * schema is only for developing the next revision (its revision number is 0 until frozen).
  */
 export function shippedStatsTableAbi(): ResolvedAbi {
-  const numbers = readdirSync(REVISIONS)
-    .map((f) => /^rev-(\d+)\.lock\.json$/.exec(f)?.[1])
-    .filter((n): n is string => n !== undefined)
-    .map(Number);
-  if (numbers.length === 0) throw new UsageError('stats-table has no frozen revision');
-  return statsTableRevision(Math.max(...numbers));
+  const numbers = frozenStatsTableRevisions();
+  const newest = numbers[numbers.length - 1];
+  if (newest === undefined) throw new UsageError('stats-table has no frozen revision');
+  return statsTableRevision(newest);
 }

@@ -3,7 +3,13 @@
  * of DESIGN §1 as a Violation naming the field and the rule, instead of stopping at the first.
  *
  * Rules beyond the layout ones of layout.ts:
- *   reserved-nonzero       reserved and padding bytes (header, vCPU header, inside groups) are zero
+ *   reserved-nonzero       reserved and padding bytes (header, vCPU header, inside groups) are zero,
+ *                          by the producer's revision (producer.ts): identity words and counters
+ *                          carved after it must still be zero; from a newer producer, which may
+ *                          have carved any of them, they are not judged
+ *   domid-out-of-range     a published domid is at most 32767 (other identity words are free-form)
+ *   port-out-of-range      a used slot of the ports group holds a port number ≤ 0xffff
+ *   port-slot-order        a used ports slot never follows an unused (all-ones) one
  *   slack-nonzero          nothing is produced outside a block's size (except its arch block)
  *   vcpu-magic, vcpu-id    every vCPU block starts with VCPU_MAGIC and its own index
  *   seq-odd                a group's sequence word never settled (odd at rest, or stuck)
@@ -26,7 +32,9 @@ import {
   type TableLayout,
   validateLayout,
 } from './layout.ts';
-import { tableModel, type ZeroRange } from './model.ts';
+import { type GroupModel, tableModel, type ZeroRange } from './model.ts';
+import { MAX_PORT, PORTS_GROUP, portSlots, UNUSED_PORT } from './ports.ts';
+import { producerGroup } from './producer.ts';
 import {
   type DecodedGroup,
   type DecodedTable,
@@ -91,8 +99,17 @@ export function checkStatsTable(region: Region, abi: ResolvedAbi, options: Check
     }
   };
 
-  // Header and vCPU headers.
-  zeroRanges(model.domZero, 0, layout.domSize, 'dom');
+  // Header and vCPU headers, by the producer's revision (nothing judged from a newer one).
+  const producer = reader.producer;
+  const domZero = producer.newer ? [] : producer.model.domZero;
+  const vcpuZero = producer.newer ? [] : producer.model.vcpuZero;
+  const groupZero = (scope: 'dom' | 'vcpu' | 'vcpu-arch', g: GroupModel): ZeroRange[] =>
+    producer.newer ? [] : (producerGroup(producer, scope, g.name)?.zero ?? g.zero);
+  zeroRanges(domZero, 0, layout.domSize, 'dom');
+  const domid = table.identity.domid;
+  if (domid !== undefined && domid > 32767) {
+    out.push(violation('dom.domid', 'domid-out-of-range', 'domids are 1..32767', domid));
+  }
   table.vcpus.forEach((block) => {
     const name = `vcpu[${block.index}]`;
     if (!block.magicOk) {
@@ -109,7 +126,7 @@ export function checkStatsTable(region: Region, abi: ResolvedAbi, options: Check
     }
     if (block.vcpuId !== block.index)
       out.push(violation(`${name}.vcpu_id`, 'vcpu-id', 'must equal the block index', block.vcpuId));
-    zeroRanges(model.vcpuZero, block.offset, layout.vcpuSize, name);
+    zeroRanges(vcpuZero, block.offset, layout.vcpuSize, name);
   });
 
   // Groups.
@@ -140,7 +157,8 @@ export function checkStatsTable(region: Region, abi: ResolvedAbi, options: Check
       );
       return;
     }
-    zeroRanges(g.zero, slot.blockStart, g.offset + slot.length, prefix);
+    zeroRanges(groupZero(slot.scope, g), slot.blockStart, g.offset + slot.length, prefix);
+    if (slot.scope === 'vcpu' && g.name === PORTS_GROUP) checkPorts(prefix, g, decoded, out);
     for (const c of decoded.counters) {
       if (c.buckets && c.field.inactiveWhenAllOnes && c.buckets.some((b) => b === 0xffff_ffff_ffff_ffffn)) {
         out.push(
@@ -183,6 +201,36 @@ export function checkStatsTable(region: Region, abi: ResolvedAbi, options: Check
   checkSlack(region, copy, layout, out);
   if (options.previous) out.push(...compareTables(options.previous, table));
   return { violations: out, table };
+}
+
+/** The ports group's slot rules (see ports.ts). */
+function checkPorts(prefix: string, g: GroupModel, decoded: DecodedGroup, out: Violation[]): void {
+  let unused: number | undefined;
+  for (const slot of portSlots(g)) {
+    const c = decoded.counters.find((x) => x.name === slot.port.name);
+    if (!c || c.state === 'absent') continue;
+    const port = c.state === 'inactive' ? UNUSED_PORT : (c.value ?? UNUSED_PORT);
+    if (port === UNUSED_PORT) {
+      unused ??= slot.index;
+      continue;
+    }
+    const field = `${prefix}.${slot.port.name}`;
+    if (port > BigInt(MAX_PORT)) {
+      out.push(
+        violation(
+          field,
+          'port-out-of-range',
+          `a port number is all ones (unused) or ≤ 0x${MAX_PORT.toString(16)}`,
+          `0x${port.toString(16)}`,
+        ),
+      );
+    }
+    if (unused !== undefined) {
+      out.push(
+        violation(field, 'port-slot-order', `a used slot follows the unused slot ${unused}`, `0x${port.toString(16)}`),
+      );
+    }
+  }
 }
 
 function isActive(layout: TableLayout, scope: 'dom' | 'vcpu', bit: number): boolean {

@@ -2,12 +2,21 @@
  * Rows for the dump tool: one per counter of every block, with its metadata, its value scaled
  * for display (src/tools/units.ts) and, for histograms, the buckets and a percentile summary
  * (src/tools/histogram.ts).
+ *
+ * Two kinds of rows are not counters: the identity words (group `identity`, one row per word the
+ * consumer's revision has; absent when the producer lacks it or has not published it), and the
+ * slots of the `ports` group, shown as one row per used slot ("port 0x10", "N accesses").
  */
 import type { StatType, StatUnit } from '../../abi/schema.ts';
 import { type HistogramSummary, summarizeHistogram } from '../../tools/histogram.ts';
 import { scaleValue } from '../../tools/units.ts';
+import type { DomainIdentity, VcpuIdentity } from './identity.ts';
 import type { Scope } from './model.ts';
+import { PORTS_GROUP, UNUSED_PORT } from './ports.ts';
 import type { CounterState, DecodedGroup, DecodedTable, GroupState } from './reader.ts';
+
+/** Group name of the identity rows. */
+export const IDENTITY_GROUP = 'identity';
 
 export interface StatRow {
   /** 'dom' or 'vcpu[i]'. */
@@ -29,10 +38,98 @@ export interface StatRow {
   /** Histogram buckets (exact) and their summary; percentile bounds are raw (scale with `unit`). */
   buckets?: bigint[];
   histogram?: HistogramSummary;
+  /** Rows of the ports group: the slot and its port number (value = the slot's accesses). */
+  slot?: number;
+  port?: number;
   doc: string;
 }
 
+type IdentityRow = { counter: string; doc: string; text: (v: number | bigint) => string };
+
+const DOM_IDENTITY: [keyof DomainIdentity, IdentityRow][] = [
+  ['domid', { counter: 'domid', doc: 'The domain’s id on its host.', text: String }],
+  [
+    'uniqueId',
+    {
+      counter: 'unique_id',
+      doc: 'Host-unique id of the domain.',
+      text: (v) => `0x${v.toString(16).padStart(16, '0')}`,
+    },
+  ],
+  ['ownerPid', { counter: 'owner_pid', doc: 'Process id of the owner.', text: String }],
+  [
+    'ownerStartTime',
+    { counter: 'owner_start_time', doc: 'Start time of the owner process.', text: (v) => `${v} ticks` },
+  ],
+  ['vmStatsFd', { counter: 'vm_stats_fd', doc: 'KVM stats fd of the VM in the owner.', text: (v) => `fd ${v}` }],
+];
+
+const VCPU_IDENTITY: [keyof VcpuIdentity, IdentityRow][] = [
+  ['kvmStatsFd', { counter: 'kvm_stats_fd', doc: 'KVM stats fd of the vCPU in the owner.', text: (v) => `fd ${v}` }],
+  ['hostTid', { counter: 'host_tid', doc: 'Host thread running the vCPU.', text: String }],
+];
+
+/** One row per identity word the consumer knows (`names`: the schema names its revision has). */
+function identityRows<K extends string>(
+  block: string,
+  scope: Scope,
+  vcpu: number | undefined,
+  specs: [K, IdentityRow][],
+  values: Partial<Record<K, number | bigint>>,
+  names: ReadonlySet<string>,
+): StatRow[] {
+  return specs
+    .filter(([, spec]) => names.has(spec.counter))
+    .map(([key, spec]) => {
+      const v = values[key];
+      return {
+        block,
+        scope,
+        ...(vcpu === undefined ? {} : { vcpu }),
+        group: IDENTITY_GROUP,
+        counter: spec.counter,
+        state: v === undefined ? 'absent' : 'value',
+        ...(v === undefined ? {} : { value: BigInt(v), text: spec.text(v) }),
+        doc: spec.doc,
+      };
+    });
+}
+
+/** The used slots of an ok ports group: "port 0x10" with its accesses. */
+function portRows(block: string, vcpu: number, g: DecodedGroup): StatRow[] {
+  const rows: StatRow[] = [];
+  const byName = new Map(g.counters.map((c) => [c.name, c]));
+  for (let i = 0; ; i++) {
+    const port = byName.get(`port${i}`);
+    const accesses = byName.get(`port${i}_accesses`);
+    if (!port || !accesses) break;
+    if (port.state !== 'value' || port.value === undefined || port.value === UNUSED_PORT) continue;
+    const row: StatRow = {
+      block,
+      scope: g.scope,
+      vcpu,
+      group: g.name,
+      counter: `port 0x${port.value.toString(16)}`,
+      state: accesses.state,
+      type: 'cumulative',
+      unit: 'none',
+      slot: i,
+      port: Number(port.value),
+      doc: `Accesses to I/O port 0x${port.value.toString(16)} (slot ${i}).`,
+    };
+    if (accesses.state === 'value' && accesses.value !== undefined) {
+      row.value = accesses.value;
+      row.text = `${accesses.value} accesses`;
+    }
+    rows.push(row);
+  }
+  return rows;
+}
+
 function groupRows(block: string, vcpu: number | undefined, g: DecodedGroup): StatRow[] {
+  if (g.name === PORTS_GROUP && g.scope === 'vcpu' && g.state === 'ok' && vcpu !== undefined) {
+    return portRows(block, vcpu, g);
+  }
   return g.counters.map((c) => {
     const stat = c.field.stat;
     const row: StatRow = {
@@ -64,11 +161,17 @@ function groupRows(block: string, vcpu: number | undefined, g: DecodedGroup): St
   });
 }
 
-/** Every counter of the table, in layout order: domain groups, then each vCPU's groups and arch block. */
+/**
+ * Every row of the table, in layout order: the domain's identity and groups, then each vCPU's
+ * identity, groups and arch block.
+ */
 export function describeTable(table: DecodedTable): StatRow[] {
-  const rows = table.dom.groups.flatMap((g) => groupRows('dom', undefined, g));
+  const names = new Set(table.identityWords);
+  const rows = identityRows('dom', 'dom', undefined, DOM_IDENTITY, table.identity, names);
+  rows.push(...table.dom.groups.flatMap((g) => groupRows('dom', undefined, g)));
   for (const block of table.vcpus) {
     const name = `vcpu[${block.index}]`;
+    rows.push(...identityRows(name, 'vcpu', block.index, VCPU_IDENTITY, block.identity ?? {}, names));
     for (const g of block.groups) rows.push(...groupRows(name, block.index, g));
     if (block.arch) rows.push(...groupRows(name, block.index, block.arch));
   }

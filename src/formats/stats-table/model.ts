@@ -5,7 +5,7 @@
  * producer) compiled from revision N".
  *
  * Offsets here are inside a block; absolute addresses always come from the producer's header
- * (see address.ts).
+ * (see layout.ts blockOffset).
  */
 import {
   findConstant,
@@ -38,6 +38,19 @@ export const HEADER_FIELDS = [
   'arch_vcpu_size',
 ] as const;
 export type HeaderField = (typeof HEADER_FIELDS)[number];
+
+/** Identity words of the domain header (carved out of its reserved bytes in rev 3). */
+export const DOM_IDENTITY_FIELDS = ['domid', 'owner_pid', 'vm_stats_fd', 'unique_id', 'owner_start_time'] as const;
+export type DomIdentityField = (typeof DOM_IDENTITY_FIELDS)[number];
+/** Identity words of each vCPU header (carved in rev 3). */
+export const VCPU_IDENTITY_FIELDS = ['kvm_stats_fd', 'host_tid'] as const;
+export type VcpuIdentityField = (typeof VCPU_IDENTITY_FIELDS)[number];
+
+/** A u32 or u64 word at `offset` inside its block. */
+export interface WordModel {
+  offset: number;
+  size: 4 | 8;
+}
 
 export type Scope = 'dom' | 'vcpu' | 'vcpu-arch';
 
@@ -94,6 +107,11 @@ export interface TableModel {
   vcpuZero: ZeroRange[];
   /** Arch enum values by name. */
   archValues: Map<string, number>;
+  /** The identity words this revision has (none before rev 3). */
+  domIdentity: Partial<Record<DomIdentityField, WordModel>>;
+  vcpuIdentity: Partial<Record<VcpuIdentityField, WordModel>>;
+  /** End of the layout words (HEADER_FIELDS) in the domain header: the part that never changes after create. */
+  layoutWordsEnd: number;
 }
 
 function abiError(field: string, rule: string, message: string): FormatError {
@@ -147,6 +165,20 @@ function blockGroups(abi: ResolvedAbi, scope: Scope, block: ResolvedStruct) {
   return { groups, zero };
 }
 
+/** The words named `names` that `block` has (u32 or u64 ints); a name of another kind is refused. */
+function identityWords<N extends string>(block: ResolvedStruct, names: readonly N[]): Partial<Record<N, WordModel>> {
+  const out: Partial<Record<N, WordModel>> = {};
+  for (const name of names) {
+    const f = block.fields.find((x) => x.name === name);
+    if (!f) continue;
+    if (f.kind !== 'int' || (f.type !== 'u32' && f.type !== 'u64')) {
+      throw abiError(`${block.name}.${name}`, 'identity-type', 'an identity word is a u32 or u64 int');
+    }
+    out[name] = { offset: f.offset, size: f.type === 'u32' ? 4 : 8 };
+  }
+  return out;
+}
+
 const cache = new WeakMap<ResolvedAbi, TableModel>();
 
 /** The codec's view of one revision. Throws FormatError if the ABI lacks what the codec relies on. */
@@ -186,6 +218,9 @@ export function tableModel(abi: ResolvedAbi): TableModel {
     domZero: d.zero,
     vcpuZero: v.zero,
     archValues: new Map((archEnum?.values ?? []).map((x) => [x.name, x.value])),
+    domIdentity: identityWords(dom, DOM_IDENTITY_FIELDS),
+    vcpuIdentity: identityWords(vcpu, VCPU_IDENTITY_FIELDS),
+    layoutWordsEnd: Math.max(...HEADER_FIELDS.map((n) => header[n].offset + header[n].size)),
   };
   cache.set(abi, model);
   return model;

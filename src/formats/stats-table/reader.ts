@@ -8,15 +8,21 @@
  * works on the copy only (no double fetch).
  *
  * Everything is addressed through the producer's header (layout.ts blockOffset). A consumer
- * field past the producer's block size is absent; producer bytes and active bits the consumer
- * does not know are reported as ignored.
+ * field past the producer's block size is absent, and so is a field carved after the producer's
+ * revision (producer.ts); producer bytes and active bits the consumer does not know are reported
+ * as ignored.
+ *
+ * The identity words (identity.ts) are not layout: they may be published after the table was
+ * opened, so only the layout words must stay as they were at open.
  */
 import type { ResolvedAbi } from '../../abi/resolved.ts';
 import { FormatError, type Violation } from '../../errors.ts';
 import type { Region } from '../../shm/region.ts';
 import { DEFAULT_MAX_RETRIES, seqReadInto } from '../../shm/seqlock.ts';
+import { type DomainIdentity, decodeDomainIdentity, decodeVcpuIdentity, type VcpuIdentity } from './identity.ts';
 import { blockOffset, layoutExtent, producerSize, readLayout, type TableLayout } from './layout.ts';
 import { FORMAT, type GroupModel, type Scope, type TableModel, tableModel } from './model.ts';
+import { type ProducerView, producerGroup, producerView } from './producer.ts';
 
 export type GroupState = 'ok' | 'inactive' | 'absent' | 'torn' | 'invalid';
 export type CounterState = 'value' | 'inactive' | 'absent';
@@ -74,6 +80,8 @@ export interface DecodedBlock {
   offset: number;
   magicOk: boolean;
   vcpuId?: number;
+  /** vCPU blocks: the identity words present and published (`{}` when none). */
+  identity?: VcpuIdentity;
   groups: DecodedGroup[];
   arch?: DecodedGroup;
 }
@@ -81,6 +89,10 @@ export interface DecodedBlock {
 export interface DecodedTable {
   layout: TableLayout;
   consumerRevision: number;
+  /** The domain's identity words present and published (`{}` when none, e.g. a rev-2 producer). */
+  identity: DomainIdentity;
+  /** Schema names of the identity words the consumer's revision has (dom and vCPU; none before rev 3). */
+  identityWords: readonly string[];
   dom: DecodedBlock;
   vcpus: DecodedBlock[];
   /** Active bits the consumer has no group for: present, ignored. */
@@ -108,10 +120,14 @@ export class StatsTableReader {
   /** Indexes into `slots` of the groups a snapshot reads. */
   readonly readSlots: readonly number[];
   readonly extent: number;
+  /** What this consumer knows of the producer's revision. */
+  readonly producer: ProducerView;
   readonly #maxRetries: number;
   readonly #header: Uint8Array;
   /** The region's views (the extent pre-cut, so a snapshot allocates nothing); dropped on close. */
-  #views: { words: Uint32Array; bytes: Uint8Array; extent: Uint8Array } | undefined;
+  #views: { words: Uint32Array; bytes: Uint8Array; extent: Uint8Array; u64: BigUint64Array | undefined } | undefined;
+  /** Indexes (in `u64`) of the domain's u64 identity words, re-read atomically into each copy. */
+  readonly #identityU64: number[];
   // Per read slot, flat for the hot loop.
   readonly #seqIndex: Uint32Array;
   readonly #start: Float64Array;
@@ -123,7 +139,8 @@ export class StatsTableReader {
     this.model = model;
     this.layout = layout;
     this.warnings = violations;
-    this.#header = raw;
+    this.#header = raw.subarray(0, model.layoutWordsEnd);
+    this.producer = producerView(model, layout.revision);
     this.#maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
     this.extent = layoutExtent(layout);
     this.slots = placeSlots(model, layout);
@@ -139,7 +156,13 @@ export class StatsTableReader {
       this.#start[k] = s.blockStart + s.group.offset;
       this.#length[k] = s.length;
     });
-    this.#views = { words: region.words, bytes: region.bytes, extent: region.bytes.subarray(0, this.extent) };
+    const bytes = region.bytes;
+    const aligned = bytes.byteOffset % 8 === 0;
+    this.#identityU64 = Object.values(model.domIdentity)
+      .filter((w) => w.size === 8 && w.offset + 8 <= layout.domSize)
+      .map((w) => w.offset / 8);
+    const u64 = aligned ? new BigUint64Array(bytes.buffer, bytes.byteOffset, model.headerSize / 8) : undefined;
+    this.#views = { words: region.words, bytes, extent: bytes.subarray(0, this.extent), u64 };
     region.onClose(() => {
       this.#views = undefined;
     });
@@ -200,6 +223,12 @@ export class StatsTableReader {
       torn[k] = r.status === 'torn' ? 1 : 0;
       if (r.status === 'torn') tornCount++;
     }
+    // A u64 identity word is stored with one 64-bit store: load it with one too, so the copy never
+    // holds half of it (a plain byte copy gives no such guarantee).
+    if (views.u64) {
+      const out = new DataView(dst.buffer, dst.byteOffset, dst.byteLength);
+      for (const i of this.#identityU64) out.setBigUint64(8 * i, Atomics.load(views.u64, i), true);
+    }
     const header = this.#header;
     for (let i = 0; i < header.length; i++) {
       if (dst[i] !== header[i]) {
@@ -236,8 +265,10 @@ export class StatsTableReader {
       if (state === 'ok' && !blockValid) state = 'invalid';
       else if (state === 'ok' && k !== undefined && snapshot.torn[k] === 1) state = 'torn';
       const size = producerSize(layout, s.scope);
+      const theirs = this.producer.newer ? undefined : producerGroup(this.producer, s.scope, g.name);
       const counters = g.counters.map((c): DecodedCounter => {
-        if (c.offset + 8 * c.count > size) return { name: c.name, state: 'absent', field: c.field };
+        const carvedLater = theirs !== undefined && !theirs.counters.some((x) => x.name === c.name);
+        if (c.offset + 8 * c.count > size || carvedLater) return { name: c.name, state: 'absent', field: c.field };
         if (state !== 'ok') return { name: c.name, state: state === 'absent' ? 'absent' : 'inactive', field: c.field };
         const at = s.blockStart + c.offset;
         if (c.count === 1 && c.field.kind === 'int') {
@@ -270,6 +301,7 @@ export class StatsTableReader {
         offset,
         magicOk: ok,
         vcpuId: view.getUint32(offset + model.vcpuIdOffset, true),
+        identity: decodeVcpuIdentity(bytes, offset, model, this.producer),
         groups: [],
       };
       for (let i = 0; i < model.vcpu.length; i++) block.groups.push(decodeSlot(slot++, ok));
@@ -282,6 +314,8 @@ export class StatsTableReader {
     return {
       layout,
       consumerRevision: model.abi.revision,
+      identity: decodeDomainIdentity(bytes, model, this.producer),
+      identityWords: [...Object.keys(model.domIdentity), ...Object.keys(model.vcpuIdentity)],
       dom,
       vcpus,
       unknownActive: unknownBits(model, layout),
@@ -293,6 +327,18 @@ export class StatsTableReader {
       retries: snapshot.retries,
       tornCount: snapshot.tornCount,
     };
+  }
+
+  /** The domain's identity words, from a fresh copy of the header (cheaper than a snapshot). */
+  identity(): DomainIdentity {
+    const views = this.#views;
+    if (!views) throw new FormatError(FORMAT, 'region', 'closed', 'the region was closed');
+    const copy = views.bytes.slice(0, this.model.headerSize);
+    if (views.u64) {
+      const out = new DataView(copy.buffer);
+      for (const i of this.#identityU64) out.setBigUint64(8 * i, Atomics.load(views.u64, i), true);
+    }
+    return decodeDomainIdentity(copy, this.model, this.producer);
   }
 
   /** snapshot() then decode(). */

@@ -2,15 +2,31 @@
  * The producer side: lays out a region for one revision of the ABI, publishes the header and
  * updates groups under their sequence locks.
  *
+ * Writers: each group (of each block) has exactly one writer at a time — the sequence protocol
+ * has no compare-and-swap, so two writers of one group would corrupt it. Several writers may
+ * share a region as long as they write disjoint groups: typically the host creates the table
+ * (StatsTableWriter.create) and writes the domain groups and identity, and each vCPU worker
+ * (another thread or process) attaches (StatsTableWriter.attach) and writes only its own vCPU
+ * block's groups and vCPU identity.
+ *
  * Counters are u64 held as two u32 words (lo, hi) so that increments never allocate and never
  * lose bits past 2^53. A counter is addressed by the index of its low word in `region.words`.
  */
 import type { ResolvedAbi } from '../../abi/resolved.ts';
-import { UsageError } from '../../errors.ts';
+import { FormatError, UsageError } from '../../errors.ts';
 import type { Region } from '../../shm/region.ts';
 import { seqStoreBegin, seqStoreEnd } from '../../shm/seqlock.ts';
-import { blockOffset, layoutExtent, type PlanOptions, planLayout, type TableLayout } from './layout.ts';
-import { type GroupModel, HEADER_FIELDS, type TableModel, tableModel } from './model.ts';
+import {
+  type DomainIdentityInput,
+  type EncodedWord,
+  encodeDomainIdentity,
+  encodeVcpuIdentity,
+  type VcpuIdentityInput,
+} from './identity.ts';
+import { blockOffset, layoutExtent, type PlanOptions, planLayout, readLayout, type TableLayout } from './layout.ts';
+import { FORMAT, type GroupModel, HEADER_FIELDS, type TableModel, tableModel } from './model.ts';
+import { PortCounter } from './port-counter.ts';
+import { PORTS_GROUP, portSlots, UNUSED_PORT } from './ports.ts';
 
 const TWO_32 = 0x1_0000_0000;
 const EMPTY = new Uint32Array(0);
@@ -187,14 +203,89 @@ export class StatsTableWriter {
       if (size === 4) view.setUint32(offset, Number(values[name]), true);
       else view.setBigUint64(offset, BigInt(values[name]), true);
     }
+    const ports = model.vcpu.find((g) => g.name === PORTS_GROUP);
+    const portsActive = ports !== undefined && ((layout.vcpuActive >> BigInt(ports.bit)) & 1n) === 1n;
     for (let i = 0; i < layout.nrVcpus; i++) {
       const base = blockOffset(layout, 'vcpu', i);
       view.setUint32(base + model.vcpuIdOffset, i, true);
+      // Every port slot starts unused (all ones), not "port 0".
+      if (portsActive)
+        for (const slot of portSlots(ports)) view.setBigUint64(base + slot.port.offset, UNUSED_PORT, true);
       view.setUint32(base, model.vcpuMagic, true);
     }
     if (layoutExtent(layout) > layout.regionSize) throw new Error('planLayout produced an inconsistent layout');
     Atomics.store(region.words, model.header.magic.offset / 4, model.domMagic);
     return new StatsTableWriter(region, model, layout);
+  }
+
+  /**
+   * A second writer of a table another writer created (a vCPU worker in another thread or
+   * process, over its own mapping of the region). Reads and validates the existing header and
+   * zeroes nothing. Refuses (FormatError, rule `producer-mismatch`) a header from another
+   * revision or with other block sizes than `abi`, and any layout violation. The caller must
+   * write only groups no other writer writes (see the file comment).
+   */
+  static attach(region: Region, abi: ResolvedAbi): StatsTableWriter {
+    if (!region.writable) throw new UsageError(`region ${region.name} is read-only`);
+    const model = tableModel(abi);
+    const { layout, violations } = readLayout(region.bytes, model);
+    const error = violations.find((v) => v.severity === 'error');
+    if (error) throw new FormatError(FORMAT, error.field, error.rule, error.message, error.value);
+    const mismatch = (field: string, got: number, want: number) => {
+      if (got !== want) {
+        throw new FormatError(
+          FORMAT,
+          `dom.${field}`,
+          'producer-mismatch',
+          `the table was created from another revision or layout (expected ${want})`,
+          String(got),
+        );
+      }
+    };
+    mismatch('revision', layout.revision, abi.revision);
+    mismatch('dom_size', layout.domSize, model.domSize);
+    mismatch('vcpu_size', layout.vcpuSize, model.vcpuSize);
+    if (layout.archVcpuSize !== 0) mismatch('arch_vcpu_size', layout.archVcpuSize, model.vcpuArch?.size ?? 0);
+    const view = new DataView(region.bytes.buffer, region.bytes.byteOffset, region.length);
+    for (let i = 0; i < layout.nrVcpus; i++) {
+      const base = blockOffset(layout, 'vcpu', i);
+      if (view.getUint32(base, true) !== model.vcpuMagic || view.getUint32(base + model.vcpuIdOffset, true) !== i) {
+        throw new FormatError(FORMAT, `vcpu[${i}].magic`, 'vcpu-magic', 'not an initialised vCPU block');
+      }
+    }
+    return new StatsTableWriter(region, model, layout);
+  }
+
+  /**
+   * Publishes the domain's identity words (rev ≥ 3); properties left out are not touched. Throws
+   * UsageError for a value out of range or a word this writer's revision does not have.
+   */
+  setIdentity(identity: DomainIdentityInput): void {
+    this.#store(0, encodeDomainIdentity(this.model, identity));
+  }
+
+  /** Publishes vCPU `index`'s identity words (rev ≥ 3): fds are stored as fd + 1, `null` = none. */
+  setVcpuIdentity(index: number, identity: VcpuIdentityInput): void {
+    this.#vcpuIndex(index);
+    this.#store(blockOffset(this.layout, 'vcpu', index), encodeVcpuIdentity(this.model, identity));
+  }
+
+  /** Each word with one atomic store: readers see 0 or the whole value, never half of a u64. */
+  #store(blockStart: number, words: EncodedWord[]): void {
+    if (this.#closed) throw new UsageError(`region ${this.region.name} is closed`);
+    const bytes = this.region.bytes;
+    for (const { word, value } of words) {
+      const at = bytes.byteOffset + blockStart + word.offset;
+      if (word.size === 4) Atomics.store(this.region.words, (blockStart + word.offset) / 4, Number(value));
+      else if (at % 8 === 0) Atomics.store(new BigUint64Array(bytes.buffer, at, 1), 0, value);
+      else new DataView(bytes.buffer, at, 8).setBigUint64(0, value, true); // unaligned view (test buffers only)
+    }
+  }
+
+  #vcpuIndex(index: number): void {
+    const n = this.layout.nrVcpus;
+    if (!Number.isInteger(index) || index < 0 || index >= n)
+      throw new UsageError(`vCPU ${index} out of range (0..${n - 1})`);
   }
 
   /** A handle on a domain group. */
@@ -210,6 +301,11 @@ export class StatsTableWriter {
   /** A handle on the arch block of vCPU `vcpu` (when the table has one). */
   arch(vcpu: number): GroupWriter {
     return this.#handle('vcpu-arch', 'arch', vcpu);
+  }
+
+  /** A per-port counter over vCPU `vcpu`'s ports group (rev ≥ 4, when the table produces it). */
+  ports(vcpu: number): PortCounter {
+    return new PortCounter(this.vcpu(vcpu, PORTS_GROUP));
   }
 
   /** update('dom' | vcpu index, group, fn): fn runs between begin and end of that group's seqlock. */
@@ -238,9 +334,7 @@ export class StatsTableWriter {
       }
     }
     if (!model) throw new UsageError(`no ${scope} ${name}`);
-    if (scope !== 'dom' && (!Number.isInteger(index) || index < 0 || index >= L.nrVcpus)) {
-      throw new UsageError(`vCPU ${index} out of range (0..${L.nrVcpus - 1})`);
-    }
+    if (scope !== 'dom') this.#vcpuIndex(index);
     const handle = new GroupWriter(this.region.words, model, blockOffset(L, scope, index));
     this.#groups.set(key, handle);
     return handle;

@@ -1,5 +1,5 @@
 /**
- * `hvkit demo`: a guided tour of what hvkit does today, on real parts only.
+ * `hvkit tour`: a guided tour of what hvkit does today, on real parts only.
  *  1. every ABI checked against all of its frozen revisions;
  *  2. a throwaway VM on the real /dev/kvm runs a tiny guest; its VM and vCPU binary stats
  *     files are captured, checked and dumped;
@@ -18,17 +18,17 @@ import { dumpTarget } from './dump.ts';
 import { type DumpText, dumpToText } from './dump-text.ts';
 import { resolveTarget } from './target.ts';
 
-export interface DemoOutput {
+export interface TourOutput {
   section(title: string): void;
   line(text: string): void;
   table(text: DumpText): void;
 }
 
-export interface DemoOptions {
+export interface TourOptions {
   vcpus: number;
 }
 
-export async function runDemo(out: DemoOutput, options: DemoOptions): Promise<number> {
+export async function runTour(out: TourOutput, options: TourOptions): Promise<number> {
   out.section('1. ABI schemas: each one against every frozen revision');
   const abi = await runAbiCheck();
   for (const line of abi.lines) out.line(line);
@@ -36,7 +36,7 @@ export async function runDemo(out: DemoOutput, options: DemoOptions): Promise<nu
   out.section('2. KVM binary statistics of a real VM');
   const unavailable = kvmUnavailableReason();
   let capture: CaptureResult | undefined;
-  const dir = mkdtempSync(join(tmpdir(), 'hvkit-demo-'));
+  const dir = mkdtempSync(join(tmpdir(), 'hvkit-tour-'));
   try {
     if (unavailable) {
       out.line(`skipped: ${unavailable}`);
@@ -55,7 +55,7 @@ export async function runDemo(out: DemoOutput, options: DemoOptions): Promise<nu
   }
 
   out.section('3. The host’s own view, published as a stats table under /dev/shm');
-  const name = `hvkit-demo-${process.pid}`;
+  const name = `hvkit-tour-${process.pid}`;
   const tableAbi = shippedStatsTableAbi();
   const nrVcpus = capture ? capture.runs.length : options.vcpus;
   const layout = StatsTableWriter.plan(tableAbi, { nrVcpus });

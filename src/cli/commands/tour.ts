@@ -1,15 +1,15 @@
 import type { Command } from 'commander';
-import { runDemo } from '../../tools/demo.ts';
+import { runTour } from '../../tools/tour.ts';
 import { color, renderTable } from '../output.ts';
 import { parseInteger } from './args.ts';
 
-export function registerDemo(program: Command, setExit: (code: number) => void): void {
+export function registerTour(program: Command, setExit: (code: number) => void): void {
   program
-    .command('demo')
+    .command('tour')
     .description('a guided tour on real parts: ABI checks, a real KVM VM’s stats, a live stats table in /dev/shm')
     .option('--vcpus <n>', 'vCPUs of the throwaway VM', '2')
     .action(async (opts: { vcpus: string }) => {
-      const code = await runDemo(
+      const code = await runTour(
         {
           section: (title) => process.stdout.write(`\n${color.bold(color.cyan(title))}\n`),
           line: (text) => process.stdout.write(`${text}\n`),

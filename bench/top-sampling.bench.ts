@@ -1,0 +1,275 @@
+/**
+ * The cost of sampling one VM with its vCPUs the way `hvkit top` does, against the other ways to
+ * get the same numbers, in the same run:
+ *
+ *  pread      the VM and vCPU stats fds of another process, duplicated with pidfd_getfd, one pread
+ *             of each data block (what HostTopSource does per VM) — every stat of the VM and of
+ *             each vCPU;
+ *  top        a whole HostTopSource.sample() for that VM (pread + liveness poll + /dev/shm readdir
+ *             + StatSample objects);
+ *  debugfs    /sys/kernel/debug/kvm/<PID>-<FD>/: open + read + close of every stat file (the files
+ *             cannot be pread); VM-wide totals only, and under kernel lockdown only the read-only
+ *             (instant) files open at all — so the ratio is also given per stat read;
+ *  query-stats  QEMU's QMP `query-stats` (targets vm and vcpu) for a QEMU VM with the same number
+ *             of vCPUs, over its unix socket, when qemu-system-x86 is installed (installed here with
+ *             apt-get when missing and CI is not set).
+ *
+ * The attached VM is a separate process (test/attach/vm-child.ts) whose vCPUs have run the capture
+ * guest and are halted.
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { bench, do_not_optimize, run, summary } from 'mitata';
+import { DebugfsVm, debugfsUnavailableReason } from '../src/attach/debugfs.ts';
+import { KvmStatsHandle } from '../src/attach/kvm-stats-handle.ts';
+import { ProcessHandle } from '../src/attach/pidfd.ts';
+import { kvmUnavailableReason } from '../src/kvm/system.ts';
+import { HostTopSource } from '../src/tools/top/source.ts';
+
+const VCPUS = 2;
+const QMP_ROUNDS = 2_000;
+
+const why = kvmUnavailableReason();
+if (why) {
+  console.log(`skipped: KVM not usable here (${why})`);
+  process.exit(0);
+}
+
+interface ChildInfo {
+  pid: number;
+  startTime: string;
+  vms: { vmFd: number; vmStatsFd: number; vcpuStatsFds: number[] }[];
+}
+
+async function startVmm(): Promise<{ child: ChildProcess; info: ChildInfo }> {
+  const script = new URL('../test/attach/vm-child.ts', import.meta.url).pathname;
+  const config = { vms: 1, vcpus: VCPUS, statsFds: true, tables: false };
+  const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(config)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const first = await lines.next();
+  if (first.done) throw new Error('the VM child exited before reporting');
+  return { child, info: JSON.parse(first.value) as ChildInfo };
+}
+
+/** Mounts debugfs if needed and possible; returns whether we mounted it, or why it cannot be used. */
+function prepareDebugfs(): { mounted: boolean } | string {
+  if (debugfsUnavailableReason() === undefined) return { mounted: false };
+  if (process.getuid?.() !== 0) return 'debugfs is not mounted and mounting it needs root';
+  const r = spawnSync('mount', ['-t', 'debugfs', 'none', '/sys/kernel/debug'], { encoding: 'utf8' });
+  if (r.status !== 0) return `debugfs cannot be mounted: ${r.stderr.trim()}`;
+  const still = debugfsUnavailableReason();
+  if (still) {
+    spawnSync('umount', ['/sys/kernel/debug']);
+    return still;
+  }
+  return { mounted: true };
+}
+
+const ns = (b: { runs: { stats?: { avg: number } }[] } | undefined) => b?.runs[0]?.stats?.avg;
+const fmt = (v: number | undefined) =>
+  v === undefined ? 'n/a' : v >= 1e6 ? `${(v / 1e6).toFixed(2)} ms` : `${(v / 1e3).toFixed(2)} µs`;
+const ratio = (a: number | undefined, b: number | undefined) =>
+  a === undefined || b === undefined ? 'n/a' : `${(a / b).toFixed(1)}x`;
+
+const { child, info } = await startVmm();
+const vmInfo = info.vms[0]!;
+const proc = ProcessHandle.open(info.pid, BigInt(info.startTime));
+if (!(proc instanceof ProcessHandle)) throw new Error(`pidfd_open: ${proc.code}`);
+const handles = [vmInfo.vmStatsFd, ...vmInfo.vcpuStatsFds].map((fd) => {
+  const a = KvmStatsHandle.attach(proc, fd);
+  if (!a.ok) throw new Error(`attach fd ${fd}: ${a.text}`);
+  return a.handle;
+});
+const kvmStats = handles.reduce((n, h) => n + h.reader.layout.descriptors.length, 0);
+const source = new HostTopSource({ pids: [info.pid], debugfs: false });
+source.sample();
+
+const debugfs = prepareDebugfs();
+let debugfsVm: DebugfsVm | undefined;
+let debugfsNote = '';
+if (typeof debugfs === 'string') debugfsNote = debugfs;
+else {
+  const d = DebugfsVm.open(info.pid, vmInfo.vmFd);
+  if (typeof d === 'string') debugfsNote = d;
+  else {
+    debugfsVm = d;
+    const refused = d.unreadable.filter((u) => u.code.startsWith('E'));
+    debugfsNote = `${d.stats.length} stat files readable, ${refused.length} refused (${refused[0]?.code ?? '-'}), ${d.unreadable.length - refused.length} histograms skipped`;
+  }
+}
+
+const qemu = await startQemu();
+
+console.log(
+  `VM with ${VCPUS} vCPUs in pid ${info.pid}: ${handles.length} stats fds, ${kvmStats} stats (VM + every vCPU)`,
+);
+console.log(`debugfs: ${debugfsNote}`);
+console.log(`query-stats: ${qemu.note}`);
+
+let qmpNs: number | undefined;
+try {
+  summary(() => {
+    bench('pread of the VM and vCPU data blocks (attached fds)', () => {
+      for (const h of handles) do_not_optimize(h.read());
+    }).baseline(true);
+    bench('HostTopSource.sample() of that VM', () => do_not_optimize(source.sample()));
+    if (debugfsVm) {
+      const into: (bigint | undefined)[] = [];
+      bench('debugfs: open/read/close every readable stat file', () => do_not_optimize(debugfsVm!.read(into)));
+    }
+  });
+  const { benchmarks } = await run();
+  if (qemu.qmp) {
+    for (let i = 0; i < 50; i++) await qemu.qmp.queryStats();
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < QMP_ROUNDS; i++) await qemu.qmp.queryStats();
+    qmpNs = Number(process.hrtime.bigint() - t0) / QMP_ROUNDS;
+  }
+  const preadNs = ns(benchmarks.find((b) => b.alias.startsWith('pread')));
+  const topNs = ns(benchmarks.find((b) => b.alias.startsWith('HostTopSource')));
+  const debugfsNs = ns(benchmarks.find((b) => b.alias.startsWith('debugfs')));
+  console.log('\nper sample of one VM with its vCPUs:');
+  console.log(
+    `  pread (top's reads)        ${fmt(preadNs)}  ${kvmStats} stats  ${fmt(preadNs && preadNs / kvmStats)}/stat`,
+  );
+  console.log(`  HostTopSource.sample()     ${fmt(topNs)}  ${ratio(topNs, preadNs)} the preads`);
+  if (debugfsVm && debugfsNs !== undefined) {
+    const n = debugfsVm.stats.length;
+    console.log(
+      `  debugfs                    ${fmt(debugfsNs)}  ${n} stats  ${fmt(debugfsNs / n)}/stat   ratio debugfs/pread: ${ratio(debugfsNs, preadNs)} per sample, ${ratio(debugfsNs / n, preadNs! / kvmStats)} per stat`,
+    );
+  } else console.log(`  debugfs                    not measured: ${debugfsNote}`);
+  if (qmpNs !== undefined) {
+    console.log(
+      `  QMP query-stats (vm+vcpu)  ${fmt(qmpNs)}  ${qemu.stats} stats  ratio query-stats/pread: ${ratio(qmpNs, preadNs)}, query-stats/top sample: ${ratio(qmpNs, topNs)}`,
+    );
+  } else console.log(`  QMP query-stats            not measured: ${qemu.note}`);
+} finally {
+  source.close();
+  for (const h of handles) h.close();
+  proc.close();
+  debugfsVm?.close();
+  if (typeof debugfs !== 'string' && debugfs.mounted) spawnSync('umount', ['/sys/kernel/debug']);
+  qemu.stop();
+  child.kill('SIGKILL');
+}
+
+interface Qemu {
+  note: string;
+  stats: number;
+  qmp?: { queryStats(): Promise<unknown> };
+  stop(): void;
+}
+
+/** Starts QEMU with a QMP socket (installing qemu-system-x86 first when allowed); never throws. */
+async function startQemu(): Promise<Qemu> {
+  const none = (note: string): Qemu => ({ note, stats: 0, stop() {} });
+  const binary = 'qemu-system-x86_64';
+  const have = () => spawnSync('sh', ['-c', `command -v ${binary}`]).status === 0;
+  if (!have()) {
+    if (process.env.CI) return none(`${binary} not installed (CI: not installing it)`);
+    console.log(`installing qemu-system-x86 for the query-stats comparison …`);
+    const r = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'qemu-system-x86'], {
+      encoding: 'utf8',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+    if (r.status !== 0 || !have()) return none(`${binary} not installed and apt-get install failed`);
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'hvkit-qmp-'));
+  const sock = join(dir, 'qmp.sock');
+  for (const accel of ['kvm', 'tcg']) {
+    const q = spawn(
+      binary,
+      [
+        '-accel',
+        accel,
+        '-smp',
+        String(VCPUS),
+        '-m',
+        '64',
+        '-nographic',
+        '-nodefaults',
+        '-no-user-config',
+        '-net',
+        'none',
+        '-qmp',
+        `unix:${sock},server=on,wait=off`,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let stderr = '';
+    q.stderr!.on('data', (d) => {
+      stderr += d;
+    });
+    const stop = () => {
+      if (q.exitCode === null) q.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    };
+    for (let i = 0; i < 100 && !existsSync(sock) && q.exitCode === null; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    if (!existsSync(sock)) {
+      stop();
+      if (accel === 'kvm') continue;
+      return none(`QEMU did not start: ${stderr.trim().split('\n')[0]}`);
+    }
+    try {
+      const qmp = await qmpClient(sock);
+      await qmp.call('qmp_capabilities');
+      const probe = (await qmp.call('query-stats', { target: 'vcpu' })) as { return?: { stats: unknown[] }[] };
+      const vmStats = (await qmp.call('query-stats', { target: 'vm' })) as { return?: { stats: unknown[] }[] };
+      if (!probe.return) {
+        stop();
+        return none(`QEMU answers query-stats with ${JSON.stringify(probe).slice(0, 120)}`);
+      }
+      const count = [...probe.return, ...(vmStats.return ?? [])].reduce((n, p) => n + p.stats.length, 0);
+      return {
+        note: `QEMU (-accel ${accel}) with ${VCPUS} vCPUs, ${count} stats per query pair`,
+        stats: count,
+        qmp: {
+          queryStats: async () => {
+            await qmp.call('query-stats', { target: 'vm' });
+            return qmp.call('query-stats', { target: 'vcpu' });
+          },
+        },
+        stop: () => {
+          qmp.socket.destroy();
+          stop();
+        },
+      };
+    } catch (err) {
+      stop();
+      return none(`QMP failed: ${err instanceof Error ? err.message : err}`);
+    }
+  }
+  return none('QEMU did not start');
+}
+
+/** A minimal QMP client: one command at a time, replies matched in order, events skipped. */
+async function qmpClient(
+  path: string,
+): Promise<{ socket: Socket; call(cmd: string, args?: object): Promise<unknown> }> {
+  const socket = connect(path);
+  const lines = createInterface({ input: socket })[Symbol.asyncIterator]();
+  const nextReply = async (): Promise<Record<string, unknown>> => {
+    for (;;) {
+      const r = await lines.next();
+      if (r.done) throw new Error('QMP socket closed');
+      const msg = JSON.parse(r.value) as Record<string, unknown>;
+      if (!('event' in msg)) return msg;
+    }
+  };
+  await nextReply(); // greeting
+  return {
+    socket,
+    async call(cmd, args) {
+      socket.write(`${JSON.stringify(args ? { execute: cmd, arguments: args } : { execute: cmd })}\n`);
+      return nextReply();
+    },
+  };
+}

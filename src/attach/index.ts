@@ -1,0 +1,42 @@
+/** Discovering every KVM VM on the host and attaching to its statistics (DESIGN §2, issue 3). */
+export {
+  DEBUGFS_KVM,
+  type DebugfsStat,
+  DebugfsVm,
+  type DebugfsVmOptions,
+  debugfsUnavailableReason,
+} from './debugfs.ts';
+export {
+  classifyKvmFds,
+  type DiscoverOptions,
+  type DiscoveryResult,
+  discoverKvmProcesses,
+  type KvmFd,
+  type KvmFdKind,
+  type KvmProcess,
+  parseKvmFdTarget,
+  type SkippedProcess,
+} from './discover.ts';
+export { type AttachResult, KvmStatsHandle } from './kvm-stats-handle.ts';
+export { type DupResult, dupFailureText, exitedProcesses, ProcessHandle } from './pidfd.ts';
+export { hvkitMatchKey, type Plan, type PlanInput, type PlannedTable, planVms, type VmPlan } from './plan.ts';
+export {
+  type FdLink,
+  type FdListing,
+  listPids,
+  type ProcessIdentity,
+  parseProcStat,
+  processStartTime,
+  readCmdline,
+  readFdLinks,
+  readProcessIdentity,
+} from './procfs.ts';
+export { errorCode, exitedPidfds, sameFile } from './sys.ts';
+export {
+  type DomainIdentity,
+  identityOffsets,
+  readTableIdentity,
+  type TableIdentity,
+  type VcpuIdentity,
+} from './table-identity.ts';
+export { HvkitTable, listTableNames, parseTableName, type TableName, tableName } from './tables.ts';

@@ -1,0 +1,137 @@
+/**
+ * The few numbers `hvkit top` shows per VM and per vCPU, picked from whatever statistics a source
+ * provides. A metric names candidate stats (matched by full name or by the last dotted component,
+ * so "exits" matches both the kernel's `exits` and a table's `exits.exits_total` via its candidate);
+ * the kernel's own count is preferred over the VMM's when both exist.
+ */
+import type { Percentile } from '../histogram.ts';
+import { summarizeHistogram } from '../histogram.ts';
+import { toNumber, type UnitScale } from '../units.ts';
+import type { StatSample, VcpuSample, VmSample } from './model.ts';
+import { sumBuckets } from './percentiles.ts';
+import type { SampleDeltas } from './rates.ts';
+import { type Scope, seriesKey } from './series.ts';
+
+export type RateMetricId = 'exits' | 'halt' | 'io' | 'mmio' | 'run';
+export type MetricId = RateMetricId | 'p99';
+
+interface RateMetric {
+  id: RateMetricId;
+  candidates: string[];
+  /** 'rate': events per second; 'busy': a time counter as percent of wall time. */
+  as: 'rate' | 'busy';
+}
+
+export const RATE_METRICS: readonly RateMetric[] = [
+  { id: 'exits', candidates: ['exits', 'exits_total'], as: 'rate' },
+  { id: 'halt', candidates: ['halt_exits', 'hlt_exits'], as: 'rate' },
+  { id: 'io', candidates: ['io_exits'], as: 'rate' },
+  { id: 'mmio', candidates: ['mmio_exits'], as: 'rate' },
+  { id: 'run', candidates: ['run_time_ns'], as: 'busy' },
+];
+
+/** The histogram whose last-interval p99 is the `p99` column. */
+export const LATENCY_CANDIDATES = ['exit_latency_hist', 'halt_wait_hist'];
+
+function matches(name: string, candidate: string): boolean {
+  return name === candidate || name.endsWith(`.${candidate}`);
+}
+
+const ORIGIN_RANK = { kvm: 0, vmm: 1 } as const;
+
+/** The stat a metric reads in one scope: first candidate that matches, kernel before VMM. */
+export function pickStat(
+  stats: readonly StatSample[],
+  candidates: readonly string[],
+  kind: StatSample['kind'],
+): StatSample | undefined {
+  for (const c of candidates) {
+    const found = stats
+      .filter((s) => s.kind === kind && matches(s.name, c))
+      .sort((a, b) => ORIGIN_RANK[a.origin] - ORIGIN_RANK[b.origin]);
+    if (found.length > 0) return found[0];
+  }
+  return undefined;
+}
+
+export interface LatencyValue {
+  p99: Percentile;
+  unit: UnitScale;
+  statName: string;
+}
+
+export interface MetricValues {
+  rates: Partial<Record<RateMetricId, number>>;
+  /** Total of the `exits` counter (exact). */
+  exitsTotal?: bigint;
+  /** p99 of the latency histogram over the last interval. */
+  latency?: LatencyValue;
+}
+
+function rateOf(metric: RateMetric, stat: StatSample, key: string, deltas: SampleDeltas): number | undefined {
+  const d = deltas.counters.get(key);
+  if (!d) return undefined;
+  if (metric.as === 'rate') return d.perSecond;
+  // Time spent per second of wall time, as a percentage.
+  return toNumber(BigInt(Math.round(d.perSecond)), stat.unit) * 100;
+}
+
+/** Metric values of one vCPU (or of the VM-level stats alone). */
+export function scopeMetrics(vmKey: string, scope: Scope, stats: StatSample[], deltas: SampleDeltas): MetricValues {
+  const values: MetricValues = { rates: {} };
+  for (const metric of RATE_METRICS) {
+    const stat = pickStat(stats, metric.candidates, 'counter');
+    if (!stat) continue;
+    const rate = rateOf(metric, stat, seriesKey(vmKey, scope, stat.name), deltas);
+    if (rate !== undefined) values.rates[metric.id] = rate;
+    if (metric.id === 'exits') values.exitsTotal = stat.value;
+  }
+  const hist = pickStat(stats, LATENCY_CANDIDATES, 'histogram');
+  const interval = hist && deltas.histograms.get(seriesKey(vmKey, scope, hist.name));
+  if (hist && interval) {
+    const p99 = summarizeHistogram(hist.histogram?.kind ?? 'log2', interval.buckets, hist.histogram?.bucketSize).p99;
+    if (p99) values.latency = { p99, unit: hist.unit, statName: hist.name };
+  }
+  return values;
+}
+
+/**
+ * Metric values of a whole VM: a metric the VM reports VM-wide is used as is; otherwise it is the
+ * sum over the vCPUs (for `run`, the sum of vCPU percentages, like top's CPU column).
+ */
+export function vmMetrics(vm: VmSample, deltas: SampleDeltas): MetricValues {
+  const own = scopeMetrics(vm.key, 'vm', vm.vm, deltas);
+  const perVcpu = vm.vcpus.map((v) => scopeMetrics(vm.key, v.index, v.stats, deltas));
+  const values: MetricValues = { rates: { ...own.rates }, exitsTotal: own.exitsTotal, latency: own.latency };
+  for (const metric of RATE_METRICS) {
+    if (values.rates[metric.id] !== undefined) continue;
+    const known = perVcpu.map((m) => m.rates[metric.id]).filter((r): r is number => r !== undefined);
+    if (known.length > 0) values.rates[metric.id] = known.reduce((a, b) => a + b, 0);
+  }
+  if (values.exitsTotal === undefined) {
+    const totals = perVcpu.map((m) => m.exitsTotal).filter((t): t is bigint => t !== undefined);
+    if (totals.length > 0) values.exitsTotal = totals.reduce((a, b) => a + b, 0n);
+  }
+  if (!values.latency) values.latency = vcpuLatency(vm.key, vm.vcpus, deltas);
+  return values;
+}
+
+/** p99 over the interval buckets of every vCPU's latency histogram added together. */
+function vcpuLatency(vmKey: string, vcpus: VcpuSample[], deltas: SampleDeltas): LatencyValue | undefined {
+  let first: StatSample | undefined;
+  const intervals: bigint[][] = [];
+  for (const v of vcpus) {
+    const hist = pickStat(v.stats, LATENCY_CANDIDATES, 'histogram');
+    if (!hist || (first && hist.name !== first.name)) continue;
+    first ??= hist;
+    const d = deltas.histograms.get(seriesKey(vmKey, v.index, hist.name));
+    if (d) intervals.push(d.buckets);
+  }
+  if (!first || intervals.length === 0) return undefined;
+  const p99 = summarizeHistogram(
+    first.histogram?.kind ?? 'log2',
+    sumBuckets(intervals),
+    first.histogram?.bucketSize,
+  ).p99;
+  return p99 ? { p99, unit: first.unit, statName: first.name } : undefined;
+}

@@ -1,0 +1,70 @@
+/**
+ * What `hvkit top` shows, independent of where it comes from: one sample of every VM on the
+ * host (hvkit's own domains and VMs of other VMMs), with their VM-level and per-vCPU statistics
+ * and the lifecycle events seen since the previous sample. Sources (src/tools/top/sources*)
+ * produce samples; the view computes rates, sparklines and percentiles from consecutive ones.
+ */
+import type { HistogramKind } from '../histogram.ts';
+import type { UnitScale } from '../units.ts';
+
+export interface StatSample {
+  /** Stable within a VM, e.g. "exits" or "vmm.exit_latency_hist". */
+  name: string;
+  /** counter: only grows (rates are shown); gauge: instant or peak value; histogram: buckets. */
+  kind: 'counter' | 'gauge' | 'histogram';
+  unit: UnitScale;
+  /** Where the number comes from: the kernel's KVM stats or hvkit's VMM counters. */
+  origin: 'kvm' | 'vmm';
+  value?: bigint;
+  buckets?: bigint[];
+  histogram?: { kind: HistogramKind; bucketSize: number };
+}
+
+export interface VcpuSample {
+  index: number;
+  stats: StatSample[];
+}
+
+export type VmOwner = 'hvkit' | 'other';
+export type StatsSourceKind = 'kvm-stats-fd' | 'stats-table' | 'debugfs' | 'none';
+
+export interface VmSample {
+  /**
+   * Identity across samples: a restarted VM (or a reused pid or domid) gets a new key.
+   * E.g. `pid:<pid>:<start time>:<stats id>` or `hvkit:<unique id hex>`.
+   */
+  key: string;
+  name: string;
+  pid: number;
+  owner: VmOwner;
+  domid?: number;
+  uniqueId?: bigint;
+  /** Where the statistics came from, e.g. ['stats-table', 'kvm-stats-fd']. */
+  sources: StatsSourceKind[];
+  /** Why a source is missing or degraded, e.g. "QEMU holds no stats fd; debugfs not mounted". */
+  note?: string;
+  vm: StatSample[];
+  vcpus: VcpuSample[];
+}
+
+export type LifecycleKind = 'created' | 'destroyed' | 'domid-reused' | 'shutdown' | 'appeared' | 'vanished';
+
+export interface LifecycleEvent {
+  /** Milliseconds since the epoch. */
+  at: number;
+  kind: LifecycleKind;
+  vmKey: string;
+  text: string;
+}
+
+export interface TopSample {
+  /** Monotonic time of the sample in nanoseconds (process.hrtime.bigint()). */
+  at: bigint;
+  vms: VmSample[];
+  events: LifecycleEvent[];
+}
+
+export interface TopSource {
+  sample(): TopSample;
+  close(): void;
+}

@@ -1,0 +1,446 @@
+/**
+ * HostTopSource: the data source of `hvkit top`. Every KVM VM on the host — hvkit's own domains
+ * (stats-table VMM counters and their KVM stats) and other VMMs' VMs (KVM stats, or debugfs when
+ * the VMM holds no stats fd) — sampled lock-free, with lifecycle events between samples.
+ *
+ * Cost per sample: one poll(2) over the pidfds of all attached processes (exits), one readdir of
+ * /dev/shm (hvkit domains created or destroyed), then one pread per attached stats fd and one
+ * seqlocked copy per stats table. /proc is rescanned every `rescanEvery` samples, and at once when
+ * a process exited, a table came or went, or a read failed. fds stay open between samples and are
+ * closed when their VM goes. Nothing here waits on a VM: stats fds and tables never block.
+ */
+import type { ResolvedAbi } from '../../abi/resolved.ts';
+import { DEBUGFS_KVM, DebugfsVm } from '../../attach/debugfs.ts';
+import { discoverKvmProcesses, type SkippedProcess } from '../../attach/discover.ts';
+import { KvmStatsHandle } from '../../attach/kvm-stats-handle.ts';
+import { exitedProcesses, ProcessHandle } from '../../attach/pidfd.ts';
+import { type Plan, type PlannedTable, planVms, type VmPlan } from '../../attach/plan.ts';
+import { processStartTime, readCmdline } from '../../attach/procfs.ts';
+import { sameFile } from '../../attach/sys.ts';
+import { HvkitTable, listTableNames, type TableName } from '../../attach/tables.ts';
+import type { KvmStatDescriptor } from '../../formats/kvm-stats/types.ts';
+import { shippedStatsTableAbi } from '../../formats/stats-table/abi.ts';
+import type { StatSample, StatsSourceKind, TopSample, TopSource, VcpuSample, VmSample } from './model.ts';
+import { LifecycleTracker, type TrackedVm } from './source-events.ts';
+import { debugfsStatSample, kvmStatSamples, tableStatSamples } from './source-stats.ts';
+
+export interface HostTopSourceOptions {
+  /** Rescan /proc every this many samples (default 10); exits and table changes rescan at once. */
+  rescanEvery?: number;
+  /** debugfs KVM directory for VMMs holding no stats fd (default /sys/kernel/debug/kvm); false: never. */
+  debugfs?: string | false;
+  /** Include VMs of this very process (e.g. `hvkit demo` runs its host and top together). Default true. */
+  includeOwnProcess?: boolean;
+  /** The stats-table ABI to read hvkit tables with (default: the newest frozen revision). */
+  tableAbi?: ResolvedAbi;
+  /** Only VMs of these processes, read at every rescan (default: every process on the host). */
+  pids?: readonly number[];
+  /** Wall clock for event times, in milliseconds (default Date.now). */
+  now?: () => number;
+}
+
+/** What the source knows about one VM between samples. */
+interface VmRecord {
+  plan: VmPlan;
+  key: string;
+  name: string;
+  process?: ProcessHandle;
+  table?: HvkitTable;
+  vmStats?: KvmStatsHandle;
+  vcpuStats: { index: number; handle: KvmStatsHandle }[];
+  debugfs?: DebugfsVm;
+  /** Problems found when the record was made (kept across re-attaches). */
+  baseNotes: string[];
+  notes: string[];
+}
+
+/** Counters of the last rescan, for status lines and tests. */
+export interface ScanStatus {
+  samples: number;
+  rescans: number;
+  /** Processes whose fds could not be listed (EACCES: run as root to see every VMM). */
+  skipped: SkippedProcess[];
+  staleTables: TableName[];
+  /** Tables that could not be opened, with the reason. */
+  badTables: { name: string; reason: string }[];
+}
+
+const DEFAULT_RESCAN_EVERY = 10;
+
+export class HostTopSource implements TopSource {
+  readonly #options: Required<Omit<HostTopSourceOptions, 'tableAbi' | 'pids'>> &
+    Pick<HostTopSourceOptions, 'tableAbi' | 'pids'>;
+  readonly #records = new Map<string, VmRecord>();
+  readonly #processes = new Map<string, { handle: ProcessHandle; users: number }>();
+  readonly #tables = new Map<string, HvkitTable>();
+  readonly #tracker = new LifecycleTracker();
+  readonly #usedKeys = new Map<string, number>();
+  readonly #cmdlines = new Map<string, string[] | undefined>();
+  /** KVM stat descriptors by name, from every layout seen: types for debugfs files. */
+  readonly #knownStats = new Map<string, KvmStatDescriptor>();
+  #tableNames = new Set<string>();
+  #samplesSinceScan = Number.POSITIVE_INFINITY;
+  #forceRescan = true;
+  #closed = false;
+  readonly status: ScanStatus = { samples: 0, rescans: 0, skipped: [], staleTables: [], badTables: [] };
+
+  constructor(options: HostTopSourceOptions = {}) {
+    const rescanEvery = options.rescanEvery ?? DEFAULT_RESCAN_EVERY;
+    if (!Number.isInteger(rescanEvery) || rescanEvery < 1)
+      throw new RangeError(`rescanEvery must be ≥ 1: ${rescanEvery}`);
+    this.#options = {
+      rescanEvery,
+      debugfs: options.debugfs ?? DEBUGFS_KVM,
+      includeOwnProcess: options.includeOwnProcess ?? true,
+      now: options.now ?? Date.now,
+      ...(options.tableAbi ? { tableAbi: options.tableAbi } : {}),
+      ...(options.pids ? { pids: options.pids } : {}),
+    };
+  }
+
+  sample(): TopSample {
+    if (this.#closed) throw new Error('HostTopSource is closed');
+    const at = process.hrtime.bigint();
+    this.#checkChanges();
+    if (this.#forceRescan || this.#samplesSinceScan >= this.#options.rescanEvery) this.#rescan();
+    this.#samplesSinceScan++;
+    this.status.samples++;
+    const vms: VmSample[] = [];
+    for (const r of this.#records.values()) vms.push(this.#read(r));
+    const events = this.#tracker.update(
+      [...this.#records.values()].map((r) => tracked(r)),
+      this.#options.now(),
+    );
+    return { at, vms, events };
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const r of this.#records.values()) this.#release(r);
+    this.#records.clear();
+    for (const t of this.#tables.values()) t.close();
+    this.#tables.clear();
+    for (const p of this.#processes.values()) p.handle.close();
+    this.#processes.clear();
+  }
+
+  /** Cheap checks every sample: exited processes (one poll) and the set of hvkit tables (one readdir). */
+  #checkChanges(): void {
+    const handles = [...this.#processes.values()].map((p) => p.handle);
+    if (exitedProcesses(handles).size > 0) this.#forceRescan = true;
+    const names = new Set(this.#listTables().map((t) => t.name));
+    if (names.size !== this.#tableNames.size || [...names].some((n) => !this.#tableNames.has(n))) {
+      this.#forceRescan = true;
+    }
+  }
+
+  #listTables(): TableName[] {
+    const pids = this.#options.pids;
+    const all = listTableNames();
+    return pids ? all.filter((t) => pids.includes(t.pid)) : all;
+  }
+
+  #rescan(): void {
+    this.#forceRescan = false;
+    this.#samplesSinceScan = 0;
+    this.status.rescans++;
+    const own = new Set<number>();
+    for (const r of this.#records.values()) {
+      for (const h of [r.vmStats, ...r.vcpuStats.map((v) => v.handle)]) if (h?.fd !== undefined) own.add(h.fd);
+    }
+    const found = discoverKvmProcesses({
+      ...(this.#options.pids ? { pids: this.#options.pids } : {}),
+      excludePid: this.#options.includeOwnProcess ? null : process.pid,
+      ignoreFds: new Map([[process.pid, own]]),
+    });
+    const tables = this.#refreshTables();
+    const plan: Plan = planVms({
+      processes: found.processes,
+      skipped: found.skipped,
+      tables,
+      alive: (pid, start) => processStartTime(pid) === start,
+    });
+    this.status.skipped = found.skipped;
+    this.status.staleTables = plan.staleTables;
+    this.#reconcile(plan.vms);
+  }
+
+  /** Opens tables that appeared, closes those that went; returns the open ones with their identity. */
+  #refreshTables(): PlannedTable[] {
+    const listed = this.#listTables();
+    this.#tableNames = new Set(listed.map((t) => t.name));
+    for (const [name, table] of this.#tables) {
+      if (!this.#tableNames.has(name)) {
+        table.close();
+        this.#tables.delete(name);
+      }
+    }
+    const bad: ScanStatus['badTables'] = [];
+    const out: PlannedTable[] = [];
+    for (const t of listed) {
+      let table = this.#tables.get(t.name);
+      if (!table) {
+        if (processStartTime(t.pid) !== t.startTime) continue; // stale: its host is gone; planVms reports it
+        try {
+          table = HvkitTable.open(t, this.#options.tableAbi ?? shippedStatsTableAbi());
+        } catch (err) {
+          bad.push({ name: t.name, reason: err instanceof Error ? err.message : String(err) });
+          continue;
+        }
+        this.#tables.set(t.name, table);
+      }
+      out.push({ name: t, identity: table.identity });
+    }
+    // A table of a dead host is listed, not opened: give planVms its name so it is reported stale.
+    for (const t of listed) {
+      if (!this.#tables.has(t.name) && !bad.some((b) => b.name === t.name)) {
+        out.push({ name: t, identity: { dom: {}, vcpus: [] } });
+      }
+    }
+    this.status.badTables = bad;
+    return out;
+  }
+
+  #reconcile(plans: VmPlan[]): void {
+    const next = new Map<string, VmPlan>(plans.map((p) => [p.matchKey, p]));
+    for (const [matchKey, r] of this.#records) {
+      const p = next.get(matchKey);
+      if (!p || p.startTime !== r.plan.startTime) {
+        this.#release(r);
+        this.#records.delete(matchKey);
+      }
+    }
+    for (const p of plans) {
+      const existing = this.#records.get(p.matchKey);
+      if (existing && statsUnchanged(existing, p)) {
+        existing.plan = p;
+        continue;
+      }
+      if (existing) this.#detachStats(existing);
+      const r = existing ?? this.#newRecord(p);
+      r.plan = p;
+      this.#attach(r);
+      this.#records.set(p.matchKey, r);
+    }
+  }
+
+  #newRecord(p: VmPlan): VmRecord {
+    const table = p.table ? this.#tables.get(p.table.name.name) : undefined;
+    const r: VmRecord = { plan: p, key: '', name: this.#vmName(p), vcpuStats: [], baseNotes: [], notes: [] };
+    if (table) r.table = table;
+    const processKey = `${p.pid}:${p.startTime}`;
+    let proc = this.#processes.get(processKey);
+    if (!proc && p.comm !== '') {
+      const opened = ProcessHandle.open(p.pid, p.startTime);
+      if (opened instanceof ProcessHandle) {
+        proc = { handle: opened, users: 0 };
+        this.#processes.set(processKey, proc);
+      } else {
+        r.baseNotes.push(`pidfd_open failed: ${opened.code}`);
+      }
+    }
+    if (proc) {
+      proc.users++;
+      r.process = proc.handle;
+    }
+    return r;
+  }
+
+  /** Duplicates the plan's stats fds (or opens debugfs), then fixes the VM's key. */
+  #attach(r: VmRecord): void {
+    const p = r.plan;
+    const failures = new Set<string>();
+    if (r.process) {
+      if (p.vmStatsFd !== undefined) {
+        const a = KvmStatsHandle.attach(r.process, p.vmStatsFd);
+        if (a.ok) r.vmStats = a.handle;
+        else failures.add(`VM stats fd ${p.vmStatsFd}: ${a.text}`);
+      }
+      for (const v of p.vcpuStatsFds) {
+        const a = KvmStatsHandle.attach(r.process, v.fd);
+        if (!a.ok) {
+          failures.add(`vCPU stats: ${a.text}`);
+          continue;
+        }
+        const index = a.handle.vcpuIndex ?? v.vcpu;
+        if (index === undefined) {
+          a.handle.close();
+          failures.add(`vCPU stats fd ${v.fd}: no vCPU index in its id`);
+          continue;
+        }
+        r.vcpuStats.push({ index, handle: a.handle });
+      }
+      r.vcpuStats.sort((a, b) => a.index - b.index);
+    }
+    for (const h of [r.vmStats, ...r.vcpuStats.map((v) => v.handle)]) {
+      if (h) for (const [name, d] of h.reader.layout.byName) this.#knownStats.set(name, d);
+    }
+    if (p.noStatsFd && p.vmFd !== undefined && this.#options.debugfs !== false) {
+      const d = DebugfsVm.open(p.pid, p.vmFd, { root: this.#options.debugfs });
+      if (typeof d === 'string') failures.add(`debugfs fallback unavailable: ${d}`);
+      else {
+        r.debugfs = d;
+        const refused = d.unreadable.filter((u) => /^E[A-Z]+$/.test(u.code));
+        if (refused.length > 0) {
+          failures.add(
+            `debugfs: ${refused.length} stat files unreadable (${refused[0]!.code}${refused[0]!.code === 'EPERM' ? ': kernel lockdown refuses writable debugfs files' : ''})`,
+          );
+        }
+        failures.add('debugfs has VM-wide totals only (no per-vCPU stats)');
+      }
+    }
+    r.notes = [...new Set([...r.baseNotes, ...p.notes, ...failures])];
+    if (r.key === '') r.key = this.#vmKey(r);
+  }
+
+  #vmKey(r: VmRecord): string {
+    const p = r.plan;
+    if (p.owner === 'hvkit' && p.table) return p.matchKey;
+    const statsId = (r.vmStats?.id ?? r.vcpuStats[0]?.handle.id.split('/')[0]) || `kvm-${p.pid}`;
+    const several = [...this.#records.values()].some(
+      (o) => o !== r && o.plan.pid === p.pid && o.plan.owner === 'other',
+    );
+    let key = `pid:${p.pid}:${p.startTime}:${statsId}`;
+    if (several || p.vmFd === undefined || p.matchKey.includes('unmapped')) key += `:${p.matchKey.split(':').at(-1)}`;
+    // A VM re-created under the same identity within this source's life still gets a new key.
+    const n = (this.#usedKeys.get(key) ?? 0) + 1;
+    this.#usedKeys.set(key, n);
+    return n === 1 ? key : `${key}#${n}`;
+  }
+
+  #vmName(p: VmPlan): string {
+    if (p.owner === 'hvkit' && p.table) return `dom${p.table.name.domid}`;
+    const processKey = `${p.pid}:${p.startTime}`;
+    if (!this.#cmdlines.has(processKey)) this.#cmdlines.set(processKey, readCmdline(p.pid));
+    const guest = guestName(this.#cmdlines.get(processKey));
+    const base = guest ?? `${p.comm || 'pid'}[${p.pid}]`;
+    return p.vmFd !== undefined && p.matchKey.endsWith(`vm${p.vmFd}`) && p.notes.some((n) => n.includes('VMs in one'))
+      ? `${base}/vm${p.vmFd}`
+      : base;
+  }
+
+  #read(r: VmRecord): VmSample {
+    const p = r.plan;
+    const vm: StatSample[] = [];
+    const vcpus = new Map<number, StatSample[]>();
+    const perVcpu = (i: number) => {
+      let list = vcpus.get(i);
+      if (!list) {
+        list = [];
+        vcpus.set(i, list);
+      }
+      return list;
+    };
+    const sources: StatsSourceKind[] = [];
+    const notes = [...r.notes];
+    try {
+      if (r.table) {
+        const t = r.table.read();
+        sources.push('stats-table');
+        vm.push(...tableStatSamples(t.dom.groups));
+        for (const b of t.vcpus) {
+          perVcpu(b.index).push(...tableStatSamples(b.arch ? [...b.groups, b.arch] : b.groups));
+        }
+        if (t.tornCount > 0) notes.push(`${t.tornCount} stats-table groups torn in this sample`);
+      }
+      if (r.vmStats || r.vcpuStats.length > 0) sources.push('kvm-stats-fd');
+      if (r.vmStats) vm.push(...kvmStatSamples(r.vmStats.reader.layout, r.vmStats.read()));
+      for (const { index, handle } of r.vcpuStats) {
+        perVcpu(index).push(...kvmStatSamples(handle.reader.layout, handle.read()));
+      }
+      if (r.debugfs) {
+        sources.push('debugfs');
+        const values = r.debugfs.read();
+        r.debugfs.stats.forEach((s, i) => {
+          const v = values[i];
+          if (v !== undefined) vm.push(debugfsStatSample(s, v, this.#knownStats));
+        });
+      }
+    } catch (err) {
+      notes.push(`read failed: ${err instanceof Error ? err.message : String(err)}`);
+      this.#forceRescan = true;
+    }
+    if (sources.length === 0) sources.push('none');
+    const vcpuSamples: VcpuSample[] = [...vcpus.entries()]
+      .sort((a, b) => a[0] - b[0])
+      .map(([index, stats]) => ({ index, stats }));
+    const sample: VmSample = {
+      key: r.key,
+      name: r.name,
+      pid: p.pid,
+      owner: p.owner === 'hvkit' && p.table ? 'hvkit' : 'other',
+      sources,
+      vm,
+      vcpus: vcpuSamples,
+    };
+    if (p.table) {
+      sample.domid = p.table.name.domid;
+      sample.uniqueId = p.table.name.uniqueId;
+    }
+    if (notes.length > 0) sample.note = notes.join('; ');
+    return sample;
+  }
+
+  #detachStats(r: VmRecord): void {
+    r.vmStats?.close();
+    r.vmStats = undefined;
+    for (const v of r.vcpuStats) v.handle.close();
+    r.vcpuStats = [];
+    r.debugfs?.close();
+    r.debugfs = undefined;
+  }
+
+  #release(r: VmRecord): void {
+    this.#detachStats(r);
+    if (!r.process) return;
+    const key = `${r.process.pid}:${r.process.startTime}`;
+    const proc = this.#processes.get(key);
+    if (proc && --proc.users <= 0) {
+      proc.handle.close();
+      this.#processes.delete(key);
+      this.#cmdlines.delete(key);
+    }
+  }
+}
+
+function tracked(r: VmRecord): TrackedVm {
+  const p = r.plan;
+  const t: TrackedVm = { key: r.key, name: r.name, owner: p.owner === 'hvkit' && p.table ? 'hvkit' : 'other' };
+  if (p.table) {
+    t.host = `${p.table.name.pid}:${p.table.name.startTime}`;
+    t.domid = p.table.name.domid;
+    t.uniqueId = p.table.name.uniqueId;
+  }
+  return t;
+}
+
+/**
+ * True when the attached stats are still those the plan names: same owner fds, and (where kcmp
+ * can tell) still the same open files — a VM destroyed and re-created under the same fd numbers
+ * is re-attached.
+ */
+function statsUnchanged(r: VmRecord, p: VmPlan): boolean {
+  const before = r.plan;
+  if (before.noStatsFd !== p.noStatsFd || before.vmStatsFd !== p.vmStatsFd) return false;
+  const fds = (plan: VmPlan) => plan.vcpuStatsFds.map((v) => `${v.fd}:${v.vcpu}`).join(',');
+  if (fds(before) !== fds(p)) return false;
+  const first = r.vmStats ?? r.vcpuStats[0]?.handle;
+  if (!first || first.fd === undefined) return true;
+  try {
+    return sameFile(p.pid, first.ownerFd, process.pid, first.fd);
+  } catch {
+    return true; // kcmp unavailable (ENOSYS, EPERM): fd numbers are all we can compare
+  }
+}
+
+/** The guest name from a VMM command line (QEMU's `-name guest=X,...` or `-name X`), if any. */
+export function guestName(cmdline: readonly string[] | undefined): string | undefined {
+  if (!cmdline) return undefined;
+  const i = cmdline.indexOf('-name');
+  const arg = i >= 0 ? cmdline[i + 1] : undefined;
+  if (!arg) return undefined;
+  const first = arg.split(/(?<!,),(?!,)/)[0]!;
+  const name = first.startsWith('guest=') ? first.slice(6) : first.includes('=') ? undefined : first;
+  return name === undefined || name === '' ? undefined : name.replaceAll(',,', ',');
+}
