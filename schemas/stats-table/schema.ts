@@ -160,7 +160,11 @@ export default defineAbi({
           'u32',
           'KVM stats fd of the VM in the owner process, plus one; 0 = none (a tool may duplicate it with pidfd_getfd).',
         ),
-        int('unique_id', 'u64', 'Host-unique 64-bit id of the domain: never repeats, carries no meaning; 0 = not published.'),
+        int(
+          'unique_id',
+          'u64',
+          'Host-unique 64-bit id of the domain: never repeats, carries no meaning; 0 = not published.',
+        ),
         int(
           'owner_start_time',
           'u64',

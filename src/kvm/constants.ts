@@ -49,3 +49,13 @@ export function exitReasonName(reason: number): string {
 
 export const KVM_EXIT_IO_IN = 0;
 export const KVM_EXIT_IO_OUT = 1;
+
+/** struct kvm_run offsets (x86_64) shared by the run loops. */
+export const KVM_RUN_IMMEDIATE_EXIT = 1;
+export const KVM_RUN_EXIT_REASON = 8;
+/** Start of the exit-specific union. */
+export const KVM_RUN_UNION = 32;
+/** kvm_run.internal (KVM_EXIT_INTERNAL_ERROR): suberror u32, ndata u32, data u64[16]. */
+export const KVM_RUN_INTERNAL_SUBERROR = KVM_RUN_UNION;
+/** kvm_run.fail_entry (KVM_EXIT_FAIL_ENTRY): hardware_entry_failure_reason u64, cpu u32. */
+export const KVM_RUN_FAIL_ENTRY_REASON = KVM_RUN_UNION;

@@ -37,6 +37,13 @@ interface LibcBindings {
   pread: (fd: number, buf: Uint8Array, count: number, offset: number) => number | bigint;
   syscallPidfdOpen: (nr: number, pid: number, flags: number) => number | bigint;
   syscallPidfdGetfd: (nr: number, pidfd: number, targetFd: number, flags: number) => number | bigint;
+  gettid: () => number;
+  getpid: () => number;
+  tgkill: (tgid: number, tid: number, sig: number) => number;
+  sigaction: (sig: number, act: Uint8Array | null, oldact: Uint8Array | null) => number;
+  dlsym: (handle: null, name: string) => unknown;
+  sigrtmin: () => number;
+  sigrtmax: () => number;
 }
 
 let bindings: LibcBindings | undefined;
@@ -54,6 +61,13 @@ function libc(): LibcBindings {
     pread: lib.func('long pread(int fd, _Out_ uint8_t *buf, size_t count, int64_t offset)'),
     syscallPidfdOpen: lib.func('long syscall(long nr, int pid, unsigned int flags)'),
     syscallPidfdGetfd: lib.func('long syscall(long nr, int pidfd, int targetfd, unsigned int flags)'),
+    gettid: lib.func('int gettid(void)'),
+    getpid: lib.func('int getpid(void)'),
+    tgkill: lib.func('int tgkill(int tgid, int tid, int sig)'),
+    sigaction: lib.func('int sigaction(int sig, const uint8_t *act, _Out_ uint8_t *oldact)'),
+    dlsym: lib.func('void *dlsym(void *handle, const char *name)'),
+    sigrtmin: lib.func('int __libc_current_sigrtmin(void)'),
+    sigrtmax: lib.func('int __libc_current_sigrtmax(void)'),
   };
   return bindings;
 }
@@ -133,4 +147,39 @@ export function pidfdGetfd(pidfd: number, targetFd: number, flags = 0): number {
   const r = Number(libc().syscallPidfdGetfd(SYS_pidfd_getfd, pidfd, targetFd, flags));
   if (r < 0) fail('pidfd_getfd', `fd ${targetFd}`);
   return r;
+}
+
+/** gettid(2): the kernel thread id of the calling thread (differs per worker_thread). */
+export function gettid(): number {
+  return libc().gettid();
+}
+
+export function getpid(): number {
+  return libc().getpid();
+}
+
+/** tgkill(2): sends `sig` to thread `tid` of thread group `tgid`. Throws SyscallError (ESRCH once the thread is gone). */
+export function tgkill(tgid: number, tid: number, sig: number): void {
+  if (libc().tgkill(tgid, tid, sig) < 0) fail('tgkill', `tid ${tid} signal ${sig}`);
+}
+
+/** The real-time signal range glibc leaves to applications (it reserves the kernel's first few). */
+export function realtimeSignalRange(): { min: number; max: number } {
+  return { min: libc().sigrtmin(), max: libc().sigrtmax() };
+}
+
+/** Address of a symbol in the process (dlsym with RTLD_DEFAULT); throws when absent. */
+export function symbolAddress(name: string): bigint {
+  const ptr = libc().dlsym(null, name);
+  const address = ptr === null ? 0n : koffi.address(ptr);
+  if (address === 0n) throw new Error(`dlsym: no symbol ${name}`);
+  return address;
+}
+
+/**
+ * sigaction(2) through glibc with a raw struct sigaction (x86_64 glibc layout, 152 bytes:
+ * handler u64, sa_mask 128 bytes, sa_flags i32, padding, sa_restorer u64). `act` null = query only.
+ */
+export function sigactionRaw(sig: number, act: Uint8Array | null, oldact: Uint8Array | null): void {
+  if (libc().sigaction(sig, act, oldact) < 0) fail('sigaction', `signal ${sig}`);
 }

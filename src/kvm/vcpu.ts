@@ -17,6 +17,7 @@ export class Vcpu {
     readonly id: number,
     readonly fd: number,
     runMapping: Mapping,
+    private readonly ownsFd = true,
   ) {
     this.runMapping = runMapping;
   }
@@ -29,6 +30,15 @@ export class Vcpu {
       close(fd);
       throw err;
     }
+  }
+
+  /**
+   * A second handle on a vCPU whose fd another handle owns (typically: the VMM thread running a
+   * vCPU created by the host thread; fds are process-wide). It maps its own view of kvm_run;
+   * close() unmaps that view and closes a stats fd it opened, never the vCPU fd.
+   */
+  static borrow(id: number, fd: number, runSize: number): Vcpu {
+    return new Vcpu(id, fd, mmap(runSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), false);
   }
 
   /** The kvm_run area shared with the kernel (valid until close()). */
@@ -80,7 +90,7 @@ export class Vcpu {
     return this.statsFdValue;
   }
 
-  /** Releases the stats fd, the kvm_run mapping and the vCPU fd. Idempotent. */
+  /** Releases the stats fd, the kvm_run mapping and (when owned) the vCPU fd. Idempotent. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -91,7 +101,7 @@ export class Vcpu {
     releaseAll([
       () => statsFd !== undefined && close(statsFd),
       () => runMapping && munmap(runMapping),
-      () => close(this.fd),
+      () => this.ownsFd && close(this.fd),
     ]);
   }
 }

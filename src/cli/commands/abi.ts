@@ -43,7 +43,9 @@ export function registerAbi(program: Command, setExit: (code: number) => void): 
       try {
         const result = await freezeAbi(name);
         for (const w of result.warnings) process.stdout.write(`${formatCompatViolation(w)}\n`);
-        process.stdout.write(`${name}: froze revision ${result.revision} into ${relative(process.cwd(), result.path)}\n`);
+        process.stdout.write(
+          `${name}: froze revision ${result.revision} into ${relative(process.cwd(), result.path)}\n`,
+        );
         setExit(EXIT_OK);
       } catch (error) {
         if (!(error instanceof FreezeRefused)) throw error;

@@ -1,0 +1,111 @@
+/**
+ * The KVM backend: each domain is a KVM VM with guest RAM at guest physical 0, the workload's
+ * image at GUEST_LOAD_ADDRESS and its vCPUs in 32-bit protected mode, each run by its own worker
+ * thread. The host thread owns every fd (VM, vCPUs, stats fds — kept open for tools) and its own
+ * view of each kvm_run, which it uses to kick vCPUs (immediate_exit + a real-time signal).
+ */
+
+import { shippedStatsTableAbi } from '../formats/stats-table/abi.ts';
+import type { Backend, DomainRuntime } from '../host/backend.ts';
+import type { GuestImage } from '../kvm/build-guest.ts';
+import { KVM_RUN_IMMEDIATE_EXIT } from '../kvm/constants.ts';
+import { installKickHandler, kickThread } from '../kvm/kick.ts';
+import { enterProtectedMode } from '../kvm/protected-mode.ts';
+import { DEFAULT_KVM_PATH, KvmSystem } from '../kvm/system.ts';
+import type { Vm } from '../kvm/vm.ts';
+import { checkDomainConfig, type VmmDomainConfig } from './domain-options.ts';
+import { entryRegisters, GUEST_LOAD_ADDRESS } from './guest-abi.ts';
+import { buildWorkloadGuest, type GuestProgram } from './guests.ts';
+import { WorkerDomainRuntime } from './worker-runtime.ts';
+
+export interface KvmBackendOptions {
+  kvmPath?: string;
+  /** Stats-table revision the host creates tables from (default: the newest frozen one). */
+  statsRevision?: number;
+}
+
+export class KvmBackend implements Backend {
+  readonly kind = 'kvm' as const;
+  readonly #kvm: KvmSystem;
+  readonly #statsRevision: number;
+  readonly #images = new Map<GuestProgram, GuestImage>();
+  readonly #domains = new Set<DomainRuntime>();
+  #closed = false;
+
+  private constructor(kvm: KvmSystem, statsRevision: number) {
+    this.#kvm = kvm;
+    this.#statsRevision = statsRevision;
+  }
+
+  /** Opens /dev/kvm (KvmError/SyscallError when unusable) and installs the kick signal handler. */
+  static open(options: KvmBackendOptions = {}): KvmBackend {
+    installKickHandler();
+    const kvm = KvmSystem.open(options.kvmPath ?? DEFAULT_KVM_PATH);
+    return new KvmBackend(kvm, options.statsRevision ?? shippedStatsTableAbi().revision);
+  }
+
+  async createDomain(config: VmmDomainConfig): Promise<DomainRuntime> {
+    if (this.#closed) throw new Error('KVM backend is closed');
+    const { program, rounds } = checkDomainConfig(config);
+    let image = this.#images.get(program);
+    if (!image) {
+      image = buildWorkloadGuest(program);
+      this.#images.set(program, image);
+    }
+    const vm = this.#kvm.createVm();
+    let runtime: WorkerDomainRuntime;
+    try {
+      const ram = vm.addMemory(0n, config.memoryMiB * 1024 * 1024);
+      ram.write(BigInt(GUEST_LOAD_ADDRESS), image.bytes);
+      for (let i = 0; i < config.vcpus; i++) {
+        const vcpu = vm.createVcpu(i);
+        enterProtectedMode(vcpu, GUEST_LOAD_ADDRESS, entryRegisters(i, rounds));
+        void vcpu.statsFd; // opened now, kept open for tools until destroy
+      }
+      void vm.statsFd;
+      runtime = await WorkerDomainRuntime.create(
+        config,
+        { program, rounds, statsRevision: this.#statsRevision },
+        kvmPlatform(vm, this.#kvm.vcpuMmapSize),
+      );
+    } catch (err) {
+      vm.close();
+      throw err;
+    }
+    this.#domains.add(runtime);
+    return runtime;
+  }
+
+  /** Destroys every domain still alive, then closes /dev/kvm. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all([...this.#domains].map((d) => d.destroy()));
+    this.#kvm.close();
+  }
+}
+
+function kvmPlatform(vm: Vm, runSize: number) {
+  let released = false;
+  return {
+    kind: 'kvm' as const,
+    workerData(i: number) {
+      const vcpu = vm.vcpus[i]!;
+      return { kvm: { vcpuFd: vcpu.fd, runSize, statsFd: vcpu.statsFd } };
+    },
+    kick(i: number, tid: number) {
+      if (released) return;
+      // immediate_exit covers a vCPU between its last look at the command word and KVM_RUN; the
+      // signal covers one inside KVM_RUN (see src/kvm/kick.ts).
+      Atomics.store(vm.vcpus[i]!.run, KVM_RUN_IMMEDIATE_EXIT, 1);
+      kickThread(tid);
+    },
+    kvmStatsFds() {
+      return released ? { vcpus: [] } : { vm: vm.statsFd, vcpus: vm.vcpus.map((v) => v.statsFd) };
+    },
+    release() {
+      released = true;
+      vm.close();
+    },
+  };
+}

@@ -1,0 +1,219 @@
+/**
+ * A domain whose vCPUs run in worker threads (one each), for both backends: spawning the workers,
+ * the run/pause/stop commands over the control block, kicking vCPUs out of the guest, relaying
+ * their events, and tearing everything down. What differs per backend (the CPU, how to kick it,
+ * what to release) comes in a VcpuPlatform.
+ */
+import type { Worker } from 'node:worker_threads';
+import { UsageError } from '../errors.ts';
+import type { BackendKind, DomainConfig, DomainEvent, DomainRunState, DomainRuntime } from '../host/backend.ts';
+import { CMD, createControlBuffer, STATE, VcpuControl } from './control.ts';
+import type { GuestProgram } from './guests.ts';
+import { startTsWorker } from './ts-worker.ts';
+import type { VcpuWorkerData } from './worker-data.ts';
+
+export interface VcpuPlatform {
+  readonly kind: BackendKind;
+  /** The backend-specific part of vCPU i's worker data. */
+  workerData(vcpu: number): Pick<VcpuWorkerData, 'kvm'>;
+  /** Forces vCPU i (running on host thread `tid`) out of the guest, if it is inside. */
+  kick(vcpu: number, tid: number): void;
+  kvmStatsFds(): { vm?: number; vcpus: number[] };
+  /** Releases the backend's resources; called once, after every worker has exited. */
+  release(): void;
+}
+
+export interface RuntimeOptions {
+  program: GuestProgram;
+  rounds: number;
+  statsRevision: number;
+}
+
+/** How often a host waiting for vCPUs to leave the guest repeats its kick (a lost race costs one period). */
+const REKICK_MS = 20;
+/** A worker that has not exited this long after STOP is terminated. */
+const EXIT_GRACE_MS = 5000;
+
+const WORKER_SCRIPT = new URL('./vcpu-worker.ts', import.meta.url);
+
+interface VcpuThread {
+  worker: Worker;
+  control: VcpuControl;
+  tid: number;
+  exited: boolean;
+  exit: Promise<void>;
+}
+
+export class WorkerDomainRuntime implements DomainRuntime {
+  readonly backend: BackendKind;
+  #state: DomainRunState = 'created';
+  readonly #threads: VcpuThread[];
+  readonly #listeners: ((event: DomainEvent) => void)[] = [];
+  #destroying: Promise<void> | undefined;
+
+  private constructor(
+    readonly config: DomainConfig,
+    private readonly platform: VcpuPlatform,
+    threads: VcpuThread[],
+  ) {
+    this.backend = platform.kind;
+    this.#threads = threads;
+  }
+
+  /**
+   * Starts one worker per vCPU and waits until each has attached to the stats table and built
+   * its CPU. On failure every worker is ended and the platform released before the error is thrown.
+   */
+  static async create(
+    config: DomainConfig,
+    options: RuntimeOptions,
+    platform: VcpuPlatform,
+  ): Promise<WorkerDomainRuntime> {
+    const buffer = createControlBuffer(config.vcpus);
+    const threads: VcpuThread[] = [];
+    const early: DomainEvent[] = [];
+    let runtime: WorkerDomainRuntime | undefined;
+    const emit = (event: DomainEvent) => (runtime ? runtime.#emit(event) : early.push(event));
+    const ready: Promise<void>[] = [];
+    for (let vcpu = 0; vcpu < config.vcpus; vcpu++) {
+      const data: VcpuWorkerData = {
+        vcpu,
+        program: options.program,
+        rounds: options.rounds,
+        statsRegion: config.statsRegion,
+        statsRevision: options.statsRevision,
+        control: buffer,
+        ...platform.workerData(vcpu),
+      };
+      const worker = startTsWorker(
+        WORKER_SCRIPT,
+        data as unknown as Record<string, unknown>,
+        `${config.name}/vcpu${vcpu}`,
+      );
+      const thread: VcpuThread = {
+        worker,
+        control: new VcpuControl(buffer, vcpu),
+        tid: 0,
+        exited: false,
+        exit: new Promise((resolve) => worker.once('exit', () => resolve())),
+      };
+      thread.exit.then(() => {
+        thread.exited = true;
+      });
+      ready.push(
+        new Promise<void>((resolve, reject) => {
+          worker.on('message', (m: { type: string; tid?: number; event?: DomainEvent }) => {
+            if (m.type === 'ready') {
+              thread.tid = m.tid ?? 0;
+              resolve();
+            } else if (m.type === 'event' && m.event) emit(m.event);
+          });
+          worker.on('error', (err) => {
+            reject(err);
+            emit({ kind: 'crashed', vcpu, reason: `vCPU worker failed: ${err.message}`, registers: {} });
+          });
+          thread.exit.then(() => reject(new Error(`vCPU ${vcpu} worker exited before it was ready`)));
+        }),
+      );
+      threads.push(thread);
+    }
+    const made = new WorkerDomainRuntime(config, platform, threads);
+    try {
+      await Promise.all(ready);
+    } catch (err) {
+      await made.destroy();
+      throw err;
+    }
+    runtime = made;
+    for (const event of early) made.#emit(event);
+    return made;
+  }
+
+  get state(): DomainRunState {
+    return this.#state;
+  }
+
+  onEvent(listener: (event: DomainEvent) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  kvmStatsFds(): { vm?: number; vcpus: number[] } {
+    return this.#state === 'destroyed' ? { vcpus: [] } : this.platform.kvmStatsFds();
+  }
+
+  async start(): Promise<void> {
+    this.#expect('start', ['created']);
+    this.#send(CMD.RUN);
+    this.#state = 'running';
+  }
+
+  async pause(): Promise<void> {
+    this.#expect('pause', ['running', 'paused']);
+    if (this.#state === 'paused') return;
+    await this.#command(CMD.PAUSE, [STATE.PAUSED, STATE.PARKED, STATE.STOPPED]);
+    this.#state = 'paused';
+  }
+
+  async unpause(): Promise<void> {
+    this.#expect('unpause', ['paused', 'running']);
+    if (this.#state === 'running') return;
+    this.#send(CMD.RUN);
+    this.#state = 'running';
+  }
+
+  async stop(): Promise<void> {
+    this.#expect('stop', ['created', 'running', 'paused', 'stopped']);
+    if (this.#state === 'stopped') return;
+    await this.#command(CMD.STOP, [STATE.STOPPED]);
+    this.#state = 'stopped';
+  }
+
+  destroy(): Promise<void> {
+    this.#destroying ??= this.#destroy();
+    return this.#destroying;
+  }
+
+  async #destroy(): Promise<void> {
+    await this.#command(CMD.STOP, [STATE.STOPPED]);
+    await Promise.all(
+      this.#threads.map(async (t) => {
+        const timer = setTimeout(() => void t.worker.terminate(), EXIT_GRACE_MS);
+        await t.exit;
+        clearTimeout(timer);
+      }),
+    );
+    this.#state = 'destroyed';
+    this.platform.release();
+  }
+
+  #expect(op: string, states: DomainRunState[]): void {
+    if (this.#destroying) throw new UsageError(`domain ${this.config.domid}: cannot ${op}, it is being destroyed`);
+    if (!states.includes(this.#state)) {
+      throw new UsageError(`domain ${this.config.domid}: cannot ${op} in state ${this.#state}`);
+    }
+  }
+
+  #emit(event: DomainEvent): void {
+    for (const listener of this.#listeners) listener(event);
+  }
+
+  #send(cmd: number): void {
+    for (const t of this.#threads) t.control.send(cmd);
+  }
+
+  /** Sends `cmd`, kicks every vCPU and waits until each reports one of `done` (or has exited). */
+  async #command(cmd: number, done: number[]): Promise<void> {
+    this.#send(cmd);
+    await Promise.all(
+      this.#threads.map(async (t, vcpu) => {
+        for (;;) {
+          if (t.exited) return;
+          const state = t.control.state;
+          if (done.includes(state)) return;
+          if (t.tid !== 0) this.platform.kick(vcpu, t.tid);
+          await Promise.race([t.control.waitStateChange(state, REKICK_MS), t.exit]);
+        }
+      }),
+    );
+  }
+}
