@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { HostTopSource } from '../tools/top/source.ts';
 import { registerAbi } from './commands/abi.ts';
+import { registerDemo } from './commands/demo.ts';
 import { registerInspect } from './commands/inspect.ts';
 import { registerKvm } from './commands/kvm.ts';
 import { registerTop } from './commands/top.ts';
@@ -20,6 +21,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   registerAbi(program, setExit);
   registerInspect(program, setExit);
   registerTour(program, setExit);
+  registerDemo(program, setExit);
   registerKvm(program, setExit);
   registerTop(program, setExit, () => new HostTopSource());
   return program;

@@ -1,0 +1,393 @@
+/**
+ * The host: owns domains (create, pause, unpause, shutdown, destroy), their vCPUs and memory
+ * through a Backend (real KVM or simulated), the lifecycle feed, the domain directory and the
+ * domains' stats tables under /dev/shm.
+ *
+ * Creation: reserve the lowest free domid and a unique id; create and initialise the stats table
+ * region (newest frozen revision, identity words); createDomain on the backend; record the VM's
+ * and vCPUs' KVM stats fds in the table; start the vCPUs (unless created paused); publish.
+ * Nothing is published before the domain exists, and a failed creation leaves nothing behind.
+ *
+ * Every transition goes through the DomainTable, which updates the feed and — through its hook —
+ * the directory, then listeners get a HostEvent. Operations on one domain run one at a time, in
+ * call order; operations on different domains run concurrently.
+ */
+
+import { UsageError } from '../errors.ts';
+import { shippedDomainDirectoryAbi } from '../formats/domstate/abi.ts';
+import { DomainDirectoryWriter } from '../formats/domstate/writer.ts';
+import { shippedStatsTableAbi } from '../formats/stats-table/abi.ts';
+import { StatsTableWriter } from '../formats/stats-table/writer.ts';
+import type { Region } from '../shm/region.ts';
+import { createShmRegion } from '../shm/shm-file.ts';
+import type { VmmDomainConfig } from '../vmm/domain-options.ts';
+import { openBackend, selectBackend } from '../vmm/select.ts';
+import type { Backend, BackendKind, DomainConfig, DomainEvent, DomainRuntime, Workload } from './backend.ts';
+import { removeStaleRegions } from './cleanup.ts';
+import { DomainTable } from './domain-table.ts';
+import { type DomainState, type DomainStateInfo, LifecycleFeed } from './lifecycle.ts';
+import { directoryRegionName, type HostIdentity, statsRegionName } from './names.ts';
+import { selfIdentity } from './proc.ts';
+import type { UniqueIdAllocator } from './unique-id.ts';
+
+export interface HostOptions {
+  /** Default: the backend `selectBackend()` chooses (KVM when usable, HVKIT_BACKEND forces), owned by the host. */
+  backend?: Backend;
+  /** Close the backend when the host stops (default: true when the host opened it, false when given). */
+  ownsBackend?: boolean;
+  /** Remove stale regions of dead hosts at start (default true). */
+  removeStale?: boolean;
+  /** For tests: a fixed unique id sequence. */
+  uniqueIds?: UniqueIdAllocator;
+}
+
+export interface CreateDomainOptions {
+  /** Default `dom<domid>`. */
+  name?: string;
+  vcpus: number;
+  memoryMiB: number;
+  workload: Workload;
+  /** Create with the vCPUs not started (state paused); unpause starts them. */
+  paused?: boolean;
+  /** Options of hvkit's backends passed through (tests: another guest program, a round limit). */
+  vmm?: Omit<VmmDomainConfig, keyof DomainConfig>;
+}
+
+export interface DomainInfo {
+  domid: number;
+  uniqueId: bigint;
+  generation: number;
+  name: string;
+  vcpus: number;
+  memoryMiB: number;
+  workload: Workload;
+  state: DomainState;
+  /** Name under /dev/shm of the domain's stats table (removed when the domain is destroyed). */
+  statsRegion: string;
+  backend: BackendKind;
+  /** KVM stats fds held open in this process (none for the sim backend). */
+  kvmStatsFds: { vm?: number; vcpus: number[] };
+  /** Why the guest stopped, once shut down (e.g. "requested", or the guest's reason). */
+  shutdownReason?: string;
+  /** Milliseconds since the epoch. */
+  createdAt: number;
+}
+
+export type HostEventKind = 'created' | 'paused' | 'unpaused' | 'shutdown' | 'dying' | 'destroyed';
+
+export type HostEvent =
+  | { kind: HostEventKind; at: number; domain: DomainInfo; reason?: string }
+  | { kind: 'guest'; at: number; domain: DomainInfo; event: DomainEvent }
+  | { kind: 'error'; at: number; domain: DomainInfo; error: Error };
+
+export type HostListener = (event: HostEvent) => void;
+
+interface Domain {
+  info: DomainInfo;
+  runtime: DomainRuntime;
+  stats: StatsTableWriter;
+  /** The vCPUs were started once (a domain created paused has not). */
+  started: boolean;
+  /** Creation was published (until then the domain is invisible and events wait). */
+  published: boolean;
+  /** Tail of this domain's operation queue. */
+  queue: Promise<unknown>;
+}
+
+export class Host {
+  readonly identity: HostIdentity;
+  readonly feed: LifecycleFeed;
+  readonly backend: Backend;
+  /** Why this backend: `selectBackend()`'s reason, or "given by the caller". */
+  readonly backendReason: string;
+  /** Name under /dev/shm of the domain directory. */
+  readonly directoryRegion: string;
+  /** Stale regions of dead hosts removed at start. */
+  readonly removedStale: readonly string[];
+  readonly #table: DomainTable;
+  readonly #directory: DomainDirectoryWriter;
+  readonly #domains = new Map<number, Domain>();
+  readonly #listeners = new Set<HostListener>();
+  readonly #ownsBackend: boolean;
+  #stopping: Promise<void> | undefined;
+
+  private constructor(
+    options: HostOptions,
+    backend: { backend: Backend; reason: string; owned: boolean },
+    identity: HostIdentity,
+    removed: string[],
+  ) {
+    this.identity = identity;
+    this.backend = backend.backend;
+    this.backendReason = backend.reason;
+    this.#ownsBackend = options.ownsBackend ?? backend.owned;
+    this.removedStale = removed;
+    this.directoryRegion = directoryRegionName(identity);
+    const abi = shippedDomainDirectoryAbi();
+    const region = createShmRegion(this.directoryRegion, DomainDirectoryWriter.plan(abi).regionSize);
+    try {
+      this.#directory = DomainDirectoryWriter.create(region, abi, {
+        ownerPid: identity.pid,
+        ownerStartTime: identity.startTime,
+      });
+    } catch (e) {
+      region.close();
+      throw e;
+    }
+    this.feed = new LifecycleFeed();
+    this.#table = new DomainTable(this.feed, {
+      ...(options.uniqueIds ? { uniqueIds: options.uniqueIds } : {}),
+      onPublish: (info) => this.#publishDirectory(info),
+    });
+  }
+
+  /**
+   * Starts a host in this process (one per process: the region names carry the pid): removes
+   * stale regions of dead hosts, publishes the directory, opens the backend unless given.
+   */
+  static start(options: HostOptions = {}): Host {
+    const removed = options.removeStale === false ? [] : removeStaleRegions();
+    const identity = selfIdentity();
+    if (options.backend) {
+      return new Host(
+        options,
+        { backend: options.backend, reason: 'given by the caller', owned: false },
+        identity,
+        removed,
+      );
+    }
+    const choice = selectBackend();
+    const backend = openBackend(choice);
+    try {
+      return new Host(options, { backend, reason: choice.reason, owned: true }, identity, removed);
+    } catch (e) {
+      void backend.close();
+      throw e;
+    }
+  }
+
+  /** Registers a listener; returns a function that removes it. */
+  on(listener: HostListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  list(): DomainInfo[] {
+    return [...this.#domains.values()]
+      .filter((d) => d.published)
+      .map((d) => this.#snapshot(d))
+      .sort((a, b) => a.domid - b.domid);
+  }
+
+  domain(domid: number): DomainInfo | undefined {
+    const d = this.#domains.get(domid);
+    return d?.published ? this.#snapshot(d) : undefined;
+  }
+
+  async createDomain(options: CreateDomainOptions): Promise<DomainInfo> {
+    if (this.#stopping) throw new UsageError('the host is stopping');
+    const { domid, uniqueId, generation } = this.#table.reserve();
+    const name = options.name ?? `dom${domid}`;
+    const statsRegion = statsRegionName(this.identity, domid, uniqueId);
+    let region: Region | undefined;
+    let runtime: DomainRuntime | undefined;
+    try {
+      const abi = shippedStatsTableAbi();
+      const plan = { nrVcpus: options.vcpus };
+      region = createShmRegion(statsRegion, StatsTableWriter.plan(abi, plan).regionSize);
+      const stats = StatsTableWriter.create(region, abi, plan);
+      stats.setIdentity({
+        domid,
+        uniqueId,
+        ownerPid: this.identity.pid,
+        ownerStartTime: this.identity.startTime,
+        vmStatsFd: null,
+      });
+      runtime = await this.backend.createDomain({
+        ...options.vmm,
+        domid,
+        uniqueId,
+        name,
+        vcpus: options.vcpus,
+        memoryMiB: options.memoryMiB,
+        workload: options.workload,
+        statsRegion,
+      });
+      // The VM's stats fd is the host's to publish; each vCPU worker publishes its own fd and tid.
+      const fds = runtime.kvmStatsFds();
+      if (fds.vm !== undefined) stats.setIdentity({ vmStatsFd: fds.vm });
+      const domain: Domain = {
+        info: {
+          domid,
+          uniqueId,
+          generation,
+          name,
+          vcpus: options.vcpus,
+          memoryMiB: options.memoryMiB,
+          workload: options.workload,
+          state: options.paused ? 'paused' : 'running',
+          statsRegion,
+          backend: runtime.backend,
+          kvmStatsFds: { ...(fds.vm === undefined ? {} : { vm: fds.vm }), vcpus: [...fds.vcpus] },
+          createdAt: Date.now(),
+        },
+        runtime,
+        stats,
+        started: false,
+        published: false,
+        queue: Promise.resolve(),
+      };
+      // Guest events queue behind the rest of the creation (they may come as soon as vCPUs run).
+      let created!: () => void;
+      domain.queue = new Promise<void>((resolve) => {
+        created = resolve;
+      });
+      this.#domains.set(domid, domain);
+      runtime.onEvent((event) => this.#onGuestEvent(domain, event));
+      try {
+        if (!options.paused) {
+          await runtime.start();
+          domain.started = true;
+        }
+        domain.published = true;
+        this.#transition(domain, domain.info.state, 'created');
+      } finally {
+        created();
+      }
+      return this.#snapshot(domain);
+    } catch (e) {
+      this.#domains.delete(domid);
+      await runtime?.destroy().catch(() => {});
+      region?.close();
+      this.#table.release(domid);
+      throw e;
+    }
+  }
+
+  pause(domid: number): Promise<DomainInfo> {
+    return this.#op(domid, async (d) => {
+      this.#require(d, 'pause', ['running']);
+      await d.runtime.pause();
+      this.#transition(d, 'paused', 'paused');
+    });
+  }
+
+  unpause(domid: number): Promise<DomainInfo> {
+    return this.#op(domid, async (d) => {
+      this.#require(d, 'unpause', ['paused']);
+      if (d.started) await d.runtime.unpause();
+      else {
+        await d.runtime.start();
+        d.started = true;
+      }
+      this.#transition(d, 'running', 'unpaused');
+    });
+  }
+
+  /** Stops the guest for good; the domain and its resources remain until destroy. */
+  shutdown(domid: number, reason = 'requested'): Promise<DomainInfo> {
+    return this.#op(domid, async (d) => {
+      this.#require(d, 'shut down', ['running', 'paused']);
+      await this.#stopGuest(d, reason);
+    });
+  }
+
+  /** dying (resources being released) → destroyed (domid free, stats region removed). */
+  destroy(domid: number): Promise<DomainInfo> {
+    return this.#op(domid, async (d) => {
+      this.#require(d, 'destroy', ['running', 'paused', 'shutdown']);
+      this.#transition(d, 'dying', 'dying');
+      try {
+        await d.runtime.destroy();
+      } catch (e) {
+        // Destruction must finish: report the backend's failure and release what is ours.
+        this.#emit({ kind: 'error', at: Date.now(), domain: this.#snapshot(d), error: e as Error });
+      }
+      d.stats.region.close();
+      this.#transition(d, 'destroyed', 'destroyed');
+      this.#domains.delete(d.info.domid);
+    });
+  }
+
+  /** Destroys every domain, removes every region of this host, closes the backend if it owns it. */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      const domids = [...this.#domains.keys()];
+      await Promise.allSettled(domids.map((domid) => this.destroy(domid)));
+      this.#directory.region.close();
+      if (this.#ownsBackend) await this.backend.close();
+    })();
+    return this.#stopping;
+  }
+
+  async #stopGuest(d: Domain, reason: string): Promise<void> {
+    await d.runtime.stop();
+    d.info.shutdownReason = reason;
+    this.#transition(d, 'shutdown', 'shutdown', reason);
+  }
+
+  #onGuestEvent(d: Domain, event: DomainEvent): void {
+    this.#emit({ kind: 'guest', at: Date.now(), domain: this.#snapshot(d), event });
+    if (event.kind === 'report') return;
+    const reason = event.kind === 'crashed' ? `crashed: ${event.reason}` : event.reason;
+    // Queued behind whatever runs on the domain; a domain already stopping ignores it.
+    this.#op(d.info.domid, async (cur) => {
+      if (cur.info.state === 'running' || cur.info.state === 'paused') await this.#stopGuest(cur, reason);
+    }).catch((e: unknown) => {
+      if (this.#domains.has(d.info.domid)) {
+        this.#emit({ kind: 'error', at: Date.now(), domain: this.#snapshot(d), error: e as Error });
+      }
+    });
+  }
+
+  #require(d: Domain, what: string, states: DomainState[]): void {
+    if (!states.includes(d.info.state)) {
+      throw new UsageError(`cannot ${what} domain ${d.info.domid} (${d.info.name}): it is ${d.info.state}`);
+    }
+  }
+
+  /** Runs `fn` after the domain's previous operations; resolves with the domain's state after it. */
+  #op(domid: number, fn: (d: Domain) => Promise<void>): Promise<DomainInfo> {
+    const d = this.#domains.get(domid);
+    if (!d) return Promise.reject(new UsageError(`no domain ${domid}`));
+    const run = d.queue.then(async () => {
+      if (!d.published) throw new UsageError(`domain ${domid} failed to start`);
+      if (d.info.state === 'destroyed') throw new UsageError(`domain ${domid} was destroyed`);
+      await fn(d);
+      return this.#snapshot(d);
+    });
+    d.queue = run.catch(() => {});
+    return run;
+  }
+
+  #transition(d: Domain, state: DomainState, kind: HostEventKind, reason?: string): void {
+    d.info.state = state;
+    this.#table.transition(d.info.domid, state);
+    this.#emit({ kind, at: Date.now(), domain: this.#snapshot(d), ...(reason === undefined ? {} : { reason }) });
+  }
+
+  #publishDirectory(info: DomainStateInfo): void {
+    const d = this.#domains.get(info.domid);
+    this.#directory.publish(info.domid, {
+      state: info.state,
+      uniqueId: info.uniqueId,
+      generation: info.generation,
+      stats: info.state !== 'destroyed',
+      nrVcpus: d?.info.vcpus ?? 0,
+    });
+  }
+
+  #emit(event: HostEvent): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch {
+        // A listener's failure is its own; the host goes on.
+      }
+    }
+  }
+
+  #snapshot(d: Domain): DomainInfo {
+    return { ...d.info, kvmStatsFds: { ...d.info.kvmStatsFds, vcpus: [...d.info.kvmStatsFds.vcpus] } };
+  }
+}

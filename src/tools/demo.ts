@@ -1,0 +1,89 @@
+/**
+ * `hvkit demo` — the main job: a host with four micro-VMs of two vCPUs each running different
+ * workloads, one of them destroyed and re-created periodically (its domid comes back with a new
+ * unique id), all shown live in `hvkit top`. Quitting top (q, Ctrl-C) or a signal stops the
+ * host, which destroys every domain and removes every region it published under /dev/shm.
+ */
+import type { Workload } from '../host/backend.ts';
+import { Host } from '../host/host.ts';
+import { runTop, type TopIo, type TopOptions } from './top/run.ts';
+import { HostTopSource } from './top/source.ts';
+
+export interface DemoDomain {
+  name: string;
+  workload: Workload;
+  /** Destroyed and re-created every `recreateEveryMs`. */
+  cycles?: boolean;
+}
+
+export const DEMO_DOMAINS: readonly DemoDomain[] = [
+  { name: 'compute', workload: 'compute' },
+  { name: 'io', workload: 'io' },
+  { name: 'mixed', workload: 'mixed' },
+  { name: 'cycler', workload: 'compute', cycles: true },
+];
+
+export interface DemoOptions {
+  vcpus: number;
+  memoryMiB: number;
+  recreateEveryMs: number;
+  /** How the view runs; `count` bounds the demo when set. */
+  top: TopOptions;
+  /** Only show this host's VMs (default: every KVM VM on the machine, like `hvkit top`). */
+  ownVmsOnly: boolean;
+}
+
+export type DemoLog = (line: string) => void;
+
+export async function runDemo(options: DemoOptions, io: TopIo, log: DemoLog): Promise<number> {
+  let interrupted = false;
+  const onSignal = () => {
+    interrupted = true;
+  };
+  // Until top takes over the terminal, a Ctrl-C only asks the setup to stop; cleanup always runs.
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const host = Host.start();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    log(
+      `hvkit demo: ${host.backend.kind} backend (${host.backendReason}); domain directory /dev/shm/${host.directoryRegion}`,
+    );
+    if (host.removedStale.length > 0) log(`removed ${host.removedStale.length} stale region(s) of dead hosts`);
+    const create = (d: DemoDomain) =>
+      host.createDomain({ name: d.name, vcpus: options.vcpus, memoryMiB: options.memoryMiB, workload: d.workload });
+    const cycler = new Map<string, number>();
+    for (const d of DEMO_DOMAINS) {
+      if (interrupted) return 130;
+      const info = await create(d);
+      if (d.cycles) cycler.set(d.name, info.domid);
+      log(`created ${d.name}: domid ${info.domid}, unique id ${info.uniqueId.toString(16).padStart(16, '0')}`);
+    }
+    let busy = false;
+    timer = setInterval(() => {
+      if (busy || interrupted) return;
+      busy = true;
+      (async () => {
+        for (const d of DEMO_DOMAINS.filter((x) => x.cycles)) {
+          const domid = cycler.get(d.name);
+          if (domid !== undefined) await host.destroy(domid);
+          const info = await create(d);
+          cycler.set(d.name, info.domid);
+        }
+      })()
+        .catch((error: unknown) => log(`re-creating a domain failed: ${(error as Error).message}`))
+        .finally(() => {
+          busy = false;
+        });
+    }, options.recreateEveryMs);
+    if (interrupted) return 130;
+    const source = new HostTopSource(options.ownVmsOnly ? { pids: [process.pid] } : {});
+    return await runTop(source, options.top, io);
+  } finally {
+    if (timer) clearInterval(timer);
+    await host.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    log('hvkit demo: stopped every domain and removed its regions');
+  }
+}
