@@ -65,6 +65,18 @@ test('VM rows add up their vCPUs; latency p99 comes from the buckets of the last
   assert.deepEqual(web.history, [1500]);
 });
 
+test('I/O rates come from the VMM when both report them; exits from the kernel', () => {
+  const s = (t: number, k: bigint, v: bigint) =>
+    sample(t, [vm({ key: 'a', vcpus: [[counter('exits.io_exits', v, 'vmm'), counter('io_exits', k, 'kvm')]] })]);
+  const tracker = new TopTracker();
+  tracker.push(s(0, 0n, 0n));
+  assert.equal(tracker.push(s(1, 0n, 40n)).vms[0]!.metrics.rates.io, 40);
+  const kernelOnly = (t: number, k: bigint) => sample(t, [vm({ key: 'b', vcpus: [[counter('io_exits', k, 'kvm')]] })]);
+  const t2 = new TopTracker();
+  t2.push(kernelOnly(0, 0n));
+  assert.equal(t2.push(kernelOnly(1, 9n)).vms[0]!.metrics.rates.io, 9, 'the kernel count when the VMM has none');
+});
+
 test('the kernel count is preferred over the VMM count of the same metric', () => {
   const s = (t: number, k: bigint, v: bigint) =>
     sample(t, [vm({ key: 'a', vcpus: [[counter('exits.exits_total', v, 'vmm'), counter('exits', k, 'kvm')]] })]);

@@ -1,8 +1,10 @@
 /**
  * The few numbers `hvkit top` shows per VM and per vCPU, picked from whatever statistics a source
  * provides. A metric names candidate stats (matched by full name or by the last dotted component,
- * so "exits" matches both the kernel's `exits` and a table's `exits.exits_total` via its candidate);
- * the kernel's own count is preferred over the VMM's when both exist.
+ * so "exits" matches both the kernel's `exits` and a table's `exits.exits_total` via its candidate).
+ * When both exist, exits and halts come from the kernel (it also counts exits handled in the kernel),
+ * while port and MMIO I/O come from the VMM: every such exit reaches it, so its count is exact, and
+ * some vendor modules (kvm_pvm) leave the kernel's io_exits at zero.
  */
 import type { Percentile } from '../histogram.ts';
 import { summarizeHistogram } from '../histogram.ts';
@@ -20,14 +22,16 @@ interface RateMetric {
   candidates: string[];
   /** 'rate': events per second; 'busy': a time counter as percent of wall time. */
   as: 'rate' | 'busy';
+  /** Whose count wins when both the kernel and the VMM report the metric. */
+  prefer: StatSample['origin'];
 }
 
 export const RATE_METRICS: readonly RateMetric[] = [
-  { id: 'exits', candidates: ['exits', 'exits_total'], as: 'rate' },
-  { id: 'halt', candidates: ['halt_exits', 'hlt_exits'], as: 'rate' },
-  { id: 'io', candidates: ['io_exits'], as: 'rate' },
-  { id: 'mmio', candidates: ['mmio_exits'], as: 'rate' },
-  { id: 'run', candidates: ['run_time_ns'], as: 'busy' },
+  { id: 'exits', candidates: ['exits', 'exits_total'], as: 'rate', prefer: 'kvm' },
+  { id: 'halt', candidates: ['halt_exits', 'hlt_exits'], as: 'rate', prefer: 'kvm' },
+  { id: 'io', candidates: ['io_exits'], as: 'rate', prefer: 'vmm' },
+  { id: 'mmio', candidates: ['mmio_exits'], as: 'rate', prefer: 'vmm' },
+  { id: 'run', candidates: ['run_time_ns'], as: 'busy', prefer: 'vmm' },
 ];
 
 /** The histogram whose last-interval p99 is the `p99` column. */
@@ -37,19 +41,21 @@ function matches(name: string, candidate: string): boolean {
   return name === candidate || name.endsWith(`.${candidate}`);
 }
 
-const ORIGIN_RANK = { kvm: 0, vmm: 1 } as const;
-
-/** The stat a metric reads in one scope: first candidate that matches, kernel before VMM. */
+/**
+ * The stat a metric reads in one scope: the preferred origin's first matching candidate, else the
+ * other origin's.
+ */
 export function pickStat(
   stats: readonly StatSample[],
   candidates: readonly string[],
   kind: StatSample['kind'],
+  prefer: StatSample['origin'] = 'kvm',
 ): StatSample | undefined {
-  for (const c of candidates) {
-    const found = stats
-      .filter((s) => s.kind === kind && matches(s.name, c))
-      .sort((a, b) => ORIGIN_RANK[a.origin] - ORIGIN_RANK[b.origin]);
-    if (found.length > 0) return found[0];
+  for (const origin of prefer === 'kvm' ? (['kvm', 'vmm'] as const) : (['vmm', 'kvm'] as const)) {
+    for (const c of candidates) {
+      const found = stats.find((s) => s.kind === kind && s.origin === origin && matches(s.name, c));
+      if (found) return found;
+    }
   }
   return undefined;
 }
@@ -80,7 +86,7 @@ function rateOf(metric: RateMetric, stat: StatSample, key: string, deltas: Sampl
 export function scopeMetrics(vmKey: string, scope: Scope, stats: StatSample[], deltas: SampleDeltas): MetricValues {
   const values: MetricValues = { rates: {} };
   for (const metric of RATE_METRICS) {
-    const stat = pickStat(stats, metric.candidates, 'counter');
+    const stat = pickStat(stats, metric.candidates, 'counter', metric.prefer);
     if (!stat) continue;
     const rate = rateOf(metric, stat, seriesKey(vmKey, scope, stat.name), deltas);
     if (rate !== undefined) values.rates[metric.id] = rate;

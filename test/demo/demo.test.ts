@@ -1,0 +1,103 @@
+/**
+ * The main job as a user meets it: `hvkit demo` runs four micro-VMs (real KVM when usable, the
+ * simulated backend otherwise), another process attaches to the running host with `hvkit top`,
+ * and nothing is left behind — neither after a normal stop nor, thanks to the next host's
+ * cleanup, after kill -9.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { kvmUnavailableReason } from '../../src/kvm/index.ts';
+
+const HVKIT = ['bin/hvkit.mjs'];
+
+function hostRegions(pid: number): string[] {
+  return readdirSync('/dev/shm').filter((f) => f.startsWith(`hvkit.${pid}.`));
+}
+
+function run(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const r = spawnSync(process.execPath, [...HVKIT, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1', ...env },
+    timeout: 120_000,
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+async function waitFor(what: string, test: () => boolean, ms = 60_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!test()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function exited(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
+    else child.once('exit', (code) => resolve(code));
+  });
+}
+
+const kvmReason = kvmUnavailableReason();
+
+describe('hvkit demo', () => {
+  for (const backend of ['kvm', 'sim'] as const) {
+    it(`runs four VMs on the ${backend} backend, re-creates one with its domid reused, and cleans up`, (t) => {
+      if (backend === 'kvm' && kvmReason) return t.skip(`needs /dev/kvm: ${kvmReason}`);
+      const r = run(['demo', '--seconds', '4', '--interval', '500', '--recreate-every', '1500', '--own'], {
+        HVKIT_BACKEND: backend,
+      });
+      assert.equal(r.code, 0, r.err);
+      assert.match(r.err, new RegExp(`hvkit demo: ${backend} backend`));
+      assert.match(r.err, /created cycler: domid 4/);
+      assert.match(r.err, /stopped every domain and removed its regions/);
+      const last = r.out.split('hvkit top ·').at(-1) ?? '';
+      assert.match(last, /4 VMs, 8 vCPUs/);
+      assert.match(r.out, /domid reused: domid 4 reused: unique id [0-9a-f]{16} → [0-9a-f]{16}/);
+      assert.doesNotMatch(readdirSync('/dev/shm').join(' '), /hvkit\.\d+\.\d+\.dom/, 'no stats region left');
+    });
+  }
+
+  it('is seen from another process by hvkit top, and its regions are cleaned after kill -9', async (t) => {
+    const env = kvmReason ? { HVKIT_BACKEND: 'sim' } : {};
+    const demo = spawn(process.execPath, [...HVKIT, 'demo', '--seconds', '120', '--own'], {
+      env: { ...process.env, NO_COLOR: '1', ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let log = '';
+    demo.stderr?.on('data', (d: Buffer) => {
+      log += d.toString();
+    });
+    const pid = demo.pid!;
+    try {
+      await waitFor('four domains', () => /created cycler/.test(log));
+      const top = run(['top', '--once', '--json', '--interval', '300']);
+      assert.equal(top.code, 0, top.err);
+      const doc = JSON.parse(top.out);
+      const mine = doc.vms.filter((v: { pid: number }) => v.pid === pid);
+      assert.equal(
+        mine.length,
+        4,
+        `the demo's VMs from outside: ${JSON.stringify(doc.vms.map((v: { key: string }) => v.key))}`,
+      );
+      for (const vm of mine) {
+        assert.equal(vm.owner, 'hvkit');
+        assert.match(vm.uniqueId, /^\d+$/);
+        assert.ok(vm.sources.includes('stats-table'), vm.sources.join(','));
+        if (!kvmReason) assert.ok(vm.sources.includes('kvm-stats-fd'), `${vm.name}: ${vm.note}`);
+        assert.equal(vm.vcpus.length, 2);
+      }
+      if (kvmReason) t.diagnostic(`KVM part not checked: ${kvmReason}`);
+    } finally {
+      demo.kill('SIGKILL');
+      await exited(demo);
+    }
+    assert.ok(hostRegions(pid).length > 0, 'kill -9 leaves the dead host’s regions');
+    const next = run(['demo', '--seconds', '1', '--own'], { HVKIT_BACKEND: 'sim' });
+    assert.equal(next.code, 0, next.err);
+    assert.match(next.err, /removed \d+ stale region\(s\) of dead hosts/);
+    assert.deepEqual(hostRegions(pid), []);
+  });
+});
