@@ -5,7 +5,7 @@
  */
 
 /**
- * DOC: hvkit ABI stats-table, major 1, revision 4
+ * DOC: hvkit ABI stats-table, major 1, revision 5
  *
  * Per-domain statistics in shared memory: a domain block at offset 0 and an array of vCPU blocks,
  * each made of seqlocked groups of u64 counters.
@@ -37,7 +37,7 @@
 /**
  * define HVKIT_STATS_TABLE_ABI_REVISION - frozen revision this header describes (0: working schema)
  */
-#define HVKIT_STATS_TABLE_ABI_REVISION 4
+#define HVKIT_STATS_TABLE_ABI_REVISION 5
 
 /** define HVKIT_STATS_TABLE_DOM_MAGIC - First word of the domain block ("HVDT"). (magic, u32) */
 #define HVKIT_STATS_TABLE_DOM_MAGIC 0x48564454U
@@ -280,10 +280,15 @@ struct hvkit_stats_table_dom {
 	 */
 	uint64_t owner_start_time;
 	/**
+	 * @name: The domain’s name: UTF-8, NUL-padded, at most 15 bytes and a NUL; empty = not published
+	 * (since rev 5).
+	 */
+	char name[16];
+	/**
 	 * @layout_reserved: Room for future layout words; must be zero. Later revisions may carve fields
 	 * out of these bytes.
 	 */
-	uint8_t layout_reserved[24];
+	uint8_t layout_reserved[8];
 	/**
 	 * @sched: Scheduling totals. Stats group at bit 0 (HVKIT_STATS_TABLE_DOM_GROUP_SCHED) of the
 	 * active-groups word; sequence word seq.
@@ -323,7 +328,8 @@ HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_dom, owner_pid) == 80, "of
 HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_dom, vm_stats_fd) == 84, "offset of hvkit_stats_table_dom.vm_stats_fd");
 HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_dom, unique_id) == 88, "offset of hvkit_stats_table_dom.unique_id");
 HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_dom, owner_start_time) == 96, "offset of hvkit_stats_table_dom.owner_start_time");
-HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_dom, layout_reserved) == 104, "offset of hvkit_stats_table_dom.layout_reserved");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_dom, name) == 104, "offset of hvkit_stats_table_dom.name");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_dom, layout_reserved) == 120, "offset of hvkit_stats_table_dom.layout_reserved");
 HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_dom, sched) == 128, "offset of hvkit_stats_table_dom.sched");
 HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_dom, memory) == 192, "offset of hvkit_stats_table_dom.memory");
 

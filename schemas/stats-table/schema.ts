@@ -14,9 +14,12 @@
  *          id; two exit reasons carved out of the exits group's padding.
  *   rev 4: vcpu appends the `vmm` group (time in and out of the guest, exit handling latency) and
  *          the `ports` group (port I/O counted per port, in eight slots).
+ *   rev 5: the domain's name (16 bytes of UTF-8, NUL-padded) carved out of the domain header's
+ *          reserved bytes.
  */
 import {
   array,
+  chars,
   counter,
   defineAbi,
   type FieldSpec,
@@ -170,7 +173,12 @@ export default defineAbi({
           'u64',
           'Start time of the owner process in clock ticks after boot (/proc/PID/stat field 22); with owner_pid it names the process across pid reuse. 0 = not published.',
         ),
-        reserved('layout_reserved', 24, 'Room for future layout words; must be zero.'),
+        chars(
+          'name',
+          16,
+          'The domain’s name: UTF-8, NUL-padded, at most 15 bytes and a NUL; empty = not published (since rev 5).',
+        ),
+        reserved('layout_reserved', 8, 'Room for future layout words; must be zero.'),
         nested('sched', 'dom_sched', 'Scheduling totals.', { group: { bit: 0 } }),
         nested('memory', 'dom_memory', 'Guest memory (since rev 2).', { group: { bit: 1 } }),
       ],

@@ -32,11 +32,5 @@ export {
   readProcessIdentity,
 } from './procfs.ts';
 export { errorCode, exitedPidfds, sameFile } from './sys.ts';
-export {
-  type DomainIdentity,
-  identityOffsets,
-  readTableIdentity,
-  type TableIdentity,
-  type VcpuIdentity,
-} from './table-identity.ts';
+export { type DomainIdentity, type TableIdentity, tableIdentity, type VcpuIdentity } from './table-identity.ts';
 export { HvkitTable, listTableNames, parseTableName, type TableName, tableName } from './tables.ts';

@@ -10,7 +10,7 @@ import { shippedStatsTableAbi } from '../formats/stats-table/abi.ts';
 import { type DecodedTable, StatsTableReader, type TableSnapshot } from '../formats/stats-table/reader.ts';
 import type { Region } from '../shm/region.ts';
 import { openShmRegion, SHM_DIR } from '../shm/shm-file.ts';
-import { readTableIdentity, type TableIdentity } from './table-identity.ts';
+import { type TableIdentity, tableIdentity } from './table-identity.ts';
 
 export interface TableName {
   name: string;
@@ -66,8 +66,7 @@ export class HvkitTable {
     this.#region = region;
     this.#reader = reader;
     this.#snapshot = reader.allocSnapshot();
-    reader.snapshot(this.#snapshot);
-    this.identity = readTableIdentity(this.#snapshot.bytes, reader.layout, abi);
+    this.identity = tableIdentity(reader.decode(reader.snapshot(this.#snapshot)));
     this.mismatches = identityMismatches(tableName, this.identity);
   }
 

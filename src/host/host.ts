@@ -3,8 +3,9 @@
  * through a Backend (real KVM or simulated), the lifecycle feed, the domain directory and the
  * domains' stats tables under /dev/shm.
  *
- * Creation: reserve the lowest free domid and a unique id; create and initialise the stats table
- * region (newest frozen revision, identity words); createDomain on the backend; record the VM's
+ * Creation: refuse a name the stats table cannot hold (more than 15 bytes of UTF-8, control
+ * characters); reserve the lowest free domid and a unique id; create and initialise the stats
+ * table region (newest frozen revision, identity words and name); createDomain on the backend; record the VM's
  * and vCPUs' KVM stats fds in the table; start the vCPUs (unless created paused); publish.
  * Nothing is published before the domain exists, and a failed creation leaves nothing behind.
  *
@@ -42,7 +43,7 @@ export interface HostOptions {
 }
 
 export interface CreateDomainOptions {
-  /** Default `dom<domid>`. */
+  /** Default `dom<domid>`. At most 15 bytes of UTF-8 without control characters (the stats table holds it). */
   name?: string;
   vcpus: number;
   memoryMiB: number;
@@ -186,13 +187,15 @@ export class Host {
 
   async createDomain(options: CreateDomainOptions): Promise<DomainInfo> {
     if (this.#stopping) throw new UsageError('the host is stopping');
+    const abi = shippedStatsTableAbi();
+    // A name the stats table cannot hold is refused before anything is reserved or created.
+    if (options.name !== undefined) StatsTableWriter.checkIdentity(abi, { name: options.name });
     const { domid, uniqueId, generation } = this.#table.reserve();
     const name = options.name ?? `dom${domid}`;
     const statsRegion = statsRegionName(this.identity, domid, uniqueId);
     let region: Region | undefined;
     let runtime: DomainRuntime | undefined;
     try {
-      const abi = shippedStatsTableAbi();
       const plan = { nrVcpus: options.vcpus };
       region = createShmRegion(statsRegion, StatsTableWriter.plan(abi, plan).regionSize);
       const stats = StatsTableWriter.create(region, abi, plan);
@@ -202,6 +205,7 @@ export class Host {
         ownerPid: this.identity.pid,
         ownerStartTime: this.identity.startTime,
         vmStatsFd: null,
+        name,
       });
       runtime = await this.backend.createDomain({
         ...options.vmm,

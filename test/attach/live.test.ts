@@ -134,10 +134,11 @@ describe('attaching to VMs of another process', { concurrency: false }, () => {
     try {
       const vms = vmsOf(source.sample(), info.pid).sort((a, b) => a.domid! - b.domid!);
       assert.deepEqual(
-        vms.map((v) => [v.key, v.owner, v.domid, v.sources]),
+        vms.map((v) => [v.key, v.name, v.owner, v.domid, v.sources]),
         [
-          ['hvkit:0000000000005a00', 'hvkit', 1, ['stats-table', 'kvm-stats-fd']],
-          ['hvkit:0000000000005a01', 'hvkit', 2, ['stats-table', 'kvm-stats-fd']],
+          // The first domain's table carries its name; the second has none, so it is dom<domid>.
+          ['hvkit:0000000000005a00', 'vm-0', 'hvkit', 1, ['stats-table', 'kvm-stats-fd']],
+          ['hvkit:0000000000005a01', 'dom2', 'hvkit', 2, ['stats-table', 'kvm-stats-fd']],
         ],
       );
       const own = await childValues(p);

@@ -2,12 +2,11 @@
  * A stand-in VMM for the attach tests, run as a separate process through tsx. argv[2] is a JSON
  * ChildConfig. It creates VMs with src/kvm, runs the capture guest on every vCPU (vCPU i of VM v
  * writes 2 + v * 4 + i bytes, so every vCPU's io_exits differ), optionally keeps the stats fds
- * open and publishes hvkit stats tables with identity words, then prints one JSON line and
+ * open and publishes hvkit stats tables with identity words (and a name for the first), then prints one JSON line and
  * answers stdin commands: "read" (values read from its own stats fds) and "exit".
  */
 import { createInterface } from 'node:readline';
 import { processStartTime } from '../../src/attach/procfs.ts';
-import { identityOffsets } from '../../src/attach/table-identity.ts';
 import { tableName } from '../../src/attach/tables.ts';
 import { KvmStatsReader } from '../../src/formats/kvm-stats/reader.ts';
 import { StatsTableWriter, shippedStatsTableAbi } from '../../src/formats/stats-table/index.ts';
@@ -35,24 +34,21 @@ const vms: Vm[] = [];
 const regions: Region[] = [];
 const out: Record<string, unknown>[] = [];
 
-function writeIdentity(region: Region, writer: StatsTableWriter, vm: Vm, domid: number, uniqueId: bigint) {
-  const abi = shippedStatsTableAbi();
-  const at = identityOffsets(abi);
-  const view = new DataView(region.bytes.buffer, region.bytes.byteOffset, region.length);
-  const put = (w: { offset: number; size: 4 | 8 } | undefined, base: number, v: bigint) => {
-    if (!w) throw new Error('this stats-table revision has no identity words');
-    if (w.size === 4) view.setUint32(base + w.offset, Number(v), true);
-    else view.setBigUint64(base + w.offset, v, true);
-  };
-  put(at.dom.domid, 0, BigInt(domid));
-  put(at.dom.owner_pid, 0, BigInt(process.pid));
-  put(at.dom.owner_start_time, 0, start);
-  put(at.dom.unique_id, 0, uniqueId);
-  if (config.statsFds) put(at.dom.vm_stats_fd, 0, BigInt(vm.statsFd + 1));
-  vm.vcpus.forEach((v, i) => {
-    const base = writer.layout.vcpuOffs + i * writer.layout.vcpuStride;
-    if (config.statsFds) put(at.vcpu.kvm_stats_fd, base, BigInt(v.statsFd + 1));
+/** The identity a host publishes; VM 0 is named (`vm-0`), the others are not (so top falls back to dom<domid>). */
+function writeIdentity(writer: StatsTableWriter, vm: Vm, v: number, domid: number, uniqueId: bigint) {
+  writer.setIdentity({
+    domid,
+    ownerPid: process.pid,
+    ownerStartTime: start,
+    uniqueId,
+    ...(config.statsFds ? { vmStatsFd: vm.statsFd } : {}),
+    ...(v === 0 ? { name: 'vm-0' } : {}),
   });
+  if (config.statsFds) {
+    vm.vcpus.forEach((c, i) => {
+      writer.setVcpuIdentity(i, { kvmStatsFd: c.statsFd });
+    });
+  }
 }
 
 for (let v = 0; v < config.vms; v++) {
@@ -74,7 +70,7 @@ for (let v = 0; v < config.vms; v++) {
     const region = createShmRegion(name, layout.regionSize);
     regions.push(region);
     const writer = StatsTableWriter.create(region, abi, { nrVcpus: config.vcpus });
-    writeIdentity(region, writer, vm, domid, uniqueId);
+    writeIdentity(writer, vm, v, domid, uniqueId);
     for (let i = 0; i < config.vcpus; i++) {
       writer.update(i, 'exits', (g) => g.set(g.counter('io_exits'), 2 + v * 4 + i));
     }

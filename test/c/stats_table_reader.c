@@ -7,8 +7,13 @@
  *   s1 = load_acquire(seq); retry while odd; copy with relaxed loads;
  *   acquire fence; s2 = load(seq); retry if s1 != s2; bounded retries.
  *
+ * The identity words and the name are read from the private copy of the header: they are
+ * written once, before or right after the table is published, and never under a seqlock.
+ *
  * usage: stats_table_reader <name> once
- *          prints one JSON snapshot of every group this header knows
+ *          prints one JSON snapshot: the identity (domid, unique_id, owner_pid, name; zero and
+ *          empty when the producer's revision lacks them) and every group this header knows,
+ *          the ports group as its eight [port, accesses] slots
  *        stats_table_reader <name> watch <ms>
  *          snapshots for <ms> milliseconds and checks that the counters of vCPU 0's exits
  *          group are all equal in every snapshot; prints counts as JSON
@@ -126,11 +131,50 @@ static void print_state(const char *name, int r, int last)
 	printf("\"%s\":\"%s\"%s", name, r == -2 ? "absent" : r == -3 ? "inactive" : "torn", last ? "" : ",");
 }
 
+/* The name as a JSON string: bounded by its field, up to the first NUL; bytes that need it escaped. */
+static void print_name(const char *name, size_t size)
+{
+	putchar('"');
+	for (size_t i = 0; i < size && name[i] != '\0'; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static void print_identity(const struct hvkit_stats_table_dom *h)
+{
+	printf("\"identity\":{\"domid\":%" PRIu32 ",\"unique_id\":\"%" PRIu64 "\",\"owner_pid\":%" PRIu32 ",\"name\":",
+	       h->domid, h->unique_id, h->owner_pid);
+	print_name(h->name, sizeof(h->name));
+	printf("},");
+}
+
+static void print_ports(const struct hvkit_stats_table_vcpu_ports *g)
+{
+	const uint64_t slots[][2] = {
+		{ g->port0, g->port0_accesses }, { g->port1, g->port1_accesses }, { g->port2, g->port2_accesses },
+		{ g->port3, g->port3_accesses }, { g->port4, g->port4_accesses }, { g->port5, g->port5_accesses },
+		{ g->port6, g->port6_accesses }, { g->port7, g->port7_accesses },
+	};
+	printf("\"ports\":[");
+	for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++)
+		printf("%s[\"%" PRIu64 "\",\"%" PRIu64 "\"]", i ? "," : "", slots[i][0], slots[i][1]);
+	printf("]");
+}
+
 static int once(const struct table *t)
 {
 	_Alignas(64) unsigned char buf[MAX_GROUP];
 	const struct hvkit_stats_table_dom *h = &t->hdr;
-	printf("{\"nr_vcpus\":%" PRIu32 ",\"dom\":{", h->nr_vcpus);
+	printf("{\"nr_vcpus\":%" PRIu32 ",", h->nr_vcpus);
+	print_identity(h);
+	printf("\"dom\":{");
 	int r = group_state(t->base, h->dom_size, offsetof(struct hvkit_stats_table_dom, sched),
 			    sizeof(struct hvkit_stats_table_dom_sched), h->dom_active, HVKIT_STATS_TABLE_DOM_GROUPS_SCHED_BIT, buf);
 	if (r >= 0) {
@@ -185,9 +229,18 @@ static int once(const struct table *t)
 			struct hvkit_stats_table_vcpu_io g;
 			memcpy(&g, buf, sizeof(g));
 			uint64_t v[] = { g.pio_ops, g.mmio_ops, g.pio_bytes, g.mmio_bytes };
-			print_u64s("io", v, 4, 1);
+			print_u64s("io", v, 4, 0);
 		} else {
-			print_state("io", r, 1);
+			print_state("io", r, 0);
+		}
+		r = group_state(b, h->vcpu_size, offsetof(struct hvkit_stats_table_vcpu, ports),
+				sizeof(struct hvkit_stats_table_vcpu_ports), h->vcpu_active, HVKIT_STATS_TABLE_VCPU_GROUPS_PORTS_BIT, buf);
+		if (r >= 0) {
+			struct hvkit_stats_table_vcpu_ports g;
+			memcpy(&g, buf, sizeof(g));
+			print_ports(&g);
+		} else {
+			print_state("ports", r, 1);
 		}
 		printf("}");
 	}

@@ -112,7 +112,7 @@ describe('hvkit check / dump on a live stats table in /dev/shm', () => {
       );
       assert.equal(row.value, BIG.toString());
       const text = hvkit('dump', '--shm', name);
-      assert.match(text.out, /producer revision 4 read with revision 4; 3 vCPUs/);
+      assert.match(text.out, /producer revision 5 read with revision 5; 3 vCPUs/);
 
       // A reserved byte of the domain header that is not zero breaks the table's rules.
       const reserved = abi.structs.find((s) => s.name === 'dom')!.fields.find((f) => f.kind === 'reserved')!;

@@ -44,6 +44,7 @@ test('lifecycle of a domain: stats table, directory, feed and events agree', asy
     const region = openShmRegion(dom.statsRegion);
     const table = StatsTableReader.open(region, shippedStatsTableAbi());
     assert.equal(table.layout.nrVcpus, 2);
+    assert.equal(table.identity().name, 'a', 'the domain’s name is in its table');
     region.close();
 
     // The directory, read-only as an unprivileged reader would.
@@ -74,6 +75,9 @@ test('lifecycle of a domain: stats table, directory, feed and events agree', asy
     assert.notEqual(again.uniqueId, dom.uniqueId);
     assert.equal(again.generation, 2);
     assert.equal(dir.entry(1).uniqueId, again.uniqueId);
+    const againRegion = openShmRegion(again.statsRegion);
+    assert.equal(StatsTableReader.open(againRegion, shippedStatsTableAbi()).identity().name, 'dom1');
+    againRegion.close();
     dirRegion.close();
 
     const seen = host.feed.getDomainState(consumer);
@@ -137,5 +141,22 @@ test('a guest that crashes moves its domain to shutdown with the reason; the fee
     assert.equal(host.feed.getDomainState(consumer), NONE);
     assert.ok(events.some((e) => e.kind === 'guest'));
     await host.destroy(dom.domid);
+  });
+});
+
+test('createDomain refuses a name the stats table cannot hold, before reserving anything', async () => {
+  await withHost(async (host, events) => {
+    const base = { vcpus: 1, memoryMiB: 1, workload: 'compute' } as const;
+    for (const name of ['sixteen-bytes-xx', 'ééééééééé', 'tab\there', 'nul\0']) {
+      await assert.rejects(host.createDomain({ ...base, name }), { name: 'UsageError' }, JSON.stringify(name));
+    }
+    assert.deepEqual(host.list(), []);
+    assert.deepEqual(events, []);
+    // Fifteen bytes of UTF-8 fit, and the domid the refusals never took is the first one.
+    const dom = await host.createDomain({ ...base, name: 'fifteen-bytes-x' });
+    assert.equal(dom.domid, 1);
+    const region = openShmRegion(dom.statsRegion);
+    assert.equal(StatsTableReader.open(region, shippedStatsTableAbi()).identity().name, 'fifteen-bytes-x');
+    region.close();
   });
 });

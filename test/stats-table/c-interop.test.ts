@@ -5,13 +5,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { generateCHeader } from '../../src/abi/gen-c.ts';
-import { currentStatsTableAbi } from '../../src/formats/stats-table/abi.ts';
-import { expectedValue } from './fixtures/values.ts';
+import { currentStatsTableAbi, shippedStatsTableAbi } from '../../src/formats/stats-table/abi.ts';
+import { EXPECTED_IDENTITY, EXPECTED_NAME, expectedValue } from './fixtures/values.ts';
 import { cleanup, runTs, startTs, type TsProcess, uniqueName } from './processes.ts';
 
 const PRODUCER = new URL('./fixtures/producer.ts', import.meta.url);
 const CONSUMER = new URL('./fixtures/consumer.ts', import.meta.url);
 const SOURCE = new URL('../c/stats_table_reader.c', import.meta.url).pathname;
+/** The newest frozen revision: what hvkit's producers write, and what the generated header describes. */
+const NEWEST = String(shippedStatsTableAbi().revision);
 
 let dir = '';
 let binary = '';
@@ -49,9 +51,17 @@ interface TsRow {
   state: string;
   value?: string;
   buckets?: string[];
+  slot?: number;
 }
 
-test('C reader (generated header, C11 atomics) agrees with the TS writer and reader on a live region', async (t) => {
+interface CIdentity {
+  domid: number;
+  unique_id: string;
+  owner_pid: number;
+  name: string;
+}
+
+test('C reader (generated header, C11 atomics) agrees with the TS writer and reader of the newest revision on a live region', async (t) => {
   if (skip) {
     t.skip(skip);
     return;
@@ -59,7 +69,7 @@ test('C reader (generated header, C11 atomics) agrees with the TS writer and rea
   const name = uniqueName('c-interop');
   let producer: TsProcess | undefined;
   try {
-    producer = startTs(PRODUCER, [name, '2', '2', 'equal', '3000', '200']);
+    producer = startTs(PRODUCER, [name, NEWEST, '2', 'equal', '3000', '200']);
     assert.equal((await producer.next()).ready, true);
     // While the writer keeps updating: every C snapshot has equal exits counters, never going back.
     const watch = runC([name, 'watch', '1500']) as Record<string, number>;
@@ -73,10 +83,15 @@ test('C reader (generated header, C11 atomics) agrees with the TS writer and rea
     const done = await producer.next();
     const final = String(done.final);
     const c = runC([name, 'once']) as {
+      identity: CIdentity;
       dom: Record<string, string[]>;
-      vcpus: ({ magic_ok: boolean; id: number } & Record<string, string[]>)[];
+      vcpus: ({ magic_ok: boolean; id: number; ports: [string, string][] } & Record<string, string[]>)[];
     };
-    const ts = (await runTs(CONSUMER, [name, '2', 'read'])) as { rows: TsRow[]; violations: unknown[] };
+    const ts = (await runTs(CONSUMER, [name, NEWEST, 'read'])) as {
+      rows: TsRow[];
+      violations: unknown[];
+      identity: Record<string, string | number>;
+    };
     assert.deepEqual(ts.violations, []);
     const tsValue = (block: string, group: string, counter: string) =>
       ts.rows.find((r) => r.block === block && r.group === group && r.counter === counter);
@@ -119,6 +134,40 @@ test('C reader (generated header, C11 atomics) agrees with the TS writer and rea
     const hist = tsValue('vcpu[1]', 'halt', 'halt_wait_hist')!;
     assert.deepEqual(c.vcpus[1]!.halt_wait_hist, hist.buckets);
     assert.equal(compared, 41);
+
+    // The identity words and the name (UTF-8 beyond ASCII, quotes and a backslash), both sides.
+    const want: CIdentity = {
+      domid: EXPECTED_IDENTITY.domid,
+      unique_id: EXPECTED_IDENTITY.uniqueId.toString(),
+      owner_pid: EXPECTED_IDENTITY.ownerPid,
+      name: EXPECTED_NAME,
+    };
+    assert.deepEqual(c.identity, want, 'C identity');
+    assert.deepEqual(
+      {
+        domid: ts.identity.domid,
+        unique_id: ts.identity.uniqueId,
+        owner_pid: ts.identity.ownerPid,
+        name: ts.identity.name,
+      },
+      want,
+      'TS identity',
+    );
+    // The ports group: eight [port, accesses] slots in C, one row per used slot in TS.
+    for (let v = 0; v < 2; v++) {
+      const block = `vcpu[${v}]`;
+      const slots = c.vcpus[v]!.ports;
+      assert.equal(slots.length, 8);
+      const rows = ts.rows.filter((r) => r.block === block && r.group === 'ports');
+      assert.equal(rows.length, 8, `${block}: every slot used`);
+      slots.forEach(([port, accesses], i) => {
+        assert.equal(port, expectedValue(block, 'ports', `port${i}`, 0).toString(), `${block} slot ${i} port`);
+        assert.equal(accesses, expectedValue(block, 'ports', `port${i}_accesses`, 0).toString());
+        const row = rows.find((r) => r.slot === i)!;
+        assert.equal(row.counter, `port 0x${BigInt(port).toString(16)}`);
+        assert.equal(row.value, accesses, `${block} slot ${i}: C vs TS`);
+      });
+    }
     producer.child.stdin.end();
     assert.equal(await producer.exited, 0);
   } finally {
@@ -136,9 +185,16 @@ test('the C reader built from the newest header reads an older producer: appende
   try {
     producer = startTs(PRODUCER, [name, '1', '1', 'static']);
     assert.equal((await producer.next()).ready, true);
-    const c = runC([name, 'once']) as { dom: Record<string, unknown>; vcpus: Record<string, unknown>[] };
+    const c = runC([name, 'once']) as {
+      identity: CIdentity;
+      dom: Record<string, unknown>;
+      vcpus: Record<string, unknown>[];
+    };
     assert.equal(c.dom.memory, 'absent');
     assert.equal(c.vcpus[0]!.io, 'absent');
+    assert.equal(c.vcpus[0]!.ports, 'absent');
+    // A rev-1 producer's header has reserved (zero) bytes where the identity and the name are.
+    assert.deepEqual(c.identity, { domid: 0, unique_id: '0', owner_pid: 0, name: '' });
     assert.deepEqual(c.vcpus[0]!.exits, [
       ...[
         'exits_total',

@@ -8,6 +8,10 @@
  *                          carved after it must still be zero; from a newer producer, which may
  *                          have carved any of them, they are not judged
  *   domid-out-of-range     a published domid is at most 32767 (other identity words are free-form)
+ *   name-unterminated      the domain's name (rev ≥ 5) ends with a NUL inside its field
+ *   name-bytes-after-nul   every byte of the name field after its first NUL is zero
+ *   name-invalid-utf8      the name is valid UTF-8
+ *   name-control-character the name holds no control character
  *   port-out-of-range      a used slot of the ports group holds a port number ≤ 0xffff
  *   port-slot-order        a used ports slot never follows an unused (all-ones) one
  *   slack-nonzero          nothing is produced outside a block's size (except its arch block)
@@ -33,6 +37,7 @@ import {
   validateLayout,
 } from './layout.ts';
 import { type GroupModel, tableModel, type ZeroRange } from './model.ts';
+import { decodeDomainName, type NameProblem } from './name.ts';
 import { MAX_PORT, PORTS_GROUP, portSlots, UNUSED_PORT } from './ports.ts';
 import { producerGroup } from './producer.ts';
 import {
@@ -109,6 +114,13 @@ export function checkStatsTable(region: Region, abi: ResolvedAbi, options: Check
   const domid = table.identity.domid;
   if (domid !== undefined && domid > 32767) {
     out.push(violation('dom.domid', 'domid-out-of-range', 'domids are 1..32767', domid));
+  }
+  // The name field, when the producer has it (a newer producer kept it where it was: carved, never moved).
+  const nameField = model.domName;
+  if (nameField && (producer.newer || producer.model.domName) && nameField.offset < layout.domSize) {
+    for (const problem of decodeDomainName(copy, nameField.offset, nameField.length).problems) {
+      out.push(violation('dom.name', `name-${problem}`, NAME_RULES[problem]));
+    }
   }
   table.vcpus.forEach((block) => {
     const name = `vcpu[${block.index}]`;
@@ -202,6 +214,13 @@ export function checkStatsTable(region: Region, abi: ResolvedAbi, options: Check
   if (options.previous) out.push(...compareTables(options.previous, table));
   return { violations: out, table };
 }
+
+const NAME_RULES: Record<NameProblem, string> = {
+  unterminated: 'the name must end with a NUL inside its field',
+  'bytes-after-nul': 'the bytes after the name’s first NUL must be zero',
+  'invalid-utf8': 'the name must be valid UTF-8',
+  'control-character': 'the name must hold no control character',
+};
 
 /** The ports group's slot rules (see ports.ts). */
 function checkPorts(prefix: string, g: GroupModel, decoded: DecodedGroup, out: Violation[]): void {

@@ -3,8 +3,9 @@
  * for display (src/tools/units.ts) and, for histograms, the buckets and a percentile summary
  * (src/tools/histogram.ts).
  *
- * Two kinds of rows are not counters: the identity words (group `identity`, one row per word the
- * consumer's revision has; absent when the producer lacks it or has not published it), and the
+ * Two kinds of rows are not counters: the identity words and the domain's name (group `identity`,
+ * one row per field the consumer's revision has; absent when the producer lacks it or has not
+ * published it; the name row has text and no value), and the
  * slots of the `ports` group, shown as one row per used slot ("port 0x10", "N accesses").
  */
 import type { StatType, StatUnit } from '../../abi/schema.ts';
@@ -44,7 +45,8 @@ export interface StatRow {
   doc: string;
 }
 
-type IdentityRow = { counter: string; doc: string; text: (v: number | bigint) => string };
+type IdentityValue = number | bigint | string;
+type IdentityRow = { counter: string; doc: string; text: (v: IdentityValue) => string };
 
 const DOM_IDENTITY: [keyof DomainIdentity, IdentityRow][] = [
   ['domid', { counter: 'domid', doc: 'The domain’s id on its host.', text: String }],
@@ -62,6 +64,7 @@ const DOM_IDENTITY: [keyof DomainIdentity, IdentityRow][] = [
     { counter: 'owner_start_time', doc: 'Start time of the owner process.', text: (v) => `${v} ticks` },
   ],
   ['vmStatsFd', { counter: 'vm_stats_fd', doc: 'KVM stats fd of the VM in the owner.', text: (v) => `fd ${v}` }],
+  ['name', { counter: 'name', doc: 'The domain’s name.', text: String }],
 ];
 
 const VCPU_IDENTITY: [keyof VcpuIdentity, IdentityRow][] = [
@@ -75,7 +78,7 @@ function identityRows<K extends string>(
   scope: Scope,
   vcpu: number | undefined,
   specs: [K, IdentityRow][],
-  values: Partial<Record<K, number | bigint>>,
+  values: Partial<Record<K, IdentityValue>>,
   names: ReadonlySet<string>,
 ): StatRow[] {
   return specs
@@ -89,7 +92,11 @@ function identityRows<K extends string>(
         group: IDENTITY_GROUP,
         counter: spec.counter,
         state: v === undefined ? 'absent' : 'value',
-        ...(v === undefined ? {} : { value: BigInt(v), text: spec.text(v) }),
+        ...(v === undefined
+          ? {}
+          : typeof v === 'string'
+            ? { text: spec.text(v) }
+            : { value: BigInt(v), text: spec.text(v) }),
         doc: spec.doc,
       };
     });

@@ -6,9 +6,13 @@
  *
  * Encoding: fds are stored as fd + 1 so that 0 means "none"; every other word uses 0 for "not
  * published". Decoded, both are `undefined`, like a word the producer's revision lacks.
+ *
+ * The domain's name (since rev 5, name.ts) is no single word: it is written before the words of
+ * the same call, so a reader that sees the domid published by that call sees the whole name.
  */
 import { UsageError } from '../../errors.ts';
 import type { DomIdentityField, TableModel, VcpuIdentityField, WordModel } from './model.ts';
+import { decodeDomainName, encodeDomainName } from './name.ts';
 import type { ProducerView } from './producer.ts';
 
 export interface DomainIdentity {
@@ -21,6 +25,8 @@ export interface DomainIdentity {
   ownerStartTime?: bigint;
   /** The VM's KVM stats fd in the owner process. */
   vmStatsFd?: number;
+  /** The domain's name (since rev 5); undefined when not published or not valid text. */
+  name?: string;
 }
 
 export interface VcpuIdentity {
@@ -37,6 +43,8 @@ export interface DomainIdentityInput {
   ownerPid?: number;
   ownerStartTime?: bigint | number;
   vmStatsFd?: number | null;
+  /** At most 15 bytes of UTF-8, no NUL or control character (rev ≥ 5); '' clears it. */
+  name?: string;
 }
 
 export interface VcpuIdentityInput {
@@ -74,7 +82,7 @@ function fd(what: string): Encoder {
   return (v) => (v === null ? 0n : check(v) + 1n);
 }
 
-const DOM_WORDS: Record<keyof DomainIdentityInput, { field: DomIdentityField; encode: Encoder }> = {
+const DOM_WORDS: Record<Exclude<keyof DomainIdentityInput, 'name'>, { field: DomIdentityField; encode: Encoder }> = {
   domid: { field: 'domid', encode: u32('domid', 1, 32767) },
   uniqueId: { field: 'unique_id', encode: u64('uniqueId', 1n) },
   ownerPid: { field: 'owner_pid', encode: u32('ownerPid', 1) },
@@ -113,8 +121,21 @@ function encode<I extends object, F extends string>(
   return out;
 }
 
-export function encodeDomainIdentity(model: TableModel, input: DomainIdentityInput): EncodedWord[] {
-  return encode(input, DOM_WORDS, model.domIdentity, model.abi.revision);
+export interface EncodedDomainIdentity {
+  words: EncodedWord[];
+  /** The name field's bytes (NUL-padded to the field) and their offset in the domain block. */
+  name?: { offset: number; bytes: Uint8Array };
+}
+
+export function encodeDomainIdentity(model: TableModel, input: DomainIdentityInput): EncodedDomainIdentity {
+  const { name, ...words } = input;
+  const out: EncodedDomainIdentity = { words: encode(words, DOM_WORDS, model.domIdentity, model.abi.revision) };
+  if (name !== undefined) {
+    const field = model.domName;
+    if (!field) throw new UsageError(`stats-table revision ${model.abi.revision} has no name field (added in rev 5)`);
+    out.name = { offset: field.offset, bytes: encodeDomainName(field, name) };
+  }
+  return out;
 }
 
 export function encodeVcpuIdentity(model: TableModel, input: VcpuIdentityInput): EncodedWord[] {
@@ -150,12 +171,15 @@ function defined<T extends object>(o: T): T {
 export function decodeDomainIdentity(bytes: Uint8Array, consumer: TableModel, producer: ProducerView): DomainIdentity {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const get = wordReader(view, 0, consumer.domIdentity, producer.newer ? undefined : producer.model.domIdentity);
+  const field = consumer.domName;
+  const named = field !== undefined && (producer.newer || producer.model.domName !== undefined);
   return defined({
     domid: num(get('domid')),
     uniqueId: get('unique_id'),
     ownerPid: num(get('owner_pid')),
     ownerStartTime: get('owner_start_time'),
     vmStatsFd: fdOf(get('vm_stats_fd')),
+    name: named ? decodeDomainName(bytes, field.offset, field.length).name : undefined,
   });
 }
 

@@ -15,6 +15,7 @@ import {
   type ResolvedStruct,
 } from '../../abi/resolved.ts';
 import { FormatError } from '../../errors.ts';
+import type { NameModel } from './name.ts';
 
 export const FORMAT = 'stats-table';
 
@@ -110,6 +111,8 @@ export interface TableModel {
   /** The identity words this revision has (none before rev 3). */
   domIdentity: Partial<Record<DomIdentityField, WordModel>>;
   vcpuIdentity: Partial<Record<VcpuIdentityField, WordModel>>;
+  /** The domain's name field (since rev 5). */
+  domName?: NameModel;
   /** End of the layout words (HEADER_FIELDS) in the domain header: the part that never changes after create. */
   layoutWordsEnd: number;
 }
@@ -179,6 +182,16 @@ function identityWords<N extends string>(block: ResolvedStruct, names: readonly 
   return out;
 }
 
+/** The domain header's `name` char field, when this revision has one. */
+function nameField(block: ResolvedStruct): NameModel | undefined {
+  const f = block.fields.find((x) => x.name === 'name');
+  if (!f) return undefined;
+  if (f.kind !== 'char' || f.size < 2) {
+    throw abiError(`${block.name}.name`, 'name-type', 'the domain name is a char array of at least 2 bytes');
+  }
+  return { offset: f.offset, length: f.size };
+}
+
 const cache = new WeakMap<ResolvedAbi, TableModel>();
 
 /** The codec's view of one revision. Throws FormatError if the ABI lacks what the codec relies on. */
@@ -202,6 +215,7 @@ export function tableModel(abi: ResolvedAbi): TableModel {
   const v = blockGroups(abi, 'vcpu', vcpu);
   const archStruct = findStruct(abi, 'vcpu_arch_x86');
   const archEnum = abi.enums.find((e) => e.name === 'arch');
+  const domName = nameField(dom);
   const model: TableModel = {
     abi,
     domSize: dom.size,
@@ -220,6 +234,7 @@ export function tableModel(abi: ResolvedAbi): TableModel {
     archValues: new Map((archEnum?.values ?? []).map((x) => [x.name, x.value])),
     domIdentity: identityWords(dom, DOM_IDENTITY_FIELDS),
     vcpuIdentity: identityWords(vcpu, VCPU_IDENTITY_FIELDS),
+    ...(domName ? { domName } : {}),
     layoutWordsEnd: Math.max(...HEADER_FIELDS.map((n) => header[n].offset + header[n].size)),
   };
   cache.set(abi, model);

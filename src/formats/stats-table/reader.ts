@@ -91,7 +91,7 @@ export interface DecodedTable {
   consumerRevision: number;
   /** The domain's identity words present and published (`{}` when none, e.g. a rev-2 producer). */
   identity: DomainIdentity;
-  /** Schema names of the identity words the consumer's revision has (dom and vCPU; none before rev 3). */
+  /** Schema names of the identity fields the consumer's revision has (dom words, name, vCPU words; none before rev 3). */
   identityWords: readonly string[];
   dom: DecodedBlock;
   vcpus: DecodedBlock[];
@@ -315,7 +315,11 @@ export class StatsTableReader {
       layout,
       consumerRevision: model.abi.revision,
       identity: decodeDomainIdentity(bytes, model, this.producer),
-      identityWords: [...Object.keys(model.domIdentity), ...Object.keys(model.vcpuIdentity)],
+      identityWords: [
+        ...Object.keys(model.domIdentity),
+        ...(model.domName ? ['name'] : []),
+        ...Object.keys(model.vcpuIdentity),
+      ],
       dom,
       vcpus,
       unknownActive: unknownBits(model, layout),

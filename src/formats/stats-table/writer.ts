@@ -167,6 +167,14 @@ export class StatsTableWriter {
   }
 
   /**
+   * Checks what setIdentity would publish for a table of `abi`, writing nothing: UsageError for a
+   * value out of range, a name that does not fit or a word the revision does not have.
+   */
+  static checkIdentity(abi: ResolvedAbi, identity: DomainIdentityInput): void {
+    encodeDomainIdentity(tableModel(abi), identity);
+  }
+
+  /**
    * Lays out the table in `region` (zeroed first) and publishes it: the magic is stored last, so
    * a reader that sees it sees the complete header and every vCPU block header.
    */
@@ -257,11 +265,14 @@ export class StatsTableWriter {
   }
 
   /**
-   * Publishes the domain's identity words (rev ≥ 3); properties left out are not touched. Throws
-   * UsageError for a value out of range or a word this writer's revision does not have.
+   * Publishes the domain's identity words (rev ≥ 3) and name (rev ≥ 5); properties left out are
+   * not touched. Throws UsageError for a value out of range or a word this writer's revision does
+   * not have, before anything is written. The name is stored before the words.
    */
   setIdentity(identity: DomainIdentityInput): void {
-    this.#store(0, encodeDomainIdentity(this.model, identity));
+    const { words, name } = encodeDomainIdentity(this.model, identity);
+    if (name) this.#storeBytes(name.offset, name.bytes);
+    this.#store(0, words);
   }
 
   /** Publishes vCPU `index`'s identity words (rev ≥ 3): fds are stored as fd + 1, `null` = none. */
@@ -279,6 +290,24 @@ export class StatsTableWriter {
       if (word.size === 4) Atomics.store(this.region.words, (blockStart + word.offset) / 4, Number(value));
       else if (at % 8 === 0) Atomics.store(new BigUint64Array(bytes.buffer, at, 1), 0, value);
       else new DataView(bytes.buffer, at, 8).setBigUint64(0, value, true); // unaligned view (test buffers only)
+    }
+  }
+
+  /** Bytes of the domain header, a u32 at a time (atomically) where aligned: readers never see a torn word. */
+  #storeBytes(offset: number, data: Uint8Array): void {
+    if (this.#closed) throw new UsageError(`region ${this.region.name} is closed`);
+    const bytes = this.region.bytes;
+    let i = 0;
+    while (i < data.length) {
+      const at = offset + i;
+      if (at % 4 === 0 && i + 4 <= data.length) {
+        const word = data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24);
+        Atomics.store(this.region.words, at / 4, word >>> 0);
+        i += 4;
+      } else {
+        bytes[at] = data[i]!;
+        i += 1;
+      }
     }
   }
 

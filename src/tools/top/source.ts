@@ -310,7 +310,8 @@ export class HostTopSource implements TopSource {
   }
 
   #vmName(p: VmPlan): string {
-    if (p.owner === 'hvkit' && p.table) return `dom${p.table.name.domid}`;
+    // hvkit's domains: the name the host published in the table (rev ≥ 5), else dom<domid>.
+    if (p.owner === 'hvkit' && p.table) return p.table.identity.dom.name ?? `dom${p.table.name.domid}`;
     const processKey = `${p.pid}:${p.startTime}`;
     if (!this.#cmdlines.has(processKey)) this.#cmdlines.set(processKey, readCmdline(p.pid));
     const guest = guestName(this.#cmdlines.get(processKey));
