@@ -108,7 +108,15 @@ function hvkitPlan(t: PlannedTable, p: KvmProcess): VmPlan {
     if (held.has(v.kvmStatsFd)) plan.vcpuStatsFds.push({ fd: v.kvmStatsFd, vcpu: v.index });
     else notes.push(`vCPU ${v.index}: kvm_stats_fd ${v.kvmStatsFd} is not a KVM vCPU stats fd of process ${p.pid}`);
   }
-  if (vmFd === undefined && plan.vcpuStatsFds.length === 0) notes.push('the host publishes no KVM stats fds');
+  if (vmFd === undefined && plan.vcpuStatsFds.length === 0) {
+    // A host on KVM publishes the fds right after the VM exists; one that holds KVM VMs but has
+    // not published this domain's yet is mid-creation. A host without KVM VMs runs simulated guests.
+    notes.push(
+      p.vmFds.length > 0
+        ? 'KVM stats fds not published yet (the domain is being created)'
+        : 'the host publishes no KVM stats fds (simulated guests)',
+    );
+  }
   return plan;
 }
 

@@ -50,12 +50,13 @@ export function listTableNames(dir = SHM_DIR): TableName[] {
 
 /** An open, read-only stats table of one hvkit domain. */
 export class HvkitTable {
-  readonly identity: TableIdentity;
   /** Identity words that disagree with the file name (a confused or hostile producer). */
   readonly mismatches: string[];
   readonly #reader: StatsTableReader;
   readonly #region: Region;
   #snapshot: TableSnapshot;
+  #identity: TableIdentity;
+  #identityChanged = false;
 
   private constructor(
     readonly tableName: TableName,
@@ -66,8 +67,23 @@ export class HvkitTable {
     this.#region = region;
     this.#reader = reader;
     this.#snapshot = reader.allocSnapshot();
-    this.identity = tableIdentity(reader.decode(reader.snapshot(this.#snapshot)));
-    this.mismatches = identityMismatches(tableName, this.identity);
+    this.#identity = tableIdentity(reader.decode(reader.snapshot(this.#snapshot)));
+    this.mismatches = identityMismatches(tableName, this.#identity);
+  }
+
+  get identity(): TableIdentity {
+    return this.#identity;
+  }
+
+  /**
+   * True once after a read found identity words that were still missing when the table was
+   * opened: a host publishes the VM's stats fd only after the VM exists, so a table seen early is
+   * completed later, and the caller re-plans which fds belong to the domain.
+   */
+  takeIdentityChange(): boolean {
+    const changed = this.#identityChanged;
+    this.#identityChanged = false;
+    return changed;
   }
 
   /** Maps the table read-only and validates its header; throws (FormatError, fs errors) when it cannot. */
@@ -87,12 +103,29 @@ export class HvkitTable {
 
   /** One consistent copy of the table, decoded (torn groups are marked, never waited for). */
   read(): DecodedTable {
-    return this.#reader.decode(this.#reader.snapshot(this.#snapshot));
+    const table = this.#reader.decode(this.#reader.snapshot(this.#snapshot));
+    if (!identityComplete(this.#identity)) {
+      const fresh = tableIdentity(table);
+      if (identityKey(fresh) !== identityKey(this.#identity)) {
+        this.#identity = fresh;
+        this.#identityChanged = true;
+      }
+    }
+    return table;
   }
 
   close(): void {
     this.#region.close();
   }
+}
+
+/** All the words a host publishes once its domain is up: the VM's and every vCPU's stats fd. */
+function identityComplete(id: TableIdentity): boolean {
+  return id.dom.vmStatsFd !== undefined && id.vcpus.every((v) => v.kvmStatsFd !== undefined);
+}
+
+function identityKey(id: TableIdentity): string {
+  return JSON.stringify(id, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
 }
 
 function identityMismatches(name: TableName, id: TableIdentity): string[] {

@@ -41,18 +41,17 @@ function matches(name: string, candidate: string): boolean {
   return name === candidate || name.endsWith(`.${candidate}`);
 }
 
-/**
- * The stat a metric reads in one scope: the preferred origin's first matching candidate, else the
- * other origin's.
- */
+/** The stat a metric reads in one scope: the first candidate found, from the preferred origin if both have it. */
 export function pickStat(
   stats: readonly StatSample[],
   candidates: readonly string[],
   kind: StatSample['kind'],
   prefer: StatSample['origin'] = 'kvm',
 ): StatSample | undefined {
-  for (const origin of prefer === 'kvm' ? (['kvm', 'vmm'] as const) : (['vmm', 'kvm'] as const)) {
-    for (const c of candidates) {
+  // Candidates in order (the first is the best measure); within one, the preferred origin.
+  const origins = prefer === 'kvm' ? (['kvm', 'vmm'] as const) : (['vmm', 'kvm'] as const);
+  for (const c of candidates) {
+    for (const origin of origins) {
       const found = stats.find((s) => s.kind === kind && s.origin === origin && matches(s.name, c));
       if (found) return found;
     }

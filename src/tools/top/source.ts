@@ -338,6 +338,7 @@ export class HostTopSource implements TopSource {
     try {
       if (r.table) {
         const t = r.table.read();
+        if (r.table.takeIdentityChange()) this.#forceRescan = true;
         sources.push('stats-table');
         vm.push(...tableStatSamples(t.dom.groups));
         for (const b of t.vcpus) {
