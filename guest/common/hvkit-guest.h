@@ -56,5 +56,11 @@ uint32_t xorshift(uint32_t x, uint32_t iterations);
 
 /* Provided by each workload: one round of its behaviour. */
 void workload_round(struct guest *g, uint32_t round);
+/*
+ * Optional (weak defaults do nothing): before the first round, with the configuration word and
+ * the guest memory size from entry; after the last round, before the closing reports.
+ */
+void workload_start(struct guest *g, uint32_t arg, uint32_t memory_kib);
+void workload_finish(struct guest *g);
 
 #endif

@@ -65,16 +65,30 @@ uint32_t xorshift(uint32_t x, uint32_t iterations)
 	return x;
 }
 
-void guest_main(uint32_t vcpu, uint32_t rounds);
+__attribute__((weak)) void workload_start(struct guest *g, uint32_t arg, uint32_t memory_kib)
+{
+	(void)g;
+	(void)arg;
+	(void)memory_kib;
+}
 
-void guest_main(uint32_t vcpu, uint32_t rounds)
+__attribute__((weak)) void workload_finish(struct guest *g)
+{
+	(void)g;
+}
+
+void guest_main(uint32_t vcpu, uint32_t rounds, uint32_t arg, uint32_t memory_kib);
+
+void guest_main(uint32_t vcpu, uint32_t rounds, uint32_t arg, uint32_t memory_kib)
 {
 	struct guest g = { .vcpu = vcpu, .checksum = (vcpu + 1u) * HVKIT_SEED_MULTIPLIER };
 	report(&g, HVKIT_REPORT_START, vcpu);
+	workload_start(&g, arg, memory_kib);
 	for (uint32_t round = 1; rounds == 0 || round <= rounds; round++) {
 		workload_round(&g, round);
 		report(&g, HVKIT_REPORT_ROUND, round);
 	}
+	workload_finish(&g);
 	report(&g, HVKIT_REPORT_HALTS, g.halts);
 	report(&g, HVKIT_REPORT_IO_OPS, g.io_ops);
 	report(&g, HVKIT_REPORT_CHECKSUM, g.checksum);

@@ -5,7 +5,7 @@
  */
 
 /**
- * DOC: hvkit ABI stats-table, major 1, revision 5
+ * DOC: hvkit ABI stats-table, major 1, revision 6
  *
  * Per-domain statistics in shared memory: a domain block at offset 0 and an array of vCPU blocks,
  * each made of seqlocked groups of u64 counters.
@@ -37,7 +37,7 @@
 /**
  * define HVKIT_STATS_TABLE_ABI_REVISION - frozen revision this header describes (0: working schema)
  */
-#define HVKIT_STATS_TABLE_ABI_REVISION 5
+#define HVKIT_STATS_TABLE_ABI_REVISION 6
 
 /** define HVKIT_STATS_TABLE_DOM_MAGIC - First word of the domain block ("HVDT"). (magic, u32) */
 #define HVKIT_STATS_TABLE_DOM_MAGIC 0x48564454U
@@ -63,6 +63,7 @@
  * enum hvkit_stats_table_dom_groups - Groups of the domain block (bit numbers of dom_active).
  * @HVKIT_STATS_TABLE_DOM_GROUPS_SCHED: Scheduling totals. (bit 0)
  * @HVKIT_STATS_TABLE_DOM_GROUPS_MEMORY: Guest memory (since rev 2). (bit 1)
+ * @HVKIT_STATS_TABLE_DOM_GROUPS_POOL: Page pools of the domain (since rev 6). (bit 2)
  *
  * Bits of a u64 field. Each flag has its bit number (..._BIT) and its mask. Bits not listed here
  * must be zero; readers ignore bits they do not know.
@@ -71,6 +72,8 @@
 #define HVKIT_STATS_TABLE_DOM_GROUPS_SCHED      (1ULL << 0)
 #define HVKIT_STATS_TABLE_DOM_GROUPS_MEMORY_BIT 1
 #define HVKIT_STATS_TABLE_DOM_GROUPS_MEMORY     (1ULL << 1)
+#define HVKIT_STATS_TABLE_DOM_GROUPS_POOL_BIT   2
+#define HVKIT_STATS_TABLE_DOM_GROUPS_POOL       (1ULL << 2)
 
 /**
  * enum hvkit_stats_table_vcpu_groups - Groups of each vCPU block (bit numbers of vcpu_active).
@@ -206,10 +209,87 @@ HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_dom_memory, bytes_mapped) 
 HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_dom_memory, _pad1) == 40, "offset of hvkit_stats_table_dom_memory._pad1");
 
 /**
+ * struct hvkit_stats_table_dom_pool - Page pools (tmem-style) of the domain, all its pools together
+ * (since rev 6).
+ *
+ * Size 128 bytes, alignment 64. Sizing fixed: the size is part of the ABI and never changes; new
+ * fields may only be carved out of reserved bytes.
+ *
+ * A stats group: readers retry while seq is odd or changed during the read.
+ */
+struct hvkit_stats_table_dom_pool {
+	/**
+	 * @seq: Sequence word: odd while the producer updates this group. Seqlock word of this group;
+	 * never moves or resizes.
+	 */
+	HVKIT_ALIGNAS(64) uint32_t seq;
+	/** @_pad0: Padding; must be zero. */
+	uint8_t _pad0[4];
+	/**
+	 * @puts: Put-page calls (accepted or not). Statistic: cumulative (only grows); unit none, base
+	 * pow10, exponent 0. All ones means the counter is inactive.
+	 */
+	uint64_t puts;
+	/**
+	 * @gets: Get-page calls. Statistic: cumulative (only grows); unit none, base pow10, exponent 0.
+	 * All ones means the counter is inactive.
+	 */
+	uint64_t gets;
+	/**
+	 * @hits: Gets that found the page. Statistic: cumulative (only grows); unit none, base pow10,
+	 * exponent 0. All ones means the counter is inactive.
+	 */
+	uint64_t hits;
+	/**
+	 * @misses: Gets that did not find the page. Statistic: cumulative (only grows); unit none, base
+	 * pow10, exponent 0. All ones means the counter is inactive.
+	 */
+	uint64_t misses;
+	/**
+	 * @evictions: Pages of ephemeral pools dropped to stay within a memory budget. Statistic:
+	 * cumulative (only grows); unit none, base pow10, exponent 0. All ones means the counter is
+	 * inactive.
+	 */
+	uint64_t evictions;
+	/**
+	 * @pages_held: Pages the domain’s pools hold now. Statistic: instantaneous (current value); unit
+	 * none, base pow10, exponent 0. All ones means the counter is inactive.
+	 */
+	uint64_t pages_held;
+	/**
+	 * @flushes: Pages removed by flush-page, flush-object or destroy-pool. Statistic: cumulative (only
+	 * grows); unit none, base pow10, exponent 0. All ones means the counter is inactive.
+	 */
+	uint64_t flushes;
+	/**
+	 * @refused: Puts refused (a persistent pool over its budget, or no memory). Statistic: cumulative
+	 * (only grows); unit none, base pow10, exponent 0. All ones means the counter is inactive.
+	 */
+	uint64_t refused;
+	/** @_pad1: Padding; must be zero. */
+	uint8_t _pad1[56];
+};
+
+#define HVKIT_STATS_TABLE_DOM_POOL_SIZE 128
+HVKIT_STATIC_ASSERT(sizeof(struct hvkit_stats_table_dom_pool) == HVKIT_STATS_TABLE_DOM_POOL_SIZE, "size of struct hvkit_stats_table_dom_pool");
+HVKIT_STATIC_ASSERT(HVKIT_ALIGNOF(struct hvkit_stats_table_dom_pool) == 64, "alignment of struct hvkit_stats_table_dom_pool");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_dom_pool, seq) == 0, "offset of hvkit_stats_table_dom_pool.seq");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_dom_pool, _pad0) == 4, "offset of hvkit_stats_table_dom_pool._pad0");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_dom_pool, puts) == 8, "offset of hvkit_stats_table_dom_pool.puts");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_dom_pool, gets) == 16, "offset of hvkit_stats_table_dom_pool.gets");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_dom_pool, hits) == 24, "offset of hvkit_stats_table_dom_pool.hits");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_dom_pool, misses) == 32, "offset of hvkit_stats_table_dom_pool.misses");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_dom_pool, evictions) == 40, "offset of hvkit_stats_table_dom_pool.evictions");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_dom_pool, pages_held) == 48, "offset of hvkit_stats_table_dom_pool.pages_held");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_dom_pool, flushes) == 56, "offset of hvkit_stats_table_dom_pool.flushes");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_dom_pool, refused) == 64, "offset of hvkit_stats_table_dom_pool.refused");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_dom_pool, _pad1) == 72, "offset of hvkit_stats_table_dom_pool._pad1");
+
+/**
  * struct hvkit_stats_table_dom - The domain block at offset 0: the magic, the producer’s layout,
  * then the domain groups.
  *
- * Size 256 bytes, alignment 64. Sizing versioned: the producer records the size it wrote; new
+ * Size 384 bytes, alignment 64. Sizing versioned: the producer records the size it wrote; new
  * fields are appended at the tail, and a reader reports fields beyond the recorded size as absent
  * (an older producer), never as zero.
  */
@@ -299,13 +379,20 @@ struct hvkit_stats_table_dom {
 	 * of the active-groups word; sequence word seq.
 	 */
 	struct hvkit_stats_table_dom_memory memory;
+	/**
+	 * @pool: Page pools (since rev 6). Stats group at bit 2 (HVKIT_STATS_TABLE_DOM_GROUP_POOL) of the
+	 * active-groups word; sequence word seq.
+	 */
+	struct hvkit_stats_table_dom_pool pool;
 };
 
-#define HVKIT_STATS_TABLE_DOM_SIZE             256
+#define HVKIT_STATS_TABLE_DOM_SIZE             384
 #define HVKIT_STATS_TABLE_DOM_GROUP_SCHED_BIT  0
 #define HVKIT_STATS_TABLE_DOM_GROUP_SCHED      (1ULL << 0)
 #define HVKIT_STATS_TABLE_DOM_GROUP_MEMORY_BIT 1
 #define HVKIT_STATS_TABLE_DOM_GROUP_MEMORY     (1ULL << 1)
+#define HVKIT_STATS_TABLE_DOM_GROUP_POOL_BIT   2
+#define HVKIT_STATS_TABLE_DOM_GROUP_POOL       (1ULL << 2)
 HVKIT_STATIC_ASSERT(sizeof(struct hvkit_stats_table_dom) == HVKIT_STATS_TABLE_DOM_SIZE, "size of struct hvkit_stats_table_dom");
 HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_dom, magic) == 0, "offset of hvkit_stats_table_dom.magic");
 HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_dom, revision) == 4, "offset of hvkit_stats_table_dom.revision");
@@ -332,6 +419,7 @@ HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_dom, name) == 104, "offset
 HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_dom, layout_reserved) == 120, "offset of hvkit_stats_table_dom.layout_reserved");
 HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_dom, sched) == 128, "offset of hvkit_stats_table_dom.sched");
 HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_dom, memory) == 192, "offset of hvkit_stats_table_dom.memory");
+HVKIT_STATIC_ASSERT(offsetof(struct hvkit_stats_table_dom, pool) == 256, "offset of hvkit_stats_table_dom.pool");
 
 /**
  * struct hvkit_stats_table_vcpu_exits - VM exits of one vCPU.

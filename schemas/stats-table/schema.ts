@@ -16,6 +16,8 @@
  *          the `ports` group (port I/O counted per port, in eight slots).
  *   rev 5: the domain's name (16 bytes of UTF-8, NUL-padded) carved out of the domain header's
  *          reserved bytes.
+ *   rev 6: dom appends the `pool` group (the domain's page pools: puts, gets, hits, misses,
+ *          evictions, pages held, flushes, refused puts).
  */
 import {
   array,
@@ -100,6 +102,7 @@ export default defineAbi({
       values: [
         { name: 'sched', value: 0, doc: 'Scheduling totals.' },
         { name: 'memory', value: 1, doc: 'Guest memory (since rev 2).' },
+        { name: 'pool', value: 2, doc: 'Page pools of the domain (since rev 6).' },
       ],
     },
     {
@@ -129,6 +132,16 @@ export default defineAbi({
       counter('pages_peak', 'Most guest pages ever backed at once.', { type: 'peak' }),
       counter('page_faults', 'Faults that populated a guest page.'),
       counter('bytes_mapped', 'Bytes of guest memory mapped by the host.', { type: 'instant', unit: 'bytes' }),
+    ]),
+    group('dom_pool', 'Page pools (tmem-style) of the domain, all its pools together (since rev 6).', [
+      counter('puts', 'Put-page calls (accepted or not).'),
+      counter('gets', 'Get-page calls.'),
+      counter('hits', 'Gets that found the page.'),
+      counter('misses', 'Gets that did not find the page.'),
+      counter('evictions', 'Pages of ephemeral pools dropped to stay within a memory budget.'),
+      counter('pages_held', 'Pages the domain’s pools hold now.', { type: 'instant' }),
+      counter('flushes', 'Pages removed by flush-page, flush-object or destroy-pool.'),
+      counter('refused', 'Puts refused (a persistent pool over its budget, or no memory).'),
     ]),
     {
       name: 'dom',
@@ -181,6 +194,7 @@ export default defineAbi({
         reserved('layout_reserved', 8, 'Room for future layout words; must be zero.'),
         nested('sched', 'dom_sched', 'Scheduling totals.', { group: { bit: 0 } }),
         nested('memory', 'dom_memory', 'Guest memory (since rev 2).', { group: { bit: 1 } }),
+        nested('pool', 'dom_pool', 'Page pools (since rev 6).', { group: { bit: 2 } }),
       ],
     },
     group('vcpu_exits', 'VM exits of one vCPU.', [

@@ -7,6 +7,8 @@
  * - other VMMs: one VM per process (QEMU, Firecracker, crosvm …), every stats fd of the process
  *   belongs to it. A process with several VMs and no tables cannot have its stats fds told apart
  *   (every VM's stats id is "kvm-PID"): its VMs are listed without KVM stats, saying why.
+ *   A process holding stats fds but neither a VM fd nor a vCPU fd runs no VM: it holds duplicates
+ *   (another `hvkit top`, a metrics logger), and listing it would show every VM twice.
  */
 import type { KvmProcess, SkippedProcess } from './discover.ts';
 import type { TableIdentity } from './table-identity.ts';
@@ -153,16 +155,19 @@ function basePlan(p: KvmProcess, discriminator: string): VmPlan {
 }
 
 function otherVms(p: KvmProcess): VmPlan[] {
+  if (p.vmFds.length === 0 && p.vcpuFds.length === 0) return [];
   const hasStats = p.vmStatsFds.length > 0 || p.vcpuStatsFds.length > 0;
   if (p.vmFds.length <= 1) {
     const vmFd = p.vmFds[0];
     const statsFd = p.vmStatsFds[0] ?? p.vcpuStatsFds[0]?.fd;
-    const plan = basePlan(p, vmFd !== undefined ? `vm${vmFd}` : `stats${statsFd}`);
+    const discriminator =
+      vmFd !== undefined ? `vm${vmFd}` : statsFd !== undefined ? `stats${statsFd}` : `vcpu${p.vcpuFds[0]!.fd}`;
+    const plan = basePlan(p, discriminator);
     if (vmFd !== undefined) plan.vmFd = vmFd;
     if (p.vmStatsFds.length > 0) plan.vmStatsFd = p.vmStatsFds[0];
     if (p.vmStatsFds.length > 1) plan.notes.push(`${p.vmStatsFds.length} VM stats fds; reading fd ${p.vmStatsFds[0]}`);
     plan.vcpuStatsFds = p.vcpuStatsFds.map((x) => ({ ...x }));
-    if (vmFd === undefined) plan.notes.push('holds KVM stats fds but no VM fd');
+    if (vmFd === undefined) plan.notes.push('holds vCPU fds but no VM fd');
     if (!hasStats) {
       plan.noStatsFd = true;
       plan.notes.push('the VMM holds no KVM stats fd (it may open them only while answering a query)');

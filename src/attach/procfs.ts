@@ -3,7 +3,7 @@
  * for the old process), its name and its open files. Every reader returns undefined or an error
  * code instead of throwing when the process vanished or is not ours to look at.
  */
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { errorCode } from './sys.ts';
 
 export const PROC = '/proc';
@@ -50,6 +50,18 @@ export function readProcessIdentity(pid: number, proc = PROC): ProcessIdentity |
 /** The start time of `pid` in clock ticks, or undefined when it is gone. */
 export function processStartTime(pid: number, proc = PROC): bigint | undefined {
   return readProcessIdentity(pid, proc)?.startTime;
+}
+
+/**
+ * The effective uid `pid` runs as: the owner of /proc/PID (undefined when it is gone). A process
+ * that made itself non-dumpable (prctl, setuid binaries) shows root as the owner instead.
+ */
+export function processUid(pid: number, proc = PROC): number | undefined {
+  try {
+    return statSync(`${proc}/${pid}`).uid;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -3,13 +3,22 @@
  * `hvkit.<pid>.<start>.dom<domid>.<unique id, 16 hex digits>.stats`. The name says which host
  * process owns the domain (pid + start time, so a reused pid is never mistaken for the host) and
  * which domain it is; the identity words inside say which of the host's fds are its KVM stats fds.
+ *
+ * Anyone may create files in /dev/shm, so a name proves nothing: a table is only trusted when the
+ * file's owner is the user the named process runs as (a forged table would otherwise make a
+ * privileged `top` attach another process's fds under a name of the forger's choosing). A table
+ * owned by another user than the reader's is copied with pread (table-copy.ts), never mapped:
+ * its owner could truncate it under a mapping and kill the reader with SIGBUS. Tables of the
+ * reader's own user are mapped (that user can kill the reader anyway).
  */
-import { readdirSync } from 'node:fs';
+import { closeSync, readdirSync } from 'node:fs';
 import type { ResolvedAbi } from '../abi/resolved.ts';
 import { shippedStatsTableAbi } from '../formats/stats-table/abi.ts';
 import { type DecodedTable, StatsTableReader, type TableSnapshot } from '../formats/stats-table/reader.ts';
 import type { Region } from '../shm/region.ts';
-import { openShmRegion, SHM_DIR } from '../shm/shm-file.ts';
+import { mapShmFile, openShmFile, SHM_DIR, type ShmFile, ShmFileError } from '../shm/shm-file.ts';
+import { processStartTime, processUid } from './procfs.ts';
+import { CopiedTable } from './table-copy.ts';
 import { type TableIdentity, tableIdentity } from './table-identity.ts';
 
 export interface TableName {
@@ -48,12 +57,42 @@ export function listTableNames(dir = SHM_DIR): TableName[] {
   return names.flatMap((n) => parseTableName(n) ?? []);
 }
 
+/** How a table is read: mapped, copied with pread, or (auto) copied only when another user owns it. */
+export type TableAccess = 'auto' | 'map' | 'copy';
+
+export interface TableOpenOptions {
+  access?: TableAccess;
+  /** /proc, for the owner check (tests). */
+  proc?: string;
+}
+
+/**
+ * Refuses (ShmFileError 'owner-mismatch') a table whose file is not owned by the user the process
+ * named in its file name runs as, or whose process is gone or was replaced.
+ */
+export function checkTableOwner(file: ShmFile, table: TableName, proc?: string): void {
+  const uid = processUid(table.pid, proc);
+  // Read after the uid: if the start time still matches, the uid belonged to the named process.
+  const start = processStartTime(table.pid, proc);
+  if (uid === undefined || start !== table.startTime) {
+    throw new ShmFileError(file.path, 'owner-mismatch', `process ${table.pid} started at ${table.startTime} is gone`);
+  }
+  if (file.stat.uid !== uid) {
+    throw new ShmFileError(
+      file.path,
+      'owner-mismatch',
+      `owned by uid ${file.stat.uid}, but process ${table.pid} runs as uid ${uid} (forged table?)`,
+    );
+  }
+}
+
 /** An open, read-only stats table of one hvkit domain. */
 export class HvkitTable {
   /** Identity words that disagree with the file name (a confused or hostile producer). */
   readonly mismatches: string[];
   readonly #reader: StatsTableReader;
   readonly #region: Region;
+  readonly #copy: CopiedTable | undefined;
   #snapshot: TableSnapshot;
   #identity: TableIdentity;
   #identityChanged = false;
@@ -63,9 +102,13 @@ export class HvkitTable {
     region: Region,
     reader: StatsTableReader,
     readonly abi: ResolvedAbi,
+    copy: CopiedTable | undefined,
   ) {
     this.#region = region;
     this.#reader = reader;
+    this.#copy = copy;
+    copy?.bind(reader);
+    copy?.refresh();
     this.#snapshot = reader.allocSnapshot();
     this.#identity = tableIdentity(reader.decode(reader.snapshot(this.#snapshot)));
     this.mismatches = identityMismatches(tableName, this.#identity);
@@ -86,11 +129,33 @@ export class HvkitTable {
     return changed;
   }
 
-  /** Maps the table read-only and validates its header; throws (FormatError, fs errors) when it cannot. */
-  static open(table: TableName, abi: ResolvedAbi = shippedStatsTableAbi()): HvkitTable {
-    const region = openShmRegion(table.name);
+  /** True when the table is read through pread copies rather than a mapping. */
+  get copied(): boolean {
+    return this.#copy !== undefined;
+  }
+
+  /**
+   * Opens the table (never following a symlink, never blocking on a FIFO), checks that its owner
+   * is the user of the process its name names, maps or copies it and validates its header.
+   * Throws ShmFileError (with its rule), FormatError or fs errors when it cannot.
+   */
+  static open(table: TableName, abi: ResolvedAbi = shippedStatsTableAbi(), options: TableOpenOptions = {}): HvkitTable {
+    const file = openShmFile(table.name);
+    let copy: CopiedTable | undefined;
+    let region: Region;
     try {
-      return new HvkitTable(table, region, StatsTableReader.open(region, abi), abi);
+      checkTableOwner(file, table, options.proc);
+    } catch (err) {
+      closeSync(file.fd);
+      throw err;
+    }
+    const access = options.access ?? 'auto';
+    if (access === 'copy' || (access === 'auto' && file.stat.uid !== process.geteuid?.())) {
+      copy = CopiedTable.open(file);
+      region = copy.region;
+    } else region = mapShmFile(file);
+    try {
+      return new HvkitTable(table, region, StatsTableReader.open(region, abi), abi, copy);
     } catch (err) {
       region.close();
       throw err;
@@ -103,6 +168,7 @@ export class HvkitTable {
 
   /** One consistent copy of the table, decoded (torn groups are marked, never waited for). */
   read(): DecodedTable {
+    this.#copy?.refresh();
     const table = this.#reader.decode(this.#reader.snapshot(this.#snapshot));
     if (!identityComplete(this.#identity)) {
       const fresh = tableIdentity(table);

@@ -3,9 +3,14 @@
  * src/abi and src/kvm; it holds no logic of its own beyond exit codes.
  */
 import { Command, CommanderError } from 'commander';
+import { standardInstallers } from '../host/services.ts';
 import { HostTopSource } from '../tools/top/source.ts';
 import { registerAbi } from './commands/abi.ts';
+import { registerCtl } from './commands/ctl.ts';
+import { ctlPools } from './commands/ctl-pools.ts';
+import { ctlStream } from './commands/ctl-stream.ts';
 import { registerDemo } from './commands/demo.ts';
+import { registerHost } from './commands/host.ts';
 import { registerInspect } from './commands/inspect.ts';
 import { registerKvm } from './commands/kvm.ts';
 import { registerTop } from './commands/top.ts';
@@ -24,6 +29,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
   registerDemo(program, setExit);
   registerKvm(program, setExit);
   registerTop(program, setExit, () => new HostTopSource());
+  registerHost(program, setExit, { installers: (options) => standardInstallers(options) });
+  registerCtl(program, setExit, [ctlPools, ctlStream]);
   return program;
 }
 

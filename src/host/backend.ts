@@ -4,6 +4,8 @@
  * Both run the same host code; only the CPU is replaced.
  */
 
+import type { GuestMemoryAccess } from '../vmm/guest-memory.ts';
+
 /** The guest programs in guest/; each has a distinct behaviour. */
 export type Workload = 'compute' | 'io' | 'mixed';
 
@@ -49,6 +51,8 @@ export interface DomainRuntime {
   destroy(): Promise<void>;
   /** KVM stats fds kept open in this process for tools (fd numbers); empty for the sim backend. */
   kvmStatsFds(): { vm?: number; vcpus: number[] };
+  /** Guest memory as the host thread sees it (page pools, call batches, save/restore). */
+  guestMemory?(): GuestMemoryAccess;
   onEvent(listener: (event: DomainEvent) => void): void;
 }
 

@@ -76,6 +76,11 @@ export class DomainTable {
     return { domid, uniqueId, generation };
   }
 
+  /** True while `domid` is reserved and not yet published. */
+  isReserved(domid: number): boolean {
+    return this.#live.get(domid)?.state === 'reserved';
+  }
+
   /** Gives back a reservation whose creation failed: nobody ever saw it. */
   release(domid: number): void {
     const entry = this.#live.get(domid);

@@ -22,6 +22,8 @@ import { StatsTableWriter } from '../formats/stats-table/writer.ts';
 import type { Region } from '../shm/region.ts';
 import { createShmRegion } from '../shm/shm-file.ts';
 import type { VmmDomainConfig } from '../vmm/domain-options.ts';
+import type { CallSink } from '../vmm/guest-calls.ts';
+import type { GuestMemoryAccess } from '../vmm/guest-memory.ts';
 import { openBackend, selectBackend } from '../vmm/select.ts';
 import type { Backend, BackendKind, DomainConfig, DomainEvent, DomainRuntime, Workload } from './backend.ts';
 import { removeStaleRegions } from './cleanup.ts';
@@ -40,6 +42,8 @@ export interface HostOptions {
   removeStale?: boolean;
   /** For tests: a fixed unique id sequence. */
   uniqueIds?: UniqueIdAllocator;
+  /** Serves the guests' hypercalls (the host's dispatcher, attached once it exists). */
+  calls?: CallSink;
 }
 
 export interface CreateDomainOptions {
@@ -111,6 +115,7 @@ export class Host {
   readonly #listeners = new Set<HostListener>();
   readonly #ownsBackend: boolean;
   #stopping: Promise<void> | undefined;
+  readonly #creating = new Set<Promise<DomainInfo>>();
 
   private constructor(
     options: HostOptions,
@@ -158,7 +163,7 @@ export class Host {
       );
     }
     const choice = selectBackend();
-    const backend = openBackend(choice);
+    const backend = openBackend(choice, options.calls ? { calls: options.calls } : {});
     try {
       return new Host(options, { backend, reason: choice.reason, owned: true }, identity, removed);
     } catch (e) {
@@ -180,13 +185,30 @@ export class Host {
       .sort((a, b) => a.domid - b.domid);
   }
 
+  /** A live domain's guest memory as this thread sees it, when its backend exposes it. */
+  guestMemory(domid: number): GuestMemoryAccess | undefined {
+    return this.#domains.get(domid)?.runtime.guestMemory?.();
+  }
+
   domain(domid: number): DomainInfo | undefined {
     const d = this.#domains.get(domid);
     return d?.published ? this.#snapshot(d) : undefined;
   }
 
-  async createDomain(options: CreateDomainOptions): Promise<DomainInfo> {
-    if (this.#stopping) throw new UsageError('the host is stopping');
+  /**
+   * Creates a domain. A creation in flight is tracked so that stop() waits for it (and then
+   * destroys its domain) instead of closing the backend under it.
+   */
+  createDomain(options: CreateDomainOptions): Promise<DomainInfo> {
+    if (this.#stopping) return Promise.reject(new UsageError('the host is stopping'));
+    const creation = this.#createDomain(options);
+    this.#creating.add(creation);
+    const untrack = () => this.#creating.delete(creation);
+    creation.then(untrack, untrack);
+    return creation;
+  }
+
+  async #createDomain(options: CreateDomainOptions): Promise<DomainInfo> {
     const abi = shippedStatsTableAbi();
     // A name the stats table cannot hold is refused before anything is reserved or created.
     if (options.name !== undefined) StatsTableWriter.checkIdentity(abi, { name: options.name });
@@ -263,7 +285,9 @@ export class Host {
       this.#domains.delete(domid);
       await runtime?.destroy().catch(() => {});
       region?.close();
-      this.#table.release(domid);
+      // Only a reservation nobody saw goes back; a published domain failed later and its
+      // transition error is the one to report.
+      if (this.#table.isReserved(domid)) this.#table.release(domid);
       throw e;
     }
   }
@@ -316,6 +340,7 @@ export class Host {
   /** Destroys every domain, removes every region of this host, closes the backend if it owns it. */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
+      await Promise.allSettled([...this.#creating]);
       const domids = [...this.#domains.keys()];
       await Promise.allSettled(domids.map((domid) => this.destroy(domid)));
       this.#directory.region.close();

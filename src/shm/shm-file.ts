@@ -7,11 +7,19 @@
  * truncate it), sizes it with ftruncate (zero-filled) and unlinks it on close. Readers open it
  * O_RDONLY and map it PROT_READ: a reader cannot disturb the producer.
  *
+ * Every open uses O_NOFOLLOW (a symlink planted under a table's name is refused, not followed) and
+ * O_NONBLOCK (a FIFO planted under it would block open(2) forever), then fstat must show a
+ * regular file before anything is mapped: anyone may create files in /dev/shm.
+ *
+ * A mapping of a file someone else owns carries one risk no check at open removes: if its owner
+ * truncates it, touching a page past the new end raises SIGBUS and kills the reader. Tools that
+ * read tables of other users therefore copy them with pread instead (src/attach/table-copy.ts).
+ *
  * `koffi.view` gives a non-shared ArrayBuffer over the mapping: Atomics.load/store work on it,
  * Atomics.wait does not. The ArrayBuffer cannot be detached, so close() first makes every holder
  * drop its views (Region.onClose) and only then unmaps.
  */
-import { closeSync, constants, fchmodSync, fstatSync, ftruncateSync, openSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fstatSync, ftruncateSync, openSync, type Stats, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../errors.ts';
 import { MAP_SHARED, mmap, munmap, PROT_READ, PROT_WRITE } from '../kvm/libc.ts';
@@ -21,6 +29,29 @@ export const SHM_DIR = '/dev/shm';
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,199}$/;
 /** Refuse to map absurd sizes read from a file we do not own. */
 const MAX_REGION = 1 << 30;
+
+export type ShmFileRule = 'symlink' | 'not-regular-file' | 'empty' | 'too-large' | 'owner-mismatch';
+
+/** A /dev/shm file refused before mapping: `rule` says why. A UsageError, so the CLI exits 2. */
+export class ShmFileError extends UsageError {
+  constructor(
+    readonly path: string,
+    readonly rule: ShmFileRule,
+    detail: string,
+  ) {
+    super(`${path}: ${rule}: ${detail}`);
+  }
+}
+
+/** An open descriptor of a checked /dev/shm file; whoever holds it closes it (or maps it). */
+export interface ShmFile {
+  name: string;
+  path: string;
+  fd: number;
+  /** fstat of the descriptor: a regular file of 1..MAX_REGION bytes. */
+  stat: Stats;
+  writable: boolean;
+}
 
 export function shmPath(name: string): string {
   if (!NAME.test(name)) throw new UsageError(`invalid shared-memory name ${JSON.stringify(name)}: use [A-Za-z0-9._-]`);
@@ -54,7 +85,7 @@ export function createShmRegion(name: string, length: number): Region {
     throw new UsageError(`shared-memory region length out of range: ${length}`);
   }
   const path = shmPath(name);
-  const fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o644);
+  const fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
   try {
     fchmodSync(fd, 0o644); // independent of the umask
     ftruncateSync(fd, length);
@@ -67,22 +98,55 @@ export function createShmRegion(name: string, length: number): Region {
 }
 
 /**
- * Maps an existing /dev/shm/<name>: read-only (O_RDONLY, PROT_READ) unless `writable` is set.
- * The length is the file's size. The file is not removed on close.
+ * Opens an existing /dev/shm/<name> without following a symlink or blocking on a FIFO and checks,
+ * on the descriptor itself, that it is a non-empty regular file of sane size (ShmFileError
+ * otherwise). Read-only unless `writable` is set.
  */
-export function openShmRegion(name: string, options: { writable?: boolean } = {}): Region {
+export function openShmFile(name: string, options: { writable?: boolean } = {}): ShmFile {
   const writable = options.writable ?? false;
-  const fd = openSync(shmPath(name), writable ? constants.O_RDWR : constants.O_RDONLY);
-  let length: number;
+  const path = shmPath(name);
+  const flags = (writable ? constants.O_RDWR : constants.O_RDONLY) | constants.O_NONBLOCK | constants.O_NOFOLLOW;
+  let fd: number;
   try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw new UsageError(`${shmPath(name)} is not a regular file`);
-    length = st.size;
-    if (length <= 0) throw new UsageError(`${shmPath(name)} is empty (not yet sized by its producer?)`);
-    if (length > MAX_REGION) throw new UsageError(`${shmPath(name)} is larger than ${MAX_REGION} bytes`);
+    fd = openSync(path, flags);
+  } catch (e) {
+    if (errnoOf(e) === 'ELOOP') throw new ShmFileError(path, 'symlink', 'is a symbolic link (not followed)');
+    throw e;
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw new ShmFileError(path, 'not-regular-file', `is a ${fileKind(stat)}, not a regular file`);
+    if (stat.size <= 0) throw new ShmFileError(path, 'empty', 'is empty (not yet sized by its producer?)');
+    if (stat.size > MAX_REGION) throw new ShmFileError(path, 'too-large', `is larger than ${MAX_REGION} bytes`);
+    return { name, path, fd, stat, writable };
   } catch (e) {
     closeSync(fd);
     throw e;
   }
-  return mapFd(fd, name, length, writable, false);
+}
+
+/** Maps a file opened by openShmFile (its whole size) and closes the descriptor. */
+export function mapShmFile(file: ShmFile): Region {
+  return mapFd(file.fd, file.name, file.stat.size, file.writable, false);
+}
+
+/**
+ * Maps an existing /dev/shm/<name> (checked as openShmFile does): read-only (O_RDONLY, PROT_READ)
+ * unless `writable` is set. The length is the file's size. The file is not removed on close.
+ */
+export function openShmRegion(name: string, options: { writable?: boolean } = {}): Region {
+  return mapShmFile(openShmFile(name, options));
+}
+
+function errnoOf(e: unknown): string | undefined {
+  return e && typeof e === 'object' && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
+}
+
+function fileKind(st: Stats): string {
+  if (st.isFIFO()) return 'FIFO';
+  if (st.isSocket()) return 'socket';
+  if (st.isDirectory()) return 'directory';
+  if (st.isCharacterDevice()) return 'character device';
+  if (st.isBlockDevice()) return 'block device';
+  return 'special file';
 }

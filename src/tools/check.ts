@@ -5,6 +5,7 @@
  */
 import { closeSync, readSync } from 'node:fs';
 import { FormatError, type Violation } from '../errors.ts';
+import { checkDomainDirectory, shippedDomainDirectoryAbi } from '../formats/domstate/index.ts';
 import { checkKvmStats, fdSource } from '../formats/kvm-stats/index.ts';
 import { checkStatsTable, shippedStatsTableAbi } from '../formats/stats-table/index.ts';
 import { bytesRegion, type Region } from '../shm/region.ts';
@@ -41,8 +42,10 @@ export function checkTarget(target: Target, options: CheckTargetOptions = {}): C
         samples: 2,
         betweenSamples: () => sleepSync(intervalMs),
       }).violations;
-    } else {
+    } else if (opened.format === 'stats-table') {
       violations = checkTable(target, opened.fd, opened.size, intervalMs);
+    } else {
+      violations = checkDirectory(target, opened.fd, opened.size, intervalMs);
     }
   } finally {
     closeSync(opened.fd);
@@ -53,18 +56,42 @@ export function checkTarget(target: Target, options: CheckTargetOptions = {}): C
 
 function checkTable(target: Target, fd: number, size: number, intervalMs: number): Violation[] {
   const abi = shippedStatsTableAbi();
-  const region = target.shmName === undefined ? readTableFile(fd, size) : openShmRegion(target.shmName);
+  const region = openRegion(target, fd, size);
   try {
     const first = checkStatsTable(region, abi);
     if (target.shmName === undefined || !first.table) return first.violations;
     // A live region: a second look checks counters and layout across time.
     sleepSync(intervalMs);
     const second = checkStatsTable(region, abi, { previous: first.table });
-    const seen = new Set(first.violations.map((v) => `${v.field} ${v.rule}`));
-    return [...first.violations, ...second.violations.filter((v) => !seen.has(`${v.field} ${v.rule}`))];
+    return mergeViolations(first.violations, second.violations);
   } finally {
     region.close();
   }
+}
+
+function checkDirectory(target: Target, fd: number, size: number, intervalMs: number): Violation[] {
+  const abi = shippedDomainDirectoryAbi();
+  const region = openRegion(target, fd, size);
+  try {
+    const first = checkDomainDirectory(region, abi);
+    if (target.shmName === undefined || !first.entries) return first.violations;
+    sleepSync(intervalMs);
+    const second = checkDomainDirectory(region, abi, { previous: first });
+    return mergeViolations(first.violations, second.violations);
+  } finally {
+    region.close();
+  }
+}
+
+/** A live region is mapped (read-only); a saved file is read into memory. */
+export function openRegion(target: Target, fd: number, size: number): Region {
+  return target.shmName === undefined ? readTableFile(fd, size) : openShmRegion(target.shmName);
+}
+
+/** The first look's violations, then what only the second look found. */
+function mergeViolations(first: Violation[], second: Violation[]): Violation[] {
+  const seen = new Set(first.map((v) => `${v.field} ${v.rule}`));
+  return [...first, ...second.filter((v) => !seen.has(`${v.field} ${v.rule}`))];
 }
 
 export function readTableFile(fd: number, size: number): Region {

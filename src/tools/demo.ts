@@ -4,8 +4,10 @@
  * unique id), all shown live in `hvkit top`. Quitting top (q, Ctrl-C) or a signal stops the
  * host, which destroys every domain and removes every region it published under /dev/shm.
  */
+
+import { startHostServer } from '../ctl/serve.ts';
 import type { Workload } from '../host/backend.ts';
-import { Host } from '../host/host.ts';
+import { standardInstallers } from '../host/services.ts';
 import { runTop, type TopIo, type TopOptions } from './top/run.ts';
 import { HostTopSource } from './top/source.ts';
 
@@ -43,8 +45,10 @@ export async function runDemo(options: DemoOptions, io: TopIo, log: DemoLog): Pr
   // Until top takes over the terminal, a Ctrl-C only asks the setup to stop; cleanup always runs.
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const host = Host.start();
+  const server = await startHostServer({ installers: standardInstallers() });
+  const host = server.host;
   let timer: NodeJS.Timeout | undefined;
+  let recreating: Promise<void> | undefined;
   try {
     log(
       `hvkit demo: ${host.backend.kind} backend (${host.backendReason}); domain directory /dev/shm/${host.directoryRegion}`,
@@ -59,11 +63,9 @@ export async function runDemo(options: DemoOptions, io: TopIo, log: DemoLog): Pr
       if (d.cycles) cycler.set(d.name, info.domid);
       log(`created ${d.name}: domid ${info.domid}, unique id ${info.uniqueId.toString(16).padStart(16, '0')}`);
     }
-    let busy = false;
     timer = setInterval(() => {
-      if (busy || interrupted) return;
-      busy = true;
-      (async () => {
+      if (recreating || interrupted) return;
+      recreating = (async () => {
         for (const d of DEMO_DOMAINS.filter((x) => x.cycles)) {
           const domid = cycler.get(d.name);
           if (domid !== undefined) await host.destroy(domid);
@@ -73,7 +75,7 @@ export async function runDemo(options: DemoOptions, io: TopIo, log: DemoLog): Pr
       })()
         .catch((error: unknown) => log(`re-creating a domain failed: ${(error as Error).message}`))
         .finally(() => {
-          busy = false;
+          recreating = undefined;
         });
     }, options.recreateEveryMs);
     if (interrupted) return 130;
@@ -81,7 +83,9 @@ export async function runDemo(options: DemoOptions, io: TopIo, log: DemoLog): Pr
     return await runTop(source, options.top, io);
   } finally {
     if (timer) clearInterval(timer);
-    await host.stop();
+    // A re-creation in flight finishes first, so stopping the host sees (and destroys) its domain.
+    await recreating;
+    await server.stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     log('hvkit demo: stopped every domain and removed its regions');

@@ -4,7 +4,7 @@
  */
 import type { KvmStatRow } from '../formats/kvm-stats/index.ts';
 import type { StatRow } from '../formats/stats-table/index.ts';
-import type { DumpReport, KvmDump, TableDump } from './dump.ts';
+import type { DirectoryDump, DumpReport, KvmDump, TableDump } from './dump.ts';
 import { type BucketRange, bucketRange, type HistogramKind, type HistogramSummary } from './histogram.ts';
 import { scaleValue, type UnitScale } from './units.ts';
 
@@ -21,7 +21,29 @@ export interface DumpText {
 }
 
 export function dumpToText(report: DumpReport): DumpText {
-  return report.format === 'kvm-stats' ? kvmText(report) : tableText(report);
+  if (report.format === 'kvm-stats') return kvmText(report);
+  if (report.format === 'domain-directory') return directoryText(report);
+  return tableText(report);
+}
+
+function directoryText(report: DirectoryDump): DumpText {
+  const rows = report.entries.map((e) => [
+    String(e.domid),
+    e.torn ? '(torn)' : e.state,
+    e.uniqueId.toString(16).padStart(16, '0'),
+    String(e.generation),
+    e.nrVcpus === undefined ? '' : String(e.nrVcpus),
+    e.stats ? 'yes' : 'no',
+  ]);
+  return {
+    title: `${report.target}: domain directory of host pid ${report.owner.pid} (start time ${report.owner.startTime}), ${report.entries.length} domid(s) used`,
+    table: {
+      header: ['DOMID', 'STATE', 'UNIQUE ID', 'GENERATION', 'VCPUS', 'STATS'],
+      rows,
+      align: ['right', 'left', 'left', 'right', 'right', 'left'],
+    },
+    notes: [],
+  };
 }
 
 function kvmText(report: KvmDump): DumpText {

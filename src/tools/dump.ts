@@ -4,6 +4,7 @@
  * plain data (bigints as bigints; the CLI's JSON writer keeps them exact); dump-text.ts renders it.
  */
 import { closeSync } from 'node:fs';
+import { type DirectoryEntry, DomainDirectoryReader, shippedDomainDirectoryAbi } from '../formats/domstate/index.ts';
 import { describeKvmStats, fdSource, type KvmStatsDescription, KvmStatsReader } from '../formats/kvm-stats/index.ts';
 import {
   describeTable,
@@ -12,8 +13,7 @@ import {
   shippedStatsTableAbi,
   type TableLayout,
 } from '../formats/stats-table/index.ts';
-import { openShmRegion } from '../shm/shm-file.ts';
-import { readTableFile } from './check.ts';
+import { openRegion } from './check.ts';
 import { openTarget, type Target } from './target.ts';
 
 export interface KvmDump {
@@ -36,7 +36,15 @@ export interface TableDump {
   tornGroups: number;
 }
 
-export type DumpReport = KvmDump | TableDump;
+export interface DirectoryDump {
+  target: string;
+  format: 'domain-directory';
+  owner: { pid: number; startTime: bigint };
+  /** Every domid the host has used (state other than none), in domid order. */
+  entries: DirectoryEntry[];
+}
+
+export type DumpReport = KvmDump | TableDump | DirectoryDump;
 
 export function dumpTarget(target: Target): DumpReport {
   const opened = openTarget(target);
@@ -45,7 +53,15 @@ export function dumpTarget(target: Target): DumpReport {
       const reader = KvmStatsReader.open(fdSource(opened.fd));
       return { target: target.label, format: 'kvm-stats', stats: describeKvmStats(reader.layout, reader.readData()) };
     }
-    const region = target.shmName === undefined ? readTableFile(opened.fd, opened.size) : openShmRegion(target.shmName);
+    const region = openRegion(target, opened.fd, opened.size);
+    if (opened.format === 'domain-directory') {
+      try {
+        const reader = DomainDirectoryReader.open(region, shippedDomainDirectoryAbi());
+        return { target: target.label, format: 'domain-directory', owner: reader.owner, entries: reader.list() };
+      } finally {
+        region.close();
+      }
+    }
     try {
       const table = StatsTableReader.open(region, shippedStatsTableAbi()).read();
       return {

@@ -4,10 +4,11 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { UsageError } from '../errors.ts';
+import { shippedDomainDirectoryAbi } from '../formats/domstate/index.ts';
 import { shippedStatsTableAbi } from '../formats/stats-table/index.ts';
 import { shmPath } from '../shm/shm-file.ts';
 
-export type StatsFormat = 'kvm-stats' | 'stats-table';
+export type StatsFormat = 'kvm-stats' | 'stats-table' | 'domain-directory';
 
 export interface Target {
   /** What the user named, for messages. */
@@ -29,15 +30,23 @@ export interface OpenTarget {
   format: StatsFormat;
 }
 
-const statsTableMagic = (() => {
-  const magic = shippedStatsTableAbi().constants.find((c) => c.name === 'DOM_MAGIC');
-  if (!magic) throw new Error('stats-table schema lost its DOM_MAGIC constant');
+function magicOf(abi: { abi: string; constants: { name: string; value: string }[] }, name: string): number {
+  const magic = abi.constants.find((c) => c.name === name);
+  if (!magic) throw new Error(`${abi.abi} schema lost its ${name} constant`);
   return Number(magic.value);
-})();
+}
 
-/** The stats table starts with its magic; the KVM format has no magic, so anything else is tried as KVM stats. */
+const statsTableMagic = magicOf(shippedStatsTableAbi(), 'DOM_MAGIC');
+const directoryMagic = magicOf(shippedDomainDirectoryAbi(), 'MAGIC');
+
+/**
+ * hvkit's regions start with their magic; the KVM format has none, so anything else is tried as
+ * KVM stats.
+ */
 export function detectFormat(firstWord: number): StatsFormat {
-  return firstWord === statsTableMagic ? 'stats-table' : 'kvm-stats';
+  if (firstWord === statsTableMagic) return 'stats-table';
+  if (firstWord === directoryMagic) return 'domain-directory';
+  return 'kvm-stats';
 }
 
 /** Opens the target read-only and detects its format; the caller closes the fd. */

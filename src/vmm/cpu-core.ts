@@ -6,6 +6,8 @@
  * To keep the hot path free of allocations, run() returns a small integer and the details of an
  * I/O exit are read from `io` (a reused object) and ioValue()/setIoValue().
  */
+import type { CpuState } from '../formats/stream/image.ts';
+
 export const EXIT = {
   /** Port I/O: see `io`. For an IN, the loop supplies the values before the next run(). */
   IO: 1,
@@ -39,6 +41,20 @@ export interface CpuCore {
   ioValue(i: number): number;
   /** Supplies access i of the current IN exit. */
   setIoValue(i: number, value: number): void;
+  /**
+   * For a hypercall (an OUT to PORT.HYPERCALL): the low 32 bits of EAX, EBX, ECX, EDX, ESI, EDI
+   * into regs[0..5]. Allocation-free.
+   */
+  readCallRegisters(regs: Uint32Array): void;
+  /** Completes a hypercall: EAX, EBX, ECX, EDX = regs[0..3] (zero-extended) when the guest resumes. */
+  completeCall(regs: Uint32Array): void;
+  /**
+   * Save/restore: completes an exit's pending work inside the CPU without running guest code
+   * (KVM finishes an IN/OUT on the next KVM_RUN), so capture() sees a consistent state.
+   */
+  settle?(): void;
+  /** Save/restore: the CPU's whole state, taken while the vCPU is out of the guest and settled. */
+  capture?(): CpuState;
   /** For SHUTDOWN, MMIO and ERROR: what happened, in words. */
   describeExit(kind: ExitKind): string;
   /** Registers for error reports, as hex strings. */

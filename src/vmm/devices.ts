@@ -3,6 +3,8 @@
  * latch, the halt period register and the device ports with their deterministic IN values.
  * Unassigned ports behave like an empty bus: OUTs are dropped, INs read all ones.
  */
+
+import type { DeviceState } from '../formats/stream/image.ts';
 import {
   DEFAULT_HALT_PERIOD_US,
   DEVICE_PORTS,
@@ -36,6 +38,18 @@ export class PortDevices {
       this.haltPeriodUs = value === 0 ? DEFAULT_HALT_PERIOD_US : Math.min(value >>> 0, MAX_HALT_PERIOD_US);
     } else if (isDevicePort(port)) this.#lastWritten[port - PORT.DEVICE_BASE] = value >>> 0;
     return false;
+  }
+
+  /** The device model's state (save/restore). */
+  capture(): DeviceState {
+    return { reportLatch: this.#latch, haltPeriodUs: this.haltPeriodUs, deviceLast: [...this.#lastWritten] };
+  }
+
+  /** Continues from a captured state. */
+  restore(state: DeviceState): void {
+    this.#latch = state.reportLatch >>> 0;
+    this.haltPeriodUs = Math.min(state.haltPeriodUs >>> 0, MAX_HALT_PERIOD_US) || DEFAULT_HALT_PERIOD_US;
+    for (let i = 0; i < DEVICE_PORTS; i++) this.#lastWritten[i] = (state.deviceLast[i] ?? 0) >>> 0;
   }
 
   /** The value an IN access of `size` bytes reads from `port`. */

@@ -15,38 +15,45 @@ import { DEFAULT_KVM_PATH, KvmSystem } from '../kvm/system.ts';
 import type { Vm } from '../kvm/vm.ts';
 import { checkDomainConfig, type VmmDomainConfig } from './domain-options.ts';
 import { entryRegisters, GUEST_LOAD_ADDRESS } from './guest-abi.ts';
+import type { CallSink } from './guest-calls.ts';
+import { kvmGuestMemory } from './guest-memory.ts';
 import { buildWorkloadGuest, type GuestProgram } from './guests.ts';
+import { checkRestore, loadKvmVcpu, writePages } from './restore.ts';
 import { WorkerDomainRuntime } from './worker-runtime.ts';
 
 export interface KvmBackendOptions {
   kvmPath?: string;
   /** Stats-table revision the host creates tables from (default: the newest frozen one). */
   statsRevision?: number;
+  /** The dispatcher serving hypercalls of every domain (a domain's `calls` overrides it). */
+  calls?: CallSink;
 }
 
 export class KvmBackend implements Backend {
   readonly kind = 'kvm' as const;
   readonly #kvm: KvmSystem;
   readonly #statsRevision: number;
+  readonly #calls: CallSink | undefined;
   readonly #images = new Map<GuestProgram, GuestImage>();
   readonly #domains = new Set<DomainRuntime>();
   #closed = false;
 
-  private constructor(kvm: KvmSystem, statsRevision: number) {
+  private constructor(kvm: KvmSystem, statsRevision: number, calls: CallSink | undefined) {
     this.#kvm = kvm;
     this.#statsRevision = statsRevision;
+    this.#calls = calls;
   }
 
   /** Opens /dev/kvm (KvmError/SyscallError when unusable) and installs the kick signal handler. */
   static open(options: KvmBackendOptions = {}): KvmBackend {
     installKickHandler();
     const kvm = KvmSystem.open(options.kvmPath ?? DEFAULT_KVM_PATH);
-    return new KvmBackend(kvm, options.statsRevision ?? shippedStatsTableAbi().revision);
+    return new KvmBackend(kvm, options.statsRevision ?? shippedStatsTableAbi().revision, options.calls);
   }
 
   async createDomain(config: VmmDomainConfig): Promise<DomainRuntime> {
     if (this.#closed) throw new Error('KVM backend is closed');
-    const { program, rounds } = checkDomainConfig(config);
+    const { program, rounds, arg, batchBudget } = checkDomainConfig(config);
     let image = this.#images.get(program);
     if (!image) {
       image = buildWorkloadGuest(program);
@@ -56,16 +63,27 @@ export class KvmBackend implements Backend {
     let runtime: WorkerDomainRuntime;
     try {
       const ram = vm.addMemory(0n, config.memoryMiB * 1024 * 1024);
-      ram.write(BigInt(GUEST_LOAD_ADDRESS), image.bytes);
+      if (config.restore) {
+        checkRestore(config.restore, 'kvm', config.vcpus);
+        writePages(kvmGuestMemory(ram), config.restore);
+      } else ram.write(BigInt(GUEST_LOAD_ADDRESS), image.bytes);
       for (let i = 0; i < config.vcpus; i++) {
         const vcpu = vm.createVcpu(i);
-        enterProtectedMode(vcpu, GUEST_LOAD_ADDRESS, entryRegisters(i, rounds));
+        if (config.restore) loadKvmVcpu(vcpu, config.restore.vcpus[i]!);
+        else enterProtectedMode(vcpu, GUEST_LOAD_ADDRESS, entryRegisters(i, rounds, arg, config.memoryMiB * 1024));
         void vcpu.statsFd; // opened now, kept open for tools until destroy
       }
       void vm.statsFd;
       runtime = await WorkerDomainRuntime.create(
         config,
-        { program, rounds, statsRevision: this.#statsRevision },
+        {
+          program,
+          rounds,
+          arg,
+          statsRevision: this.#statsRevision,
+          ...(config.restore ? { restore: config.restore.vcpus } : {}),
+          ...callOptions(config.calls ?? this.#calls, batchBudget),
+        },
         kvmPlatform(vm, this.#kvm.vcpuMmapSize),
       );
     } catch (err) {
@@ -74,6 +92,11 @@ export class KvmBackend implements Backend {
     }
     this.#domains.add(runtime);
     return runtime;
+  }
+
+  /** The live runtime of domain `domid` (save/restore captures through it). */
+  domainRuntime(domid: number): WorkerDomainRuntime | undefined {
+    return findRuntime(this.#domains, domid);
   }
 
   /** Destroys every domain still alive, then closes /dev/kvm. */
@@ -85,6 +108,20 @@ export class KvmBackend implements Backend {
   }
 }
 
+/** The newest runtime of `domid` that is not destroyed. */
+export function findRuntime(domains: Iterable<DomainRuntime>, domid: number): WorkerDomainRuntime | undefined {
+  let found: WorkerDomainRuntime | undefined;
+  for (const d of domains) {
+    if (d instanceof WorkerDomainRuntime && d.config.domid === domid && d.state !== 'destroyed') found = d;
+  }
+  return found;
+}
+
+/** The runtime's hypercall options, without undefined members. */
+export function callOptions(calls: CallSink | undefined, batchBudget: number | undefined) {
+  return { ...(calls ? { calls } : {}), ...(batchBudget === undefined ? {} : { batchBudget }) };
+}
+
 function kvmPlatform(vm: Vm, runSize: number) {
   let released = false;
   return {
@@ -92,6 +129,9 @@ function kvmPlatform(vm: Vm, runSize: number) {
     workerData(i: number) {
       const vcpu = vm.vcpus[i]!;
       return { kvm: { vcpuFd: vcpu.fd, runSize, statsFd: vcpu.statsFd } };
+    },
+    memory() {
+      return kvmGuestMemory(vm.memory[0]!);
     },
     kick(i: number, tid: number) {
       if (released) return;

@@ -2,17 +2,22 @@
  * A CpuCore over a real KVM vCPU, used in the vCPU's worker thread: the vCPU fd belongs to the
  * host thread's Vm; this thread maps its own view of kvm_run (Vcpu.borrow).
  */
+
+import type { CpuState } from '../formats/stream/image.ts';
 import {
   exitReasonName,
   KVM_EXIT,
+  KVM_GET_REGS,
   KVM_RUN_EXIT_REASON,
   KVM_RUN_FAIL_ENTRY_REASON,
   KVM_RUN_IMMEDIATE_EXIT,
   KVM_RUN_INTERNAL_SUBERROR,
   KVM_RUN_UNION,
+  KVM_SET_REGS,
 } from '../kvm/constants.ts';
 import { KvmError } from '../kvm/errors.ts';
-import { describeRegisters } from '../kvm/regs.ts';
+import { ioctlBuf } from '../kvm/libc.ts';
+import { describeRegisters, encodeRegs, KVM_REGS_SIZE } from '../kvm/regs.ts';
 import { Vcpu } from '../kvm/vcpu.ts';
 import { type CpuCore, EXIT, type ExitKind, type IoExit } from './cpu-core.ts';
 
@@ -32,6 +37,12 @@ export class KvmCore implements CpuCore {
   readonly #run: Uint8Array;
   #reason = 0;
   #dataOffset = 0;
+  /** struct kvm_regs, read and written in place for hypercalls (rax, rbx, rcx, rdx, rsi, rdi at 0..40). */
+  readonly #regs = new Uint8Array(KVM_REGS_SIZE);
+  readonly #regsView = new DataView(this.#regs.buffer);
+
+  /** An I/O or MMIO exit was taken and KVM has not completed it yet (it does on the next KVM_RUN). */
+  #unsettled = false;
 
   constructor(id: number, fd: number, runSize: number) {
     this.#vcpu = Vcpu.borrow(id, fd, runSize);
@@ -48,6 +59,7 @@ export class KvmCore implements CpuCore {
     }
     const reason = this.#view.getUint32(KVM_RUN_EXIT_REASON, true);
     this.#reason = reason;
+    this.#unsettled = reason === KVM_EXIT.IO || reason === KVM_EXIT.MMIO;
     if (reason === KVM_EXIT.IO) return this.#decodeIo();
     if (reason === KVM_EXIT.HLT) return EXIT.HLT;
     if (reason === KVM_EXIT.SHUTDOWN) return EXIT.SHUTDOWN;
@@ -91,6 +103,45 @@ export class KvmCore implements CpuCore {
     if (size === 1) this.#view.setUint8(at, value & 0xff);
     else if (size === 2) this.#view.setUint16(at, value & 0xffff, true);
     else this.#view.setUint32(at, value >>> 0, true);
+  }
+
+  readCallRegisters(regs: Uint32Array): void {
+    ioctlBuf(this.#vcpu.fd, KVM_GET_REGS, this.#regs, 'KVM_GET_REGS');
+    for (let i = 0; i < 6; i++) regs[i] = this.#regsView.getUint32(8 * i, true);
+  }
+
+  /**
+   * KVM completes the pending OUT (it advances RIP past it) on the next KVM_RUN; registers set
+   * now are what the guest sees after the instruction.
+   */
+  completeCall(regs: Uint32Array): void {
+    for (let i = 0; i < 4; i++) {
+      this.#regsView.setUint32(8 * i, regs[i]!, true);
+      this.#regsView.setUint32(8 * i + 4, 0, true);
+    }
+    ioctlBuf(this.#vcpu.fd, KVM_SET_REGS, this.#regs, 'KVM_SET_REGS');
+  }
+
+  /**
+   * KVM completes an I/O exit (stores an IN's value, advances RIP past the instruction) only on
+   * the next KVM_RUN, and that pending work is not in any state userspace can read. Re-entering
+   * with immediate_exit set completes it and returns EINTR without running a guest instruction.
+   */
+  settle(): void {
+    if (!this.#unsettled) return;
+    Atomics.store(this.#run, KVM_RUN_IMMEDIATE_EXIT, 1);
+    const ranGuest = this.#vcpu.enter();
+    Atomics.store(this.#run, KVM_RUN_IMMEDIATE_EXIT, 0);
+    this.#unsettled = false;
+    if (ranGuest) throw new KvmError('KVM_RUN with immediate_exit took a guest exit while settling a vCPU');
+  }
+
+  /** struct kvm_regs as 18 u64 and struct kvm_sregs as bytes (call settle() first). */
+  capture(): CpuState {
+    const raw = encodeRegs(this.#vcpu.getRegs());
+    const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    const regs = Array.from({ length: raw.length / 8 }, (_, i) => view.getBigUint64(i * 8, true));
+    return { kind: 'kvm', regs, sregs: this.#vcpu.getSregs() };
   }
 
   describeExit(kind: ExitKind): string {

@@ -6,6 +6,7 @@
 import { UsageError } from '../errors.ts';
 import type { Backend, BackendKind } from '../host/backend.ts';
 import { kvmUnavailableReason } from '../kvm/system.ts';
+import type { CallSink } from './guest-calls.ts';
 import { KvmBackend } from './kvm-backend.ts';
 import { SimBackend } from './sim-backend.ts';
 
@@ -31,7 +32,7 @@ export function selectBackend(env: NodeJS.ProcessEnv = process.env): BackendChoi
     : { kind: 'sim', reason: `KVM is not usable (${why}); simulated guests instead` };
 }
 
-/** Opens the backend `choice` names (default: selectBackend()). */
-export function openBackend(choice: BackendChoice = selectBackend()): Backend {
-  return choice.kind === 'kvm' ? KvmBackend.open() : new SimBackend();
+/** Opens the backend `choice` names (default: selectBackend()); `calls` serves the guests' hypercalls. */
+export function openBackend(choice: BackendChoice = selectBackend(), options: { calls?: CallSink } = {}): Backend {
+  return choice.kind === 'kvm' ? KvmBackend.open(options) : new SimBackend(options);
 }

@@ -7,31 +7,53 @@
 import { shippedStatsTableAbi } from '../formats/stats-table/abi.ts';
 import type { Backend, DomainRuntime } from '../host/backend.ts';
 import { checkDomainConfig, type VmmDomainConfig } from './domain-options.ts';
+import type { CallSink } from './guest-calls.ts';
+import { sharedGuestMemory } from './guest-memory.ts';
+import { callOptions, findRuntime } from './kvm-backend.ts';
+import { checkRestore, writePages } from './restore.ts';
 import { WorkerDomainRuntime } from './worker-runtime.ts';
 
 export interface SimBackendOptions {
   statsRevision?: number;
+  /** The dispatcher serving hypercalls of every domain (a domain's `calls` overrides it). */
+  calls?: CallSink;
 }
 
 export class SimBackend implements Backend {
   readonly kind = 'sim' as const;
   readonly #statsRevision: number;
+  readonly #calls: CallSink | undefined;
   readonly #domains = new Set<DomainRuntime>();
   #closed = false;
 
   constructor(options: SimBackendOptions = {}) {
     this.#statsRevision = options.statsRevision ?? shippedStatsTableAbi().revision;
+    this.#calls = options.calls;
   }
 
   async createDomain(config: VmmDomainConfig): Promise<DomainRuntime> {
     if (this.#closed) throw new Error('simulated backend is closed');
-    const { program, rounds } = checkDomainConfig(config);
+    const { program, rounds, arg, batchBudget } = checkDomainConfig(config);
+    // Guest memory as in the KVM backend: zero pages the kernel only backs once touched.
+    const memory = new SharedArrayBuffer(config.memoryMiB * 1024 * 1024);
+    if (config.restore) {
+      checkRestore(config.restore, 'sim', config.vcpus);
+      writePages(sharedGuestMemory(memory), config.restore);
+    }
     const runtime = await WorkerDomainRuntime.create(
       config,
-      { program, rounds, statsRevision: this.#statsRevision },
+      {
+        program,
+        rounds,
+        arg,
+        statsRevision: this.#statsRevision,
+        ...(config.restore ? { restore: config.restore.vcpus } : {}),
+        ...callOptions(config.calls ?? this.#calls, batchBudget),
+      },
       {
         kind: 'sim',
-        workerData: () => ({}),
+        workerData: () => ({ simMemory: memory }),
+        memory: () => sharedGuestMemory(memory),
         // A simulated vCPU looks at its command word while it computes: nothing to interrupt.
         kick: () => {},
         kvmStatsFds: () => ({ vcpus: [] }),
@@ -40,6 +62,11 @@ export class SimBackend implements Backend {
     );
     this.#domains.add(runtime);
     return runtime;
+  }
+
+  /** The live runtime of domain `domid` (save/restore captures through it). */
+  domainRuntime(domid: number): WorkerDomainRuntime | undefined {
+    return findRuntime(this.#domains, domid);
   }
 
   async close(): Promise<void> {

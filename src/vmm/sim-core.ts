@@ -3,16 +3,41 @@
  * to its next operation and reports it as the exit a real vCPU would take. A spinning guest
  * computes until the host's command word asks it to leave — the simulated kick.
  */
+
+import type { CpuState, SimCpuState } from '../formats/stream/image.ts';
 import { type CpuCore, EXIT, type ExitKind, type IoExit } from './cpu-core.ts';
+import { PORT } from './guest-abi.ts';
 import type { GuestProgram } from './guests.ts';
-import { type GuestOp, type SimGuest, simGuest, xorshift } from './sim-workloads.ts';
+import { isCapturableProgram, SimMachine } from './sim-machine.ts';
+import { type GuestOp, type SimGuestOptions, simGuest, xorshift } from './sim-workloads.ts';
+
+/** What SimCore needs of a simulated guest: the generator protocol, minus its result. */
+interface GuestSteps {
+  next(inValue: number): GuestOp;
+  close(): void;
+}
+
+/** A generator-based guest (programs the resumable machine does not model, e.g. `calls`). */
+function generatorSteps(program: GuestProgram, vcpu: number, rounds: number, options: SimGuestOptions): GuestSteps {
+  const g = simGuest(program, vcpu, rounds, options);
+  return {
+    next(inValue) {
+      const n = g.next(inValue);
+      if (n.done) throw new Error('simulated guest ended (its final halt loop never ends)');
+      return n.value;
+    },
+    close: () => void g.return(),
+  };
+}
 
 /** xorshift steps between two looks at the command word while spinning. */
 const SPIN_CHUNK = 100_000;
 
 export class SimCore implements CpuCore {
   readonly io: IoExit = { direction: 0, port: 0, size: 0, count: 0 };
-  readonly #guest: SimGuest;
+  readonly #guest: GuestSteps;
+  /** The resumable form of the guest, when the program has one (then the core can be captured). */
+  readonly #machine: SimMachine | undefined;
   readonly #kicked: () => boolean;
   #current: GuestOp | undefined;
   #outValues: number[] = [];
@@ -26,18 +51,39 @@ export class SimCore implements CpuCore {
     readonly vcpu: number,
     rounds: number,
     kicked: () => boolean,
+    options: SimGuestOptions = {},
+    restored?: SimCpuState,
   ) {
-    this.#guest = simGuest(program, vcpu, rounds);
+    if (isCapturableProgram(program)) {
+      const machine = new SimMachine(program, vcpu, rounds, restored);
+      this.#machine = machine;
+      this.#guest = { next: (v) => machine.next(v), close: () => {} };
+    } else {
+      if (restored) throw new Error(`simulated ${program} guests cannot be restored`);
+      this.#guest = generatorSteps(program, vcpu, rounds, options);
+    }
     this.#kicked = kicked;
+    if (restored && this.#machine) {
+      this.#inValue = restored.inValue;
+      this.#spinState = restored.spinState;
+      this.#steps = restored.steps;
+      // A guest inside an operation resumes it (a spinning guest keeps spinning).
+      if (restored.started) this.#current = this.#machine.current();
+    }
+  }
+
+  /** The guest's whole state; valid while the vCPU is out of run(). Only programs the machine models. */
+  capture(): CpuState {
+    if (!this.#machine) throw new Error(`simulated ${this.program} guests cannot be captured`);
+    const sim = { ...this.#machine.state, inValue: this.#inValue, spinState: this.#spinState, steps: this.#steps };
+    return { kind: 'sim', sim };
   }
 
   run(): ExitKind {
     if (this.#current?.op !== 'spin') {
-      const next = this.#guest.next(this.#inValue);
+      this.#current = this.#guest.next(this.#inValue);
       this.#inValue = 0;
       this.#steps++;
-      if (next.done) throw new Error('simulated guest ended (its final halt loop never ends)');
-      this.#current = next.value;
     }
     const op = this.#current;
     switch (op.op) {
@@ -47,6 +93,9 @@ export class SimCore implements CpuCore {
         return EXIT.IO;
       case 'in':
         this.#setIo(0, op.port, op.size, 1);
+        return EXIT.IO;
+      case 'hypercall':
+        this.#setIo(1, PORT.HYPERCALL, 4, 1);
         return EXIT.IO;
       case 'hlt':
         return EXIT.HLT;
@@ -68,7 +117,20 @@ export class SimCore implements CpuCore {
   }
 
   ioValue(i: number): number {
+    const op = this.#current;
+    if (op?.op === 'hypercall') return op.regs[0]!;
     return this.#outValues[i] ?? 0;
+  }
+
+  readCallRegisters(regs: Uint32Array): void {
+    const op = this.#current;
+    if (op?.op === 'hypercall') regs.set(op.regs);
+    else regs.fill(0);
+  }
+
+  completeCall(regs: Uint32Array): void {
+    const op = this.#current;
+    if (op?.op === 'hypercall') for (let i = 0; i < 4; i++) op.regs[i] = regs[i]!;
   }
 
   setIoValue(i: number, value: number): void {
@@ -97,6 +159,6 @@ export class SimCore implements CpuCore {
   }
 
   close(): void {
-    this.#guest.return();
+    this.#guest.close();
   }
 }

@@ -15,11 +15,18 @@ import {
   WORKLOAD,
 } from './guest-abi.ts';
 import type { GuestProgram } from './guests.ts';
+import { simCallsGuest } from './sim-calls.ts';
+import { simPoolsGuest } from './sim-pools.ts';
 
 export type GuestOp =
   | { op: 'out'; port: number; size: number; values: number[] }
   | { op: 'in'; port: number; size: number }
   | { op: 'hlt' }
+  /**
+   * `outl %eax, $HYPERCALL` with regs = EAX, EBX, ECX, EDX, ESI, EDI; the VMM writes the answer
+   * into regs[0..3] (status, values) before the guest's next step reads it.
+   */
+  | { op: 'hypercall'; regs: Uint32Array }
   /** Computes forever without an exit (the `spin` guest). */
   | { op: 'spin' }
   | { op: 'fault'; marker: number }
@@ -28,7 +35,7 @@ export type GuestOp =
 /** A running simulated guest: yields operations, receives the value of each IN. */
 export type SimGuest = Generator<GuestOp, void, number>;
 
-interface GuestState {
+export interface GuestState {
   vcpu: number;
   halts: number;
   ioOps: number;
@@ -39,7 +46,7 @@ interface GuestState {
 
 const out = (port: number, size: number, values: number[]): GuestOp => ({ op: 'out', port, size, values });
 
-function* report(g: GuestState, code: number, value: number): SimGuest {
+export function* report(g: GuestState, code: number, value: number): SimGuest {
   yield out(PORT.REPORT_VALUE, 4, [value >>> 0]);
   yield out(PORT.REPORT_CODE, 4, [code]);
   g.reports++;
@@ -88,7 +95,13 @@ export function xorshift(x: number, iterations: number): number {
   return v;
 }
 
-type Round = (g: GuestState, round: number) => SimGuest;
+export type Round = (g: GuestState, round: number) => SimGuest;
+
+/** What a workload may do before its first round and after its last (guest/common's weak hooks). */
+export interface WorkloadHooks {
+  start?: (g: GuestState) => SimGuest;
+  finish?: (g: GuestState) => SimGuest;
+}
 
 function* computeRound(g: GuestState): SimGuest {
   g.checksum = xorshift(g.checksum, WORKLOAD.COMPUTE_ITERATIONS);
@@ -120,7 +133,7 @@ function* mixedRound(g: GuestState, round: number): SimGuest {
 }
 
 /** guest/common/runtime.c's guest_main, then entry.S's final halt loop. */
-function* workloadGuest(vcpu: number, rounds: number, round: Round): SimGuest {
+export function* workloadGuest(vcpu: number, rounds: number, round: Round, hooks: WorkloadHooks = {}): SimGuest {
   const g: GuestState = {
     vcpu,
     halts: 0,
@@ -130,10 +143,12 @@ function* workloadGuest(vcpu: number, rounds: number, round: Round): SimGuest {
     checksum: Math.imul(vcpu + 1, SEED_MULTIPLIER) >>> 0,
   };
   yield* report(g, REPORT.START, vcpu);
+  if (hooks.start) yield* hooks.start(g);
   for (let r = 1; rounds === 0 || r <= rounds; r++) {
     yield* round(g, r);
     yield* report(g, REPORT.ROUND, r);
   }
+  if (hooks.finish) yield* hooks.finish(g);
   yield* report(g, REPORT.HALTS, g.halts);
   yield* report(g, REPORT.IO_OPS, g.ioOps);
   yield* report(g, REPORT.CHECKSUM, g.checksum);
@@ -151,8 +166,20 @@ function* testGuest(vcpu: number, last: GuestOp): SimGuest {
   for (;;) yield { op: 'hlt' };
 }
 
-export function simGuest(program: GuestProgram, vcpu: number, rounds: number): SimGuest {
+/** What a simulated guest gets besides its vCPU index and rounds (entry registers, memory). */
+export interface SimGuestOptions {
+  /** The configuration word (EDX at entry). */
+  arg?: number;
+  /** Guest memory, as the VMM's host thread also sees it (the `calls` guest keeps its batch there). */
+  memory?: SharedArrayBuffer;
+}
+
+export function simGuest(program: GuestProgram, vcpu: number, rounds: number, options: SimGuestOptions = {}): SimGuest {
   switch (program) {
+    case 'calls':
+      return simCallsGuest(vcpu, rounds, options.arg ?? 0, options.memory);
+    case 'pools':
+      return simPoolsGuest(vcpu, rounds, options.arg ?? 0, options.memory);
     case 'compute':
       return workloadGuest(vcpu, rounds, computeRound);
     case 'io':

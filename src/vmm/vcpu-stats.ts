@@ -16,7 +16,7 @@ import type { GroupWriter, StatsTableWriter } from '../formats/stats-table/write
 export type ExitCounter = 'io_exits' | 'hlt_exits' | 'mmio_exits' | 'signal_exits' | 'shutdown_exits' | 'error_exits';
 
 const NOT_PRODUCED: Record<string, string[]> = {
-  exits: ['irq_window_exits', 'hypercalls', 'insn_emulations'],
+  exits: ['irq_window_exits', 'insn_emulations'],
   halt: ['halt_poll_success', 'halt_poll_attempts'],
   io: ['mmio_ops', 'mmio_bytes'],
 };
@@ -28,6 +28,7 @@ export class VcpuStats {
   readonly #halt: GroupWriter;
   readonly #ports: PortCounter;
   readonly #exitId: Record<ExitCounter | 'exits_total', number>;
+  readonly #hypercalls: number;
   readonly #pioOps: number;
   readonly #pioBytes: number;
   readonly #ioHist: number;
@@ -63,6 +64,7 @@ export class VcpuStats {
       shutdown_exits: e.counter('shutdown_exits'),
       error_exits: e.counter('error_exits'),
     };
+    this.#hypercalls = e.counter('hypercalls');
     this.#pioOps = this.#io.counter('pio_ops');
     this.#pioBytes = this.#io.counter('pio_bytes');
     this.#ioHist = this.#io.counter('io_latency_hist');
@@ -85,6 +87,14 @@ export class VcpuStats {
     g.begin();
     g.add(this.#exitId.exits_total, 1);
     g.add(this.#exitId[reason], 1);
+    g.end();
+  }
+
+  /** One hypercall (an I/O exit to the hypercall port, already counted by exit()). */
+  hypercall(): void {
+    const g = this.#exits;
+    g.begin();
+    g.add(this.#hypercalls, 1);
     g.end();
   }
 

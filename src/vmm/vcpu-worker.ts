@@ -12,10 +12,12 @@ import { StatsTableWriter } from '../formats/stats-table/writer.ts';
 import type { DomainEvent } from '../host/backend.ts';
 import { currentThreadId, installKickHandler } from '../kvm/kick.ts';
 import { openShmRegion } from '../shm/shm-file.ts';
+import { MailboxClient } from './call-mailbox.ts';
 import { CMD, VcpuControl } from './control.ts';
 import type { CpuCore } from './cpu-core.ts';
 import { KvmCore } from './kvm-core.ts';
 import { SimCore } from './sim-core.ts';
+import { SnapshotSlot } from './snapshot-slot.ts';
 import { runVcpuLoop } from './vcpu-loop.ts';
 import { VcpuStats } from './vcpu-stats.ts';
 import type { VcpuWorkerData } from './worker-data.ts';
@@ -33,7 +35,17 @@ try {
     installKickHandler();
     core = new KvmCore(data.vcpu, data.kvm.vcpuFd, data.kvm.runSize);
   } else {
-    core = new SimCore(data.program, data.vcpu, data.rounds, () => control.command !== CMD.RUN);
+    core = new SimCore(
+      data.program,
+      data.vcpu,
+      data.rounds,
+      () => control.command !== CMD.RUN,
+      {
+        arg: data.arg,
+        ...(data.simMemory ? { memory: data.simMemory } : {}),
+      },
+      data.restore?.sim,
+    );
   }
   writer.setVcpuIdentity(data.vcpu, { kvmStatsFd: data.kvm ? data.kvm.statsFd : null, hostTid: tid });
   const stats = new VcpuStats(writer, data.vcpu);
@@ -43,7 +55,16 @@ try {
     core,
     control,
     stats,
+    calls: new MailboxClient(data.mailbox, data.vcpu, () => control.command === CMD.STOP),
     emit: (event: DomainEvent) => post({ type: 'event', event }),
+    ...(data.snapshot
+      ? {
+          snapshot: {
+            slot: new SnapshotSlot(data.snapshot, data.vcpu),
+            ...(data.restore ? { initial: { parked: data.restore.parked, devices: data.restore.devices } } : {}),
+          },
+        }
+      : {}),
   });
 } finally {
   core?.close();

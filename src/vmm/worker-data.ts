@@ -1,4 +1,5 @@
 /** What the host thread hands a vCPU worker (structured-clonable). */
+import type { DeviceState, SimCpuState } from '../formats/stream/image.ts';
 import type { GuestProgram } from './guests.ts';
 
 export interface VcpuWorkerData {
@@ -12,6 +13,19 @@ export interface VcpuWorkerData {
   statsRevision: number;
   /** The domain's control block (control.ts). */
   control: SharedArrayBuffer;
+  /** The domain's hypercall mailboxes (call-mailbox.ts). */
+  mailbox: SharedArrayBuffer;
+  /** The program's configuration word (EDX at entry). */
+  arg: number;
+  /** Simulated backend only: guest memory, shared with the host thread. */
+  simMemory?: SharedArrayBuffer;
+  /** The domain's snapshot slots (snapshot-slot.ts): paused vCPUs leave their state there. */
+  snapshot?: SharedArrayBuffer;
+  /**
+   * A restored vCPU: its run state and device model, and for the simulated backend its guest
+   * state (a KVM vCPU's registers are set by the host thread before the worker starts).
+   */
+  restore?: { parked: boolean; devices: DeviceState; sim?: SimCpuState };
   /** KVM backend only: the vCPU (owned by the host thread's Vm) and its stats fd. */
   kvm?: { vcpuFd: number; runSize: number; statsFd: number };
 }

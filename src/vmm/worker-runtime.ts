@@ -6,16 +6,22 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { UsageError } from '../errors.ts';
+import type { VcpuState } from '../formats/stream/image.ts';
 import type { BackendKind, DomainConfig, DomainEvent, DomainRunState, DomainRuntime } from '../host/backend.ts';
 import { CMD, createControlBuffer, STATE, VcpuControl } from './control.ts';
+import { type CallSink, GuestCallService } from './guest-calls.ts';
+import type { GuestMemoryAccess } from './guest-memory.ts';
 import type { GuestProgram } from './guests.ts';
+import { createSnapshotBuffer, SnapshotSlot } from './snapshot-slot.ts';
 import { startTsWorker } from './ts-worker.ts';
 import type { VcpuWorkerData } from './worker-data.ts';
 
 export interface VcpuPlatform {
   readonly kind: BackendKind;
   /** The backend-specific part of vCPU i's worker data. */
-  workerData(vcpu: number): Pick<VcpuWorkerData, 'kvm'>;
+  workerData(vcpu: number): Pick<VcpuWorkerData, 'kvm' | 'simMemory'>;
+  /** Guest memory as the host thread sees it (for call batches). */
+  memory(): GuestMemoryAccess;
   /** Forces vCPU i (running on host thread `tid`) out of the guest, if it is inside. */
   kick(vcpu: number, tid: number): void;
   kvmStatsFds(): { vm?: number; vcpus: number[] };
@@ -26,7 +32,30 @@ export interface VcpuPlatform {
 export interface RuntimeOptions {
   program: GuestProgram;
   rounds: number;
+  /** The program's configuration word (EDX at entry). */
+  arg: number;
   statsRevision: number;
+  /** The host's dispatcher for the guest's hypercalls (absent: they answer unknown_family). */
+  calls?: CallSink;
+  /** Most batch entries one flush processes (default: a whole batch). */
+  batchBudget?: number;
+  /** Save/restore: the vCPU states to continue from, indexed by vCPU (KVM registers are set by the backend). */
+  restore?: VcpuState[];
+}
+
+/** How long captureState waits for a vCPU that is still booting. */
+const CAPTURE_WAIT_MS = 5000;
+
+/** A restored vCPU's worker data: run state, device model, simulated guest state. */
+function restoreData(state: VcpuState | undefined): Pick<VcpuWorkerData, 'restore'> {
+  if (!state) return {};
+  return {
+    restore: {
+      parked: state.parked,
+      devices: state.devices,
+      ...(state.cpu.kind === 'sim' ? { sim: state.cpu.sim } : {}),
+    },
+  };
 }
 
 /** How often a host waiting for vCPUs to leave the guest repeats its kick (a lost race costs one period). */
@@ -49,15 +78,20 @@ export class WorkerDomainRuntime implements DomainRuntime {
   #state: DomainRunState = 'created';
   readonly #threads: VcpuThread[];
   readonly #listeners: ((event: DomainEvent) => void)[] = [];
+  readonly #calls: GuestCallService;
   #destroying: Promise<void> | undefined;
+  /** Snapshot slots the paused vCPUs fill (save/restore). */
+  #snapshots: SharedArrayBuffer | undefined;
 
   private constructor(
     readonly config: DomainConfig,
     private readonly platform: VcpuPlatform,
     threads: VcpuThread[],
+    calls: GuestCallService,
   ) {
     this.backend = platform.kind;
     this.#threads = threads;
+    this.#calls = calls;
   }
 
   /**
@@ -70,6 +104,17 @@ export class WorkerDomainRuntime implements DomainRuntime {
     platform: VcpuPlatform,
   ): Promise<WorkerDomainRuntime> {
     const buffer = createControlBuffer(config.vcpus);
+    const snapshots = createSnapshotBuffer(config.vcpus);
+    if (options.restore && options.restore.length !== config.vcpus) {
+      throw new UsageError(`restore: ${options.restore.length} vCPU states for ${config.vcpus} vCPUs`);
+    }
+    const calls = new GuestCallService({
+      domid: config.domid,
+      vcpus: config.vcpus,
+      memory: platform.memory(),
+      ...(options.calls ? { sink: options.calls } : {}),
+      ...(options.batchBudget !== undefined ? { batchBudget: options.batchBudget } : {}),
+    });
     const threads: VcpuThread[] = [];
     const early: DomainEvent[] = [];
     let runtime: WorkerDomainRuntime | undefined;
@@ -80,9 +125,13 @@ export class WorkerDomainRuntime implements DomainRuntime {
         vcpu,
         program: options.program,
         rounds: options.rounds,
+        arg: options.arg,
+        mailbox: calls.mailbox,
         statsRegion: config.statsRegion,
         statsRevision: options.statsRevision,
         control: buffer,
+        snapshot: snapshots,
+        ...restoreData(options.restore?.[vcpu]),
         ...platform.workerData(vcpu),
       };
       const worker = startTsWorker(
@@ -117,7 +166,8 @@ export class WorkerDomainRuntime implements DomainRuntime {
       );
       threads.push(thread);
     }
-    const made = new WorkerDomainRuntime(config, platform, threads);
+    const made = new WorkerDomainRuntime(config, platform, threads, calls);
+    made.#snapshots = snapshots;
     try {
       await Promise.all(ready);
     } catch (err) {
@@ -127,6 +177,34 @@ export class WorkerDomainRuntime implements DomainRuntime {
     runtime = made;
     for (const event of early) made.#emit(event);
     return made;
+  }
+
+  /** Guest memory as the host thread sees it (save/restore, call batches). */
+  guestMemory(): GuestMemoryAccess {
+    return this.platform.memory();
+  }
+
+  /**
+   * Every vCPU's state, as each worker left it when it last stopped running (settled, with its
+   * device model). Only while the domain is paused or not yet started: a running vCPU's state
+   * is not stable. Throws when a vCPU cannot be captured (a simulated program without a
+   * resumable form) or does not answer.
+   */
+  async captureState(): Promise<VcpuState[]> {
+    this.#expect('capture the state of', ['paused', 'created']);
+    const out: VcpuState[] = [];
+    for (const [vcpu, t] of this.#threads.entries()) {
+      // A worker publishes before it reports its first wait; a fresh one may still be booting.
+      const deadline = Date.now() + CAPTURE_WAIT_MS;
+      while (t.control.state === STATE.BOOTING && !t.exited && Date.now() < deadline) {
+        await t.control.waitStateChange(STATE.BOOTING, REKICK_MS);
+      }
+      const content = new SnapshotSlot(this.#snapshots!, vcpu).read();
+      if (!content) throw new Error(`vCPU ${vcpu} has not published its state`);
+      if ('error' in content) throw new Error(`vCPU ${vcpu} cannot be captured: ${content.error}`);
+      out.push(content.state);
+    }
+    return out;
   }
 
   get state(): DomainRunState {
@@ -183,6 +261,7 @@ export class WorkerDomainRuntime implements DomainRuntime {
       }),
     );
     this.#state = 'destroyed';
+    await this.#calls.close();
     this.platform.release();
   }
 

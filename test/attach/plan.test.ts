@@ -207,3 +207,21 @@ describe('stat kinds and guest names', () => {
     assert.equal(guestName(['firecracker']), undefined);
   });
 });
+
+describe('planVms: processes holding only duplicated stats fds', () => {
+  it('are not VMs (another hvkit top, a logger): no phantom, no double listing', () => {
+    const vmm = proc(10, { vm: [5], vmStats: [7], vcpuStats: [8, 9] });
+    const viewer = proc(20, { vmStats: [30], vcpuStats: [31, 32] });
+    const { vms } = planVms({ processes: [vmm, viewer], skipped: [], tables: [], alive: () => true });
+    assert.deepEqual(
+      vms.map((v) => v.pid),
+      [10],
+    );
+  });
+  it('a process with vCPU fds but no VM fd still runs a VM', () => {
+    const p = { ...proc(10, { vcpuStats: [8] }), vcpuFds: [{ fd: 6, vcpu: 0 }] };
+    const { vms } = planVms({ processes: [p], skipped: [], tables: [], alive: () => true });
+    assert.equal(vms.length, 1);
+    assert.match(vms[0]!.notes.join(), /no VM fd/);
+  });
+});

@@ -22,7 +22,7 @@ function run(args: string[], env: NodeJS.ProcessEnv = {}) {
     env: { ...process.env, NO_COLOR: '1', ...env },
     timeout: 120_000,
   });
-  return { code: r.status, out: r.stdout, err: r.stderr };
+  return { code: r.status, out: r.stdout, err: r.stderr, pid: r.pid ?? -1 };
 }
 
 async function waitFor(what: string, test: () => boolean, ms = 60_000): Promise<void> {
@@ -56,16 +56,20 @@ describe('hvkit demo', () => {
       const last = r.out.split('hvkit top ·').at(-1) ?? '';
       assert.match(last, /4 VMs, 8 vCPUs/);
       assert.match(r.out, /domid reused: domid 4 reused: unique id [0-9a-f]{16} → [0-9a-f]{16}/);
-      assert.doesNotMatch(readdirSync('/dev/shm').join(' '), /hvkit\.\d+\.\d+\.dom/, 'no stats region left');
+      assert.deepEqual(hostRegions(r.pid), [], 'no region of the demo host is left');
     });
   }
 
   it('is seen from another process by hvkit top, and its regions are cleaned after kill -9', async (t) => {
     const env = kvmReason ? { HVKIT_BACKEND: 'sim' } : {};
-    const demo = spawn(process.execPath, [...HVKIT, 'demo', '--seconds', '120', '--own'], {
-      env: { ...process.env, NO_COLOR: '1', ...env },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const demo = spawn(
+      process.execPath,
+      [...HVKIT, 'demo', '--seconds', '120', '--own', '--recreate-every', '3600000'],
+      {
+        env: { ...process.env, NO_COLOR: '1', ...env },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     let log = '';
     demo.stderr?.on('data', (d: Buffer) => {
       log += d.toString();
@@ -95,9 +99,10 @@ describe('hvkit demo', () => {
       await exited(demo);
     }
     assert.ok(hostRegions(pid).length > 0, 'kill -9 leaves the dead host’s regions');
+    // The next host start removes them (any host starting on this machine may, so the message
+    // is not required from this one: what matters is that they are gone).
     const next = run(['demo', '--seconds', '1', '--own'], { HVKIT_BACKEND: 'sim' });
     assert.equal(next.code, 0, next.err);
-    assert.match(next.err, /removed \d+ stale region\(s\) of dead hosts/);
     assert.deepEqual(hostRegions(pid), []);
   });
 });

@@ -113,16 +113,25 @@ export class DomainDirectoryWriter {
     if (!Number.isInteger(update.generation) || update.generation < 1 || update.generation > 0xffff_ffff) {
       throw new UsageError(`generation out of range: ${update.generation}`);
     }
+    if (!Number.isInteger(update.nrVcpus) || update.nrVcpus < 0 || update.nrVcpus > 0xffff_ffff) {
+      throw new UsageError(`nr_vcpus out of range: ${update.nrVcpus}`);
+    }
+    // Everything that can throw happens before the sequence word goes odd: a throw between
+    // begin and end would leave the entry odd (torn to every reader) for good.
+    const state = stateValue(this.model, update.state);
+    const uniqueLow = Number(update.uniqueId & 0xffff_ffffn);
+    const uniqueHigh = Number(update.uniqueId >> 32n);
+    const flags = update.stats ? 1 << this.model.statsFlagBit : 0;
     const e = this.model.entry;
     const base = entryOffset(this.layout, domid) / 4;
     const seqIndex = base + e.seq.offset / 4;
     seqStoreBegin(words, seqIndex, this.#seq[domid]! | 1);
-    words[base + e.state.offset / 4] = stateValue(this.model, update.state);
+    words[base + e.state.offset / 4] = state;
     const uid = base + e.unique_id.offset / 4;
-    words[uid] = Number(update.uniqueId & 0xffff_ffffn);
-    words[uid + 1] = Number(update.uniqueId >> 32n);
+    words[uid] = uniqueLow;
+    words[uid + 1] = uniqueHigh;
     words[base + e.generation.offset / 4] = update.generation;
-    words[base + e.flags.offset / 4] = update.stats ? 1 << this.model.statsFlagBit : 0;
+    words[base + e.flags.offset / 4] = flags;
     words[base + e.nr_vcpus.offset / 4] = update.nrVcpus;
     this.#seq[domid] = seqStoreEnd(words, seqIndex, (this.#seq[domid]! | 1) + 1);
     this.#changes = (this.#changes + 1) >>> 0;

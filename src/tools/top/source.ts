@@ -22,6 +22,7 @@ import type { KvmStatDescriptor } from '../../formats/kvm-stats/types.ts';
 import { shippedStatsTableAbi } from '../../formats/stats-table/abi.ts';
 import type { StatSample, StatsSourceKind, TopSample, TopSource, VcpuSample, VmSample } from './model.ts';
 import { LifecycleTracker, type TrackedVm } from './source-events.ts';
+import { VmKeyAllocator } from './source-keys.ts';
 import { debugfsStatSample, kvmStatSamples, tableStatSamples } from './source-stats.ts';
 
 export interface HostTopSourceOptions {
@@ -74,7 +75,7 @@ export class HostTopSource implements TopSource {
   readonly #processes = new Map<string, { handle: ProcessHandle; users: number }>();
   readonly #tables = new Map<string, HvkitTable>();
   readonly #tracker = new LifecycleTracker();
-  readonly #usedKeys = new Map<string, number>();
+  readonly #keys = new VmKeyAllocator();
   readonly #cmdlines = new Map<string, string[] | undefined>();
   /** KVM stat descriptors by name, from every layout seen: types for debugfs files. */
   readonly #knownStats = new Map<string, KvmStatDescriptor>();
@@ -83,6 +84,11 @@ export class HostTopSource implements TopSource {
   #forceRescan = true;
   #closed = false;
   readonly status: ScanStatus = { samples: 0, rescans: 0, skipped: [], staleTables: [], badTables: [] };
+
+  /** Keys remembered for other VMMs' VMs (bounded by the VMs of live processes). */
+  get rememberedKeys(): number {
+    return this.#keys.size;
+  }
 
   constructor(options: HostTopSourceOptions = {}) {
     const rescanEvery = options.rescanEvery ?? DEFAULT_RESCAN_EVERY;
@@ -164,6 +170,8 @@ export class HostTopSource implements TopSource {
     this.status.skipped = found.skipped;
     this.status.staleTables = plan.staleTables;
     this.#reconcile(plan.vms);
+    const current = new Set([...this.#records.values()].map((r) => `${r.plan.pid}:${r.plan.startTime}`));
+    this.#keys.prune(current, (pid, start) => processStartTime(pid) === start);
   }
 
   /** Opens tables that appeared, closes those that went; returns the open ones with their identity. */
@@ -304,9 +312,7 @@ export class HostTopSource implements TopSource {
     let key = `pid:${p.pid}:${p.startTime}:${statsId}`;
     if (several || p.vmFd === undefined || p.matchKey.includes('unmapped')) key += `:${p.matchKey.split(':').at(-1)}`;
     // A VM re-created under the same identity within this source's life still gets a new key.
-    const n = (this.#usedKeys.get(key) ?? 0) + 1;
-    this.#usedKeys.set(key, n);
-    return n === 1 ? key : `${key}#${n}`;
+    return this.#keys.allocate(`${p.pid}:${p.startTime}`, key);
   }
 
   #vmName(p: VmPlan): string {

@@ -1,0 +1,123 @@
+/**
+ * `hvkit ctl save DOMID FILE`, `hvkit ctl restore FILE`, `hvkit ctl migrate DOMID --to SOCKET`:
+ * a CtlExtension (pass it to registerCtl). They talk to the host's stream socket
+ * (`/dev/shm/hvkit.<pid>.<start>.stream`, next to its control socket), because the file paths and
+ * socket addresses they carry do not fit in call-word arguments: one request line, one JSON answer.
+ * The host writes and reads FILE itself (paths are made absolute here), as `xl save` does.
+ */
+import { connect } from 'node:net';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { resolveHostSocket } from '../../ctl/client.ts';
+import { UsageError } from '../../errors.ts';
+import { EXIT_CHECK_FAILED, EXIT_OK } from '../errors.ts';
+import { printJson } from '../output.ts';
+import { parseInteger } from './args.ts';
+import type { CtlExtension } from './ctl.ts';
+
+/** The stream socket of the host `ctl --host PID` names (or the only one running). */
+export function streamSocketOf(command: Command): string {
+  const text = (command.optsWithGlobals() as { host?: string }).host;
+  const ctl = resolveHostSocket(text === undefined ? {} : { host: parseInteger('--host', text) });
+  return ctl.replace(/\.ctl$/, '.stream');
+}
+
+/** Sends one request line; resolves with the host's JSON answer. */
+export function streamRequest(
+  path: string,
+  line: string,
+  timeoutMs = 600_000,
+): Promise<{ ok: boolean; result?: unknown; error?: string }> {
+  return new Promise((done, fail) => {
+    const socket = connect(path);
+    let text = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      fail(new UsageError(`the host did not answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.on('connect', () => socket.write(`${line}\n`));
+    socket.on('data', (chunk) => {
+      text += chunk.toString('utf8');
+      const nl = text.indexOf('\n');
+      if (nl < 0) return;
+      clearTimeout(timer);
+      socket.destroy();
+      try {
+        done(JSON.parse(text.slice(0, nl)));
+      } catch {
+        fail(new UsageError(`the host answered something else than JSON: ${text.slice(0, 200)}`));
+      }
+    });
+    socket.on('error', (err) => {
+      clearTimeout(timer);
+      fail(new UsageError(`cannot reach the host's stream socket ${path}: ${err.message}`));
+    });
+  });
+}
+
+interface Opts {
+  json?: boolean;
+  paused?: boolean;
+  to?: string;
+}
+
+async function run(
+  command: Command,
+  line: string,
+  opts: Opts,
+  describe: (result: Record<string, unknown>) => string,
+): Promise<number> {
+  const answer = await streamRequest(streamSocketOf(command), line);
+  if (opts.json) printJson(answer);
+  else if (answer.ok) process.stdout.write(`${describe(answer.result as Record<string, unknown>)}\n`);
+  else process.stderr.write(`hvkit: ${answer.error}\n`);
+  return answer.ok ? EXIT_OK : EXIT_CHECK_FAILED;
+}
+
+export const ctlStream: CtlExtension = (ctl: Command, kit) => {
+  ctl
+    .command('save <domid> <file>')
+    .description('pause a domain, write its stream to FILE (atomically), let it run on')
+    .option('--paused', 'leave the domain paused after the save')
+    .option('--json', 'print JSON')
+    .action(async (domid: string, file: string, opts: Opts, command: Command) => {
+      const id = parseInteger('DOMID', domid);
+      const code = await run(
+        command,
+        `SAVE ${id} ${opts.paused ? 1 : 0} ${resolve(file)}`,
+        opts,
+        (r) => `saved domain ${id} to ${r.file} (${r.bytes} bytes, stream version ${r.version})`,
+      );
+      kit.setExit(code);
+    });
+  ctl
+    .command('restore <file>')
+    .description('verify a stream file completely, then run it as a new domain where it stopped')
+    .option('--paused', 'leave the restored domain paused')
+    .option('--json', 'print JSON')
+    .action(async (file: string, opts: Opts, command: Command) => {
+      const code = await run(command, `RESTORE ${opts.paused ? 1 : 0} ${resolve(file)}`, opts, (r) => {
+        const d = r.domain as { domid: number; name: string; state: string };
+        const up = r.upgradedFrom === undefined ? '' : `, upgraded from version ${r.upgradedFrom}`;
+        return `restored ${file} as domain ${d.domid} (${d.name}), ${d.state}${up}`;
+      });
+      kit.setExit(code);
+    });
+  ctl
+    .command('migrate <domid>')
+    .description('live-migrate a domain (stop-and-copy) to the host listening at --to')
+    .requiredOption('--to <socket>', 'destination: a unix socket path or host:port')
+    .option('--json', 'print JSON')
+    .action(async (domid: string, opts: Opts, command: Command) => {
+      const id = parseInteger('DOMID', domid);
+      const to = opts.to!.includes('/') ? resolve(opts.to!) : opts.to!;
+      const code = await run(
+        command,
+        `MIGRATE ${id} ${to}`,
+        opts,
+        (r) =>
+          `migrated domain ${id} to ${to} as domain ${r.remoteDomid} (${r.bytes} bytes, ${Math.round(Number(r.downtimeMs))} ms paused)`,
+      );
+      kit.setExit(code);
+    });
+};

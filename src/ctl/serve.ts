@@ -1,0 +1,68 @@
+/**
+ * A host serving its control socket: what `hvkit host` runs, and what tests and other tools
+ * (a migration destination) start in-process. Stopping closes the socket first (no new calls),
+ * then the dispatcher's families, then the host (every domain destroyed, every region removed).
+ */
+import { type CallInstaller, createHostDispatcher } from '../host/calls-host.ts';
+import { ControlSocket, type ControlSocketOptions } from '../host/control-socket.ts';
+import type { Dispatcher } from '../host/dispatcher.ts';
+import { type CreateDomainOptions, type DomainInfo, Host, type HostOptions } from '../host/host.ts';
+import { CallSinkSlot } from '../vmm/guest-calls.ts';
+
+export interface HostServerOptions {
+  host?: HostOptions;
+  socket?: ControlSocketOptions;
+  /** Families beyond core/domain/lifecycle (pools, streams …). */
+  installers?: readonly CallInstaller[];
+  /** Domains to create once serving. */
+  domains?: readonly CreateDomainOptions[];
+  /** Told about handler failures answered as internal_error. */
+  onInternalError?: (call: string, error: unknown) => void;
+}
+
+export interface HostServer {
+  host: Host;
+  dispatcher: Dispatcher;
+  socket: ControlSocket;
+  /** The domains created at start. */
+  domains: DomainInfo[];
+  stop(): Promise<void>;
+}
+
+export async function startHostServer(options: HostServerOptions = {}): Promise<HostServer> {
+  // Guests' hypercalls and tools' control-socket calls go to the one dispatcher: the backend
+  // gets a slot now and the dispatcher is attached to it as soon as it exists.
+  const guestCalls = new CallSinkSlot();
+  const host = Host.start({ ...options.host, calls: guestCalls });
+  let calls: ReturnType<typeof createHostDispatcher> | undefined;
+  let socket: ControlSocket | undefined;
+  const stop = async () => {
+    guestCalls.attach(undefined);
+    await socket?.close();
+    await calls?.close();
+    await host.stop();
+  };
+  try {
+    calls = createHostDispatcher(host, options.installers, {
+      ...(options.onInternalError ? { onInternalError: options.onInternalError } : {}),
+    });
+    guestCalls.attach(calls.dispatcher);
+    socket = await ControlSocket.listen(host.identity, calls.dispatcher, options.socket);
+    const domains: DomainInfo[] = [];
+    for (const d of options.domains ?? []) domains.push(await host.createDomain(d));
+    let stopping: Promise<void> | undefined;
+    return {
+      host,
+      dispatcher: calls.dispatcher,
+      socket,
+      domains,
+      stop: () => {
+        stopping ??= stop();
+        return stopping;
+      },
+    };
+  } catch (e) {
+    await stop().catch(() => {});
+    throw e;
+  }
+}

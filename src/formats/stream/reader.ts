@@ -1,0 +1,425 @@
+/**
+ * The stream reader: parses and verifies a whole stream — image header, every record's length
+ * bounds, checksum and zero padding, the record order and consistency (DOMAIN first; exactly one
+ * VCPU per vCPU; memory chunks in address order covering exactly the domain's memory; END last,
+ * nothing after it) — into a VerifiedImage. Nothing is applied anywhere: a caller applies the
+ * image only once `finish()` returned it, so a bad stream leaves nothing behind.
+ *
+ * Incremental: bytes are pushed as they arrive (file reads, a socket) and each record is checked
+ * as soon as it is complete. Allocation is bounded: a record body is buffered only after its
+ * length passed MAX_RECORD_BODY and the rules of its type, and memory data is held only for chunks
+ * inside the declared guest RAM (which is itself capped), each chunk at most once.
+ *
+ * Versions: a reader built from revision R reads streams of version R and R-1; a version R-1
+ * stream is upgraded in memory (its whole-chunk `memory` records become the page map revision 2
+ * holds). Any other version is refused with a message naming the version found and the ones read.
+ */
+import type { ResolvedAbi } from '../../abi/resolved.ts';
+import { FormatError } from '../../errors.ts';
+import {
+  liveRecordTypes,
+  newestStreamVersion,
+  readableVersions,
+  streamConstant,
+  streamRevision,
+  streamStruct,
+} from './abi.ts';
+import { crc32 } from './checksum.ts';
+import { decodeOptions, domainFromStruct, MAX_MEMORY_MIB, vcpuFromStruct } from './fields.ts';
+import {
+  type Blob,
+  CHUNK_BYTES,
+  MemoryImage,
+  PAGE_BYTES,
+  type StreamDomain,
+  type StreamOptions,
+  type VcpuState,
+  type VerifiedImage,
+} from './image.ts';
+import { decodeStruct } from './struct-codec.ts';
+import { RECORD } from './writer.ts';
+
+const FORMAT = 'stream';
+const HEADER_BYTES = 32;
+const RECORD_HEADER_BYTES = 16;
+const OPTIONAL = 0x8000_0000;
+
+export interface ReadOptions {
+  /** Revision this reader is built from (default: the newest frozen one). */
+  readerRevision?: number;
+  /** Largest guest RAM accepted, in MiB (default and cap: 4096). */
+  maxMemoryMiB?: number;
+}
+
+const fail = (field: string, rule: string, message: string, value?: string | number | bigint): never => {
+  throw new FormatError(FORMAT, field, rule, message, value === undefined ? undefined : String(value));
+};
+
+const hex = (n: number) => `0x${n.toString(16)}`;
+
+export class StreamReader {
+  readonly #readerRevision: number;
+  readonly #maxMemoryMiB: number;
+  readonly #queue: Uint8Array[] = [];
+  #queued = 0;
+  /** Stream offset of the first queued byte. */
+  #offset = 0;
+  #abi: ResolvedAbi | undefined;
+  #version = 0;
+  #options: StreamOptions | undefined;
+  #records = 0;
+  /** Header of the record whose body is awaited. */
+  #pending: { type: number; length: number; checksum: number; raw: Uint8Array; at: number } | undefined;
+  #ended = false;
+  #failed: unknown;
+  #domain: StreamDomain | undefined;
+  readonly #vcpus: (VcpuState | undefined)[] = [];
+  #memory: MemoryImage | undefined;
+  #chunks = 0;
+  #pools: Blob | undefined;
+  #stats: Blob | undefined;
+  readonly #skipped: number[] = [];
+
+  constructor(options: ReadOptions = {}) {
+    this.#readerRevision = options.readerRevision ?? newestStreamVersion();
+    this.#maxMemoryMiB = Math.min(options.maxMemoryMiB ?? MAX_MEMORY_MIB, MAX_MEMORY_MIB);
+  }
+
+  /** Versions this reader accepts. */
+  get readable(): number[] {
+    return readableVersions(this.#readerRevision);
+  }
+
+  /** True once END was read. */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** Bytes consumed so far. */
+  get offset(): number {
+    return this.#offset;
+  }
+
+  /** Feeds bytes; throws FormatError at the first broken rule (and on every later call). */
+  push(bytes: Uint8Array): void {
+    if (this.#failed) throw this.#failed;
+    try {
+      if (bytes.length === 0) return;
+      if (this.#ended) fail('stream', 'trailing-data', 'bytes follow the END record', this.#offset);
+      this.#queue.push(bytes);
+      this.#queued += bytes.length;
+      this.#parse();
+    } catch (err) {
+      this.#failed = err;
+      throw err;
+    }
+  }
+
+  /** The verified image; throws FormatError if the stream is incomplete or inconsistent. */
+  finish(): VerifiedImage {
+    if (this.#failed) throw this.#failed;
+    try {
+      return this.#finish();
+    } catch (err) {
+      this.#failed = err;
+      throw err;
+    }
+  }
+
+  #finish(): VerifiedImage {
+    if (!this.#abi)
+      fail(
+        'image_header',
+        'truncated',
+        `the stream ends after ${this.#offset + this.#queued} bytes, inside the image header`,
+      );
+    if (!this.#ended) {
+      fail('stream', 'truncated', `the stream ends at byte ${this.#offset + this.#queued} before its END record`);
+    }
+    const d = this.#domain!;
+    const vcpus: VcpuState[] = [];
+    for (let i = 0; i < d.vcpus; i++) {
+      const v = this.#vcpus[i];
+      if (!v) fail(`vcpu_state[${i}]`, 'missing-vcpu', `no state for vCPU ${i} of ${d.vcpus}`);
+      vcpus.push(v!);
+    }
+    return {
+      version: this.#version,
+      ...(this.#version < this.#readerRevision ? { upgradedFrom: this.#version } : {}),
+      options: this.#options!,
+      domain: d,
+      vcpus,
+      memory: this.#memory!,
+      ...(this.#pools ? { pools: this.#pools } : {}),
+      ...(this.#stats ? { stats: this.#stats } : {}),
+      skipped: [...this.#skipped],
+    };
+  }
+
+  /** Removes and returns the next `n` queued bytes as one array, or undefined if fewer are queued. */
+  #take(n: number): Uint8Array | undefined {
+    if (this.#queued < n) return undefined;
+    let out: Uint8Array;
+    const first = this.#queue[0]!;
+    if (first.length >= n) {
+      out = first.subarray(0, n);
+      if (first.length === n) this.#queue.shift();
+      else this.#queue[0] = first.subarray(n);
+    } else {
+      out = new Uint8Array(n);
+      let filled = 0;
+      while (filled < n) {
+        const head = this.#queue[0]!;
+        const part = Math.min(head.length, n - filled);
+        out.set(head.subarray(0, part), filled);
+        filled += part;
+        if (part === head.length) this.#queue.shift();
+        else this.#queue[0] = head.subarray(part);
+      }
+    }
+    this.#queued -= n;
+    this.#offset += n;
+    return out;
+  }
+
+  #parse(): void {
+    if (!this.#abi) {
+      const header = this.#take(HEADER_BYTES);
+      if (!header) return;
+      this.#readHeader(header);
+    }
+    for (;;) {
+      if (this.#ended) {
+        if (this.#queued > 0) fail('stream', 'trailing-data', 'bytes follow the END record', this.#offset);
+        return;
+      }
+      if (!this.#pending) {
+        const at = this.#offset;
+        const raw = this.#take(RECORD_HEADER_BYTES);
+        if (!raw) return;
+        this.#pending = { ...this.#readRecordHeader(raw, at), raw, at };
+      }
+      const p = this.#pending;
+      const padded = p.length + ((8 - (p.length % 8)) % 8);
+      const bytes = this.#take(padded);
+      if (!bytes) return;
+      this.#pending = undefined;
+      // Own copy: the record may be kept (memory pages), and must not pin the caller's buffers.
+      this.#record(p, new Uint8Array(bytes.subarray(0, p.length)), bytes.subarray(p.length));
+    }
+  }
+
+  #readHeader(header: Uint8Array): void {
+    // Identify with the newest revision's header layout (the header is fixed across revisions).
+    const layoutAbi = streamRevision(this.#readerRevision);
+    const h = decodeStruct(layoutAbi, 'image_header', header);
+    if (h.marker !== streamConstant(layoutAbi, 'MARKER')) {
+      fail('image_header.marker', 'bad-marker', 'not an hvkit stream', `0x${(h.marker as bigint).toString(16)}`);
+    }
+    if (h.ident !== streamConstant(layoutAbi, 'IDENT')) {
+      fail('image_header.ident', 'bad-ident', 'not an hvkit stream', `0x${(h.ident as bigint).toString(16)}`);
+    }
+    const version = Number(h.version as bigint);
+    const readable = this.readable;
+    if (!readable.includes(version)) {
+      const supported = readable.length > 1 ? `versions ${readable.join(' and ')}` : `version ${readable[0]} only`;
+      fail(
+        'image_header.version',
+        'unsupported-version',
+        `stream version ${version} cannot be read: this reader is version ${this.#readerRevision} and reads ${supported}`,
+        version,
+      );
+    }
+    const copy = new Uint8Array(header); // a copy even when given a Buffer (whose slice() is a view)
+    copy.fill(0, 20, 24);
+    const checksum = crc32(copy);
+    if (checksum !== Number(h.header_checksum as bigint)) {
+      fail(
+        'image_header.header_checksum',
+        'bad-checksum',
+        `stored ${hex(Number(h.header_checksum))}, computed ${hex(checksum)}`,
+      );
+    }
+    this.#abi = streamRevision(version);
+    this.#version = version;
+    this.#options = decodeOptions(h.options as bigint);
+  }
+
+  #readRecordHeader(raw: Uint8Array, at: number): { type: number; length: number; checksum: number } {
+    const abi = this.#abi!;
+    const where = `record[${this.#records}@${at}]`;
+    const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    const type = view.getUint32(0, true);
+    const length = view.getUint32(4, true);
+    const checksum = view.getUint32(8, true);
+    if (view.getUint32(12, true) !== 0)
+      fail(`${where}.record_reserved`, 'reserved-nonzero', 'reserved bytes must be zero');
+    const max = Number(streamConstant(abi, 'MAX_RECORD_BODY'));
+    if (length > max) fail(`${where}.length`, 'too-long', `a record body is at most ${max} bytes`, length);
+    const known = liveRecordTypes(abi);
+    if (!known.has(type) && (type & OPTIONAL) === 0) {
+      const retired = abi.records.find((r) => r.type === type && r.retired);
+      fail(
+        `${where}.type`,
+        'unknown-mandatory',
+        retired
+          ? `record type ${type} (${retired.name}) is retired in stream version ${this.#version}`
+          : `mandatory record type ${type} is unknown to stream version ${this.#version}: refusing the stream`,
+        type,
+      );
+    }
+    if (this.#records === 0 && type !== RECORD.domain) {
+      fail(`${where}.type`, 'domain-first', 'the first record must be DOMAIN', type);
+    }
+    return { type, length, checksum };
+  }
+
+  #record(
+    p: { type: number; length: number; checksum: number; raw: Uint8Array; at: number },
+    body: Uint8Array,
+    pad: Uint8Array,
+  ): void {
+    const where = `record[${this.#records}@${p.at}]`;
+    if (pad.some((b) => b !== 0)) fail(`${where}.padding`, 'padding-nonzero', 'padding after a body must be zero');
+    const head = new Uint8Array(p.raw);
+    head.fill(0, 8, 12);
+    const checksum = crc32(body, crc32(head));
+    if (checksum !== p.checksum) {
+      fail(`${where}.checksum`, 'bad-checksum', `stored ${hex(p.checksum)}, computed ${hex(checksum)}`);
+    }
+    this.#records++;
+    const abi = this.#abi!;
+    switch (p.type) {
+      case RECORD.domain:
+        this.#readDomain(where, body);
+        return;
+      case RECORD.vcpu:
+        this.#readVcpu(where, body);
+        return;
+      case RECORD.memory:
+        this.#readMemoryV1(where, body);
+        return;
+      case RECORD.memoryPages:
+        this.#readMemoryPages(where, body);
+        return;
+      case RECORD.pools:
+        this.#pools = this.#readBlob(where, body, 'pool_blob', 'format', this.#pools);
+        return;
+      case RECORD.stats:
+        this.#stats = this.#readBlob(where, body, 'stats_blob', 'revision', this.#stats);
+        return;
+      case RECORD.end:
+        this.#exact(where, body, 'end');
+        decodeStruct(abi, 'end', body);
+        this.#ended = true;
+        return;
+      default:
+        // An unknown optional record (the mandatory ones were refused at their header).
+        this.#skipped.push(p.type);
+    }
+  }
+
+  #exact(where: string, body: Uint8Array, struct: string, extra = 0): void {
+    const size = streamStruct(this.#abi!, struct).size + extra;
+    if (body.length !== size)
+      fail(`${where}.length`, 'bad-length', `a ${struct} record body is ${size} bytes`, body.length);
+  }
+
+  #readDomain(where: string, body: Uint8Array): void {
+    if (this.#domain) fail(`${where}.type`, 'duplicate-domain', 'a stream has one DOMAIN record');
+    this.#exact(where, body, 'domain_header');
+    const d = domainFromStruct(this.#abi!, decodeStruct(this.#abi!, 'domain_header', body));
+    if (d.memoryMiB > this.#maxMemoryMiB) {
+      fail(
+        `${where}.memory_mib`,
+        'too-much-memory',
+        `this reader accepts at most ${this.#maxMemoryMiB} MiB`,
+        d.memoryMiB,
+      );
+    }
+    this.#domain = d;
+    this.#memory = new MemoryImage(d.memoryMiB * CHUNK_BYTES);
+  }
+
+  #readVcpu(where: string, body: Uint8Array): void {
+    this.#exact(where, body, 'vcpu_state');
+    const d = this.#domain!;
+    const v = vcpuFromStruct(this.#abi!, decodeStruct(this.#abi!, 'vcpu_state', body), d.cpu);
+    if (v.vcpu >= d.vcpus) fail(`${where}.vcpu`, 'vcpu-out-of-range', `the domain has ${d.vcpus} vCPUs`, v.vcpu);
+    if (this.#vcpus[v.vcpu]) fail(`${where}.vcpu`, 'duplicate-vcpu', `vCPU ${v.vcpu} has two records`, v.vcpu);
+    this.#vcpus[v.vcpu] = v;
+  }
+
+  /** Checks a chunk head's address and extent; returns the bytes the chunk covers. */
+  #chunkExtent(where: string, gpa: bigint): number {
+    const memory = this.#memory!;
+    const expected = this.#chunks * CHUNK_BYTES;
+    if (expected >= memory.size)
+      fail(`${where}.gpa`, 'memory-overflow', `guest RAM is ${memory.size} bytes; this chunk lies past it`, gpa);
+    if (gpa !== BigInt(expected))
+      fail(`${where}.gpa`, 'chunk-order', `chunks come in address order: expected ${hex(expected)}`, gpa);
+    this.#chunks++;
+    return Math.min(CHUNK_BYTES, memory.size - expected);
+  }
+
+  #readMemoryV1(where: string, body: Uint8Array): void {
+    const abi = this.#abi!;
+    if (body.length < streamStruct(abi, 'memory_chunk').size) this.#exact(where, body, 'memory_chunk');
+    const h = decodeStruct(abi, 'memory_chunk', body);
+    const gpa = Number(h.gpa as bigint);
+    const bytes = this.#chunkExtent(where, h.gpa as bigint);
+    if (h.size !== BigInt(bytes))
+      fail(`${where}.size`, 'chunk-size', `this chunk covers ${bytes} bytes`, h.size as bigint);
+    const flags = h.flags as bigint;
+    if (flags & ~1n) fail(`${where}.flags`, 'unknown-flag', 'unknown memory flags set', flags);
+    const zero = flags === 1n;
+    this.#exact(where, body, 'memory_chunk', zero ? 0 : bytes);
+    if (zero) return;
+    // Upgrade to the revision-2 representation: keep the non-zero pages only.
+    const data = body.subarray(16);
+    for (let p = 0; p * PAGE_BYTES < bytes; p++) {
+      const page = data.subarray(p * PAGE_BYTES, (p + 1) * PAGE_BYTES);
+      if (page.some((b) => b !== 0)) this.#memory!.setPage(gpa / PAGE_BYTES + p, page);
+    }
+  }
+
+  #readMemoryPages(where: string, body: Uint8Array): void {
+    const abi = this.#abi!;
+    const headSize = streamStruct(abi, 'memory_pages').size;
+    if (body.length < headSize) this.#exact(where, body, 'memory_pages');
+    const h = decodeStruct(abi, 'memory_pages', body);
+    const gpa = Number(h.gpa as bigint);
+    const bytes = this.#chunkExtent(where, h.gpa as bigint);
+    const pages = Math.ceil(bytes / PAGE_BYTES);
+    if (h.pages !== BigInt(pages))
+      fail(`${where}.pages`, 'chunk-pages', `this chunk covers ${pages} pages`, h.pages as bigint);
+    const present = h.present as bigint[];
+    const listed: number[] = [];
+    for (let p = 0; p < 256; p++) {
+      if (((present[p >> 6]! >> BigInt(p & 63)) & 1n) === 0n) continue;
+      if (p >= pages) fail(`${where}.present`, 'page-out-of-chunk', `page ${p} is past the chunk's ${pages} pages`);
+      listed.push(p);
+    }
+    this.#exact(where, body, 'memory_pages', listed.length * PAGE_BYTES);
+    listed.forEach((p, i) => {
+      const at = headSize + i * PAGE_BYTES;
+      this.#memory!.setPage(gpa / PAGE_BYTES + p, body.subarray(at, at + PAGE_BYTES));
+    });
+  }
+
+  #readBlob(where: string, body: Uint8Array, struct: string, versionField: string, previous: Blob | undefined): Blob {
+    if (previous) fail(`${where}.type`, 'duplicate-record', `a stream has at most one ${struct} record`);
+    const head = streamStruct(this.#abi!, struct).size;
+    if (body.length < head) this.#exact(where, body, struct);
+    const h = decodeStruct(this.#abi!, struct, body);
+    this.#exact(where, body, struct, Number(h.size as bigint));
+    return { version: Number(h[versionField] as bigint), data: body.subarray(head) };
+  }
+}
+
+/** Verifies a whole stream held in memory (see StreamReader). */
+export function verifyStream(bytes: Uint8Array, options: ReadOptions = {}): VerifiedImage {
+  const reader = new StreamReader(options);
+  reader.push(bytes);
+  return reader.finish();
+}

@@ -1,0 +1,74 @@
+/**
+ * Wires streams into a running host (a CallInstaller for `hvkit host`): the stream family's
+ * calls on the dispatcher, the host's local stream socket (`hvkit ctl save | restore | migrate`
+ * and incoming migrations), and optionally a TCP listener for incoming migrations.
+ *
+ * Stream family (0x05) calls — tools only, since file paths and socket addresses do not fit in
+ * u64 arguments, the transfers themselves go over the stream socket:
+ *   0x01 stream.versions   → [version written, oldest version read]
+ *   0x02 stream.socket     → [1 when the local stream socket is listening, else 0]
+ */
+import { FAMILY } from '../../formats/callword/constants.ts';
+import { newestStreamVersion, readableVersions } from '../../formats/stream/abi.ts';
+import type { CallInstaller } from '../calls-host.ts';
+import { type Dispatcher, ok } from '../dispatcher.ts';
+import type { Host } from '../host.ts';
+import type { PoolStreamHooks } from './hooks.ts';
+import { listenForStreams, listenLocalStreams, type StreamListener } from './receiver.ts';
+
+export const STREAM_CALL = { versions: 0x01, socket: 0x02 } as const;
+
+export interface StreamInstallOptions {
+  /** Also receive migrations at this TCP host:port (or another unix path). */
+  listen?: string;
+  pools?: PoolStreamHooks;
+  /** Where listener failures and migrations are reported (default: stderr). */
+  log?: (line: string) => void;
+}
+
+export function registerStreamCalls(dispatcher: Dispatcher, listening: () => boolean): () => void {
+  const versions = readableVersions(newestStreamVersion());
+  const offs = [
+    dispatcher.register(FAMILY.stream, STREAM_CALL.versions, {
+      name: 'stream.versions',
+      nargs: 0,
+      callers: ['tool'],
+      handler: () => ok(BigInt(versions[0]!), BigInt(versions[versions.length - 1]!)),
+    }),
+    dispatcher.register(FAMILY.stream, STREAM_CALL.socket, {
+      name: 'stream.socket',
+      nargs: 0,
+      callers: ['tool'],
+      handler: () => ok(listening() ? 1n : 0n),
+    }),
+  ];
+  return () => {
+    for (const off of offs) off();
+  };
+}
+
+/** The installer: `registerHost(program, setExit, { installers: [streamInstaller()] })`. */
+export function streamInstaller(options: StreamInstallOptions = {}): CallInstaller {
+  return (dispatcher: Dispatcher, host: Host) => {
+    const log = options.log ?? ((line: string) => process.stderr.write(`hvkit host: ${line}\n`));
+    const receiverOptions = { ...(options.pools ? { pools: options.pools } : {}), onLog: log };
+    const listeners: StreamListener[] = [];
+    const started = Promise.allSettled([
+      listenLocalStreams(host, receiverOptions),
+      ...(options.listen ? [listenForStreams(host, options.listen, receiverOptions)] : []),
+    ]).then((results) => {
+      for (const r of results) {
+        if (r.status === 'fulfilled') {
+          listeners.push(r.value);
+          if (r.value.endpoint.kind === 'tcp') log(`receiving migrations at ${r.value.address}`);
+        } else log(`stream listener failed: ${(r.reason as Error).message}`);
+      }
+    });
+    const offCalls = registerStreamCalls(dispatcher, () => listeners.length > 0);
+    return async () => {
+      offCalls();
+      await started;
+      await Promise.all(listeners.map((l) => l.close()));
+    };
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * The source side of a live migration (stop-and-copy; see protocol.ts). The domain keeps running
+ * while the connection is set up and the versions are agreed; it is paused only for the copy, and
+ * destroyed only once the destination said RUNNING. Every failure before that unpauses it.
+ */
+import { UsageError } from '../../errors.ts';
+import { newestStreamVersion, readableVersions } from '../../formats/stream/abi.ts';
+import { streamPieces } from '../../formats/stream/writer.ts';
+import type { Host } from '../host.ts';
+import { captureDomain } from './capture.ts';
+import { connectEndpoint, describeEndpoint, type Endpoint, parseEndpoint } from './endpoint.ts';
+import type { PoolStreamHooks } from './hooks.ts';
+import { MIGRATE_IN, oneLine, parseHello, splitLine } from './protocol.ts';
+import { Wire } from './wire.ts';
+
+export interface MigrateOptions {
+  pools?: PoolStreamHooks;
+  /** Connecting, and each wait for the destination (default 10 s; the final confirmation 30 s). */
+  timeoutMs?: number;
+  confirmTimeoutMs?: number;
+  /** Tests: rewrites stream bytes on their way out (e.g. to corrupt one). */
+  transform?: (piece: Uint8Array, offset: number) => Uint8Array;
+}
+
+export interface MigrateResult {
+  /** The domain's id on the destination host. */
+  remoteDomid: number;
+  version: number;
+  bytes: number;
+  /** Milliseconds the domain was paused on the source before the destination confirmed. */
+  downtimeMs: number;
+}
+
+/** How long a source whose write failed waits for the destination's FAIL line. */
+const REASON_GRACE_MS = 1000;
+
+export class MigrationError extends Error {
+  override readonly name = 'MigrationError';
+}
+
+/** Migrates domain `domid` of `host` to the host listening at `to` (socket path or host:port). */
+export async function migrate(
+  host: Host,
+  domid: number,
+  to: string | Endpoint,
+  options: MigrateOptions = {},
+): Promise<MigrateResult> {
+  const endpoint = typeof to === 'string' ? parseEndpoint(to) : to;
+  const timeout = options.timeoutMs ?? 10_000;
+  if (!host.domain(domid)) throw new UsageError(`no domain ${domid}`);
+  const socket = await connectEndpoint(endpoint, timeout);
+  const wire = new Wire(socket);
+  try {
+    await wire.write(`${MIGRATE_IN}\n`);
+    const hello = await wire.readLine(timeout, 'the destination’s hello');
+    const theirs = parseHello(hello);
+    if (!theirs)
+      throw new MigrationError(`${describeEndpoint(endpoint)} is not a migration listener (${oneLine(hello)})`);
+    const ours = readableVersions(newestStreamVersion());
+    const version = ours.find((v) => theirs.includes(v));
+    if (version === undefined) {
+      throw new MigrationError(
+        `no common stream version: this host writes ${ours.join(' or ')}, the destination reads ${theirs.join(' and ')}`,
+      );
+    }
+    const captured = await captureDomain(host, domid, {
+      migration: true,
+      ...(options.pools ? { pools: options.pools } : {}),
+    });
+    const pausedAt = performance.now();
+    try {
+      let bytes: number;
+      try {
+        bytes = await wire.writeAll(streamPieces(captured.image, { version }), options.transform);
+      } catch (err) {
+        // A destination that refused mid-stream said why before it closed: prefer its reason.
+        const said = await wire.readLine(REASON_GRACE_MS, 'a reason').catch(() => '');
+        const [w, reason] = splitLine(said);
+        throw new MigrationError(
+          w === 'FAIL' ? `the destination refused the stream: ${reason}` : (err as Error).message,
+        );
+      }
+      const ready = await wire.readLine(timeout, 'the destination to verify the stream');
+      const [word, rest] = splitLine(ready);
+      if (word !== 'READY') throw new MigrationError(`the destination refused the stream: ${oneLine(rest || ready)}`);
+      await wire.write('GO\n');
+      const running = await wire.readLine(options.confirmTimeoutMs ?? 30_000, 'the destination to run the domain');
+      const [w2, r2] = splitLine(running);
+      if (w2 !== 'RUNNING')
+        throw new MigrationError(`the destination did not start the domain: ${oneLine(r2 || running)}`);
+      const downtimeMs = performance.now() - pausedAt;
+      await host.destroy(domid);
+      return { remoteDomid: Number(r2), version, bytes, downtimeMs };
+    } catch (err) {
+      await captured.release();
+      throw err instanceof MigrationError ? err : new MigrationError((err as Error).message);
+    }
+  } finally {
+    wire.close();
+    socket.destroy();
+  }
+}

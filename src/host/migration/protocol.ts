@@ -1,0 +1,42 @@
+/**
+ * The migration conversation (stop-and-copy), over one unix or TCP stream socket:
+ *
+ *   source → `MIGRATE-IN`
+ *   dest   → `HVKIT-MIGRATE 1 versions=<v>,<v>`   stream versions its reader accepts
+ *   source   (pauses the domain, captures it)
+ *   source → the stream (newest version both read), ending with its END record
+ *   dest     verifies the whole stream, creates the domain PAUSED
+ *   dest   → `READY <domid>`          or `FAIL <reason>` at any point, then closes
+ *   source → `GO`
+ *   dest     unpauses the domain (unless it was saved paused)
+ *   dest   → `RUNNING <domid>`
+ *   source   destroys its domain
+ *
+ * Until the source sent GO, any failure, close or timeout on either side leaves the source
+ * domain running (it is unpaused) and the destination destroys what it created. After GO the
+ * source waits for RUNNING; without it the source unpauses and keeps its domain, and a
+ * destination that cannot confirm destroys its copy.
+ */
+export const HELLO = 'HVKIT-MIGRATE 1';
+export const MIGRATE_IN = 'MIGRATE-IN';
+
+export function helloLine(versions: number[]): string {
+  return `${HELLO} versions=${versions.join(',')}\n`;
+}
+
+/** The versions a destination announced, or undefined for a line that is not a hello. */
+export function parseHello(line: string): number[] | undefined {
+  const m = /^HVKIT-MIGRATE 1 versions=(\d+(?:,\d+)*)$/.exec(line);
+  return m ? m[1]!.split(',').map(Number) : undefined;
+}
+
+/** Splits `WORD rest`. */
+export function splitLine(line: string): [string, string] {
+  const sp = line.indexOf(' ');
+  return sp < 0 ? [line, ''] : [line.slice(0, sp), line.slice(sp + 1)];
+}
+
+/** One line of a reason (no newlines, bounded). */
+export function oneLine(text: string): string {
+  return text.replace(/[\r\n]+/g, ' ').slice(0, 1000);
+}

@@ -1,0 +1,203 @@
+/**
+ * save and restore of a micro-VM through a stream file.
+ *
+ * save: pause, capture, write the stream to `FILE.<random>.tmp` in FILE's directory, fsync,
+ * rename over FILE, then unpause (unless asked to leave the domain paused). Any failure removes
+ * the temporary file and lets the domain run on: FILE is either the complete new stream or
+ * untouched.
+ *
+ * restore: read and verify the WHOLE stream first (StreamReader: header, every record, checksums,
+ * padding, END, consistency; memory bounded by the declared size); only then create a new domain
+ * (a new domid and a new unique id: those name a domain on one host, and the saved one may still
+ * exist) from the image, paused, load the pools, and unpause — unless the image was saved paused
+ * or the caller asks for it paused. A failure after creation destroys the new domain.
+ */
+import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writevSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { UsageError } from '../../errors.ts';
+import { newestStreamVersion } from '../../formats/stream/abi.ts';
+import type { VerifiedImage } from '../../formats/stream/image.ts';
+import { type ReadOptions, StreamReader } from '../../formats/stream/reader.ts';
+import { streamPieces, type WriteOptions } from '../../formats/stream/writer.ts';
+import type { GuestProgram } from '../../vmm/guests.ts';
+import type { Workload } from '../backend.ts';
+import type { DomainInfo, Host } from '../host.ts';
+import { type CaptureOptions, captureDomain } from './capture.ts';
+import type { PoolStreamHooks } from './hooks.ts';
+
+export interface SaveOptions extends CaptureOptions, WriteOptions {
+  /** Leave the domain paused after the save (default: it runs on as before). */
+  leavePaused?: boolean;
+  /** Tests: called with each batch of bytes before it is written (throwing aborts the save). */
+  onWrite?: (bytes: number) => void;
+}
+
+export interface SaveResult {
+  domid: number;
+  file: string;
+  bytes: number;
+  version: number;
+}
+
+const BATCH_BYTES = 4 << 20;
+
+/** Writes `pieces` to `file` through a temporary file and a rename; returns the bytes written. */
+export function writeFileAtomically(
+  file: string,
+  pieces: Iterable<Uint8Array>,
+  onWrite?: (bytes: number) => void,
+): number {
+  const temp = join(dirname(file), `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  const fd = openSync(temp, 'wx', 0o600);
+  let total = 0;
+  try {
+    let batch: Uint8Array[] = [];
+    let batched = 0;
+    const flush = () => {
+      onWrite?.(total + batched);
+      let rest = batch;
+      while (rest.length > 0) {
+        let n = writevSync(fd, rest);
+        // Partial writes: drop whole pieces written, cut the first one left.
+        while (n > 0 && rest.length > 0 && n >= rest[0]!.length) {
+          n -= rest[0]!.length;
+          rest = rest.slice(1);
+        }
+        if (n > 0) rest = [rest[0]!.subarray(n), ...rest.slice(1)];
+      }
+      total += batched;
+      batch = [];
+      batched = 0;
+    };
+    for (const p of pieces) {
+      batch.push(p);
+      batched += p.length;
+      if (batched >= BATCH_BYTES || batch.length >= 512) flush();
+    }
+    flush();
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(temp, file);
+    return total;
+  } catch (err) {
+    try {
+      closeSync(fd);
+    } catch {}
+    try {
+      unlinkSync(temp);
+    } catch {}
+    throw err;
+  }
+}
+
+export async function saveDomain(
+  host: Host,
+  domid: number,
+  file: string,
+  options: SaveOptions = {},
+): Promise<SaveResult> {
+  const captured = await captureDomain(host, domid, options);
+  const version = options.version ?? newestStreamVersion();
+  let bytes: number;
+  try {
+    bytes = writeFileAtomically(file, streamPieces(captured.image, { version }), options.onWrite);
+  } catch (err) {
+    await captured.release();
+    throw err;
+  }
+  if (!options.leavePaused) await captured.release();
+  return { domid, file, bytes, version };
+}
+
+const READ_BYTES = 4 << 20;
+
+/** Reads and verifies a stream file completely (nothing is applied). */
+export function readStreamFile(file: string, options: ReadOptions = {}): VerifiedImage {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (err) {
+    throw new UsageError(`cannot open ${file}: ${(err as Error).message}`);
+  }
+  try {
+    const reader = new StreamReader(options);
+    for (;;) {
+      const buf = new Uint8Array(READ_BYTES);
+      const n = readSync(fd, buf, 0, READ_BYTES, null);
+      if (n === 0) break;
+      reader.push(buf.subarray(0, n));
+    }
+    return reader.finish();
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export interface RestoreOptions extends ReadOptions {
+  pools?: PoolStreamHooks;
+  /** Leave the restored domain paused (default: as saved — running unless it was saved paused). */
+  paused?: boolean;
+  /** Name of the new domain (default: the saved one). */
+  name?: string;
+}
+
+export interface RestoreResult {
+  domain: DomainInfo;
+  /** Stream version read, and the version it was upgraded from when older. */
+  version: number;
+  upgradedFrom?: number;
+  /** Optional records present but not applied (unknown types; pools without a pool service). */
+  notApplied: string[];
+}
+
+/** Creates a new domain from a verified image and lets it continue where it stopped. */
+export async function restoreImage(
+  host: Host,
+  image: VerifiedImage,
+  options: RestoreOptions = {},
+): Promise<RestoreResult> {
+  if (image.domain.cpu !== host.backend.kind) {
+    throw new UsageError(
+      `the image holds ${image.domain.cpu} vCPU state; this host runs the ${host.backend.kind} backend`,
+    );
+  }
+  const notApplied = image.skipped.map((t) => `record type 0x${t.toString(16)} (unknown optional)`);
+  if (image.pools && !options.pools) notApplied.push('pools (no pool service)');
+  const info = await host.createDomain({
+    name: options.name ?? image.domain.name,
+    vcpus: image.domain.vcpus,
+    memoryMiB: image.domain.memoryMiB,
+    workload: image.domain.workload as Workload,
+    paused: true,
+    vmm: {
+      program: image.domain.program as GuestProgram,
+      rounds: image.domain.rounds,
+      restore: { vcpus: image.vcpus, pages: () => image.memory.pages() },
+    },
+  });
+  let poolsLoaded = false;
+  try {
+    if (image.pools && options.pools) {
+      options.pools.restore(info.domid, image.pools.version, image.pools.data);
+      poolsLoaded = true;
+    }
+    const paused = options.paused ?? image.options.paused;
+    const domain = paused ? info : await host.unpause(info.domid);
+    return {
+      domain,
+      version: image.version,
+      ...(image.upgradedFrom === undefined ? {} : { upgradedFrom: image.upgradedFrom }),
+      notApplied,
+    };
+  } catch (err) {
+    if (poolsLoaded) options.pools?.discard(info.domid);
+    await host.destroy(info.domid).catch(() => {});
+    throw err;
+  }
+}
+
+/** Verifies `file` completely, then restores it (see restoreImage). */
+export async function restoreDomain(host: Host, file: string, options: RestoreOptions = {}): Promise<RestoreResult> {
+  return restoreImage(host, readStreamFile(file, options), options);
+}

@@ -1,0 +1,96 @@
+/**
+ * Shared by the stream tests: hosts over the simulated or the KVM backend, the reports each
+ * domain's vCPUs sent (from the host's events), waiting for them, and temp directories.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Backend } from '../../src/host/backend.ts';
+import { Host, type HostEvent } from '../../src/host/host.ts';
+import { kvmUnavailableReason } from '../../src/kvm/system.ts';
+import { REPORT } from '../../src/vmm/guest-abi.ts';
+import { KvmBackend } from '../../src/vmm/kvm-backend.ts';
+import { SimBackend } from '../../src/vmm/sim-backend.ts';
+
+export type BackendName = 'sim' | 'kvm';
+
+/** Why KVM tests skip here, or undefined when /dev/kvm is usable. */
+export const kvmSkip = (): string | undefined => {
+  const why = kvmUnavailableReason();
+  return why === undefined ? undefined : `KVM is not usable here: ${why}`;
+};
+
+export function openTestBackend(name: BackendName): Backend {
+  return name === 'kvm' ? KvmBackend.open() : new SimBackend();
+}
+
+/** A host that records every report by domid and vCPU. */
+export class TestHost {
+  readonly host: Host;
+  readonly events: HostEvent[] = [];
+  readonly #waiters: (() => void)[] = [];
+
+  constructor(backend: BackendName) {
+    this.host = Host.start({ backend: openTestBackend(backend), ownsBackend: true });
+    this.host.on((e) => {
+      this.events.push(e);
+      for (const w of this.#waiters.splice(0)) w();
+    });
+  }
+
+  /** The reports vCPU `vcpu` of the domain with unique id `domid` sent, in order, as [code, value]. */
+  reports(domid: bigint, vcpu: number): Array<[number, bigint]> {
+    return this.events.flatMap((e) =>
+      e.kind === 'guest' && e.domain.uniqueId === domid && e.event.kind === 'report' && e.event.vcpu === vcpu
+        ? [[e.event.code, e.event.value] as [number, bigint]]
+        : [],
+    );
+  }
+
+  /** Resolves once `ok()` holds (checked after each host event), or rejects after `ms`. */
+  until(ok: () => boolean, ms = 20_000, what = 'condition'): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
+      const check = () => {
+        if (ok()) {
+          clearTimeout(timer);
+          resolve();
+        } else this.#waiters.push(check);
+      };
+      check();
+    });
+  }
+
+  /** Waits until every vCPU of `domid` reported at least `n` rounds. */
+  rounds(domid: bigint, vcpus: number, n: number): Promise<void> {
+    return this.until(
+      () =>
+        Array.from({ length: vcpus }, (_, v) => this.reports(domid, v)).every(
+          (r) => r.filter(([c]) => c === REPORT.ROUND).length >= n,
+        ),
+      20_000,
+      `${n} rounds of domain ${domid}`,
+    );
+  }
+
+  /**
+   * Waits until domain `domid` shut down: its first vCPU to finish (DONE) stops the domain, so
+   * the other vCPUs' sequences may end a little earlier.
+   */
+  shutdown(domid: bigint): Promise<void> {
+    return this.until(
+      () => this.events.some((e) => e.kind === 'shutdown' && e.domain.uniqueId === domid),
+      30_000,
+      `domain ${domid} to finish`,
+    );
+  }
+
+  stop(): Promise<void> {
+    return this.host.stop();
+  }
+}
+
+export function tempDir(): { dir: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'hvkit-stream-'));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
