@@ -8,7 +8,8 @@
  *   top           bit s  = summary[s] is non-zero                 (one u32)
  *
  * Every set/clear keeps the levels exact (a summary bit is set iff its word is non-zero), so
- * `first()` is three count-trailing-zeros and never meets an empty word.
+ * `first()` is three count-trailing-zeros and never meets an empty word, and `firstFrom(start)`
+ * is the same walk with the bits below `start` masked off at each level.
  */
 
 /** Bits the map holds: 32 × 32 × 32. */
@@ -70,9 +71,43 @@ export class ChangeBitmap {
     return (w << 5) | lowestBit(this.words[w]!);
   }
 
+  /** The lowest set bit at or after `start`, or -1: the same three levels, masked below `start`. */
+  firstFrom(start: number): number {
+    this.#check(start);
+    let w = start >>> 5;
+    const inWord = this.words[w]! & (-1 << (start & 31));
+    if (inWord !== 0) return (w << 5) | lowestBit(inWord);
+    let s = w >>> 5;
+    // `-1 << 32` is -1 in JavaScript (shift counts are mod 32), hence the explicit 32 cases.
+    const nextWord = (w & 31) + 1;
+    const inSummary = nextWord === 32 ? 0 : this.summary[s]! & (-1 << nextWord);
+    if (inSummary !== 0) {
+      w = (s << 5) | lowestBit(inSummary);
+      return (w << 5) | lowestBit(this.words[w]!);
+    }
+    const nextSummary = s + 1;
+    const inTop = nextSummary === 32 ? 0 : this.#top & (-1 << nextSummary);
+    if (inTop === 0) return -1;
+    s = lowestBit(inTop);
+    w = (s << 5) | lowestBit(this.summary[s]!);
+    return (w << 5) | lowestBit(this.words[w]!);
+  }
+
   /** Clears and returns the lowest set bit, or -1. */
   take(): number {
     const bit = this.first();
+    if (bit >= 0) this.clear(bit);
+    return bit;
+  }
+
+  /**
+   * Clears and returns the first set bit at or after `cursor`, wrapping around to the lowest one,
+   * or -1. A reader that moves its cursor past each bit it takes visits every set bit in turn, so
+   * churn on low bits cannot starve high ones.
+   */
+  takeFrom(cursor: number): number {
+    let bit = this.firstFrom(cursor);
+    if (bit < 0) bit = this.first();
     if (bit >= 0) this.clear(bit);
     return bit;
   }

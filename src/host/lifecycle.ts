@@ -4,8 +4,9 @@
  * The host publishes every domain transition here. Each consumer subscribes and gets its own
  * change bitmap over the 32768 domids (Xen has one, for one consumer): a transition that
  * consumers must notice sets the domid's bit in every consumer's bitmap, and `getDomainState`
- * returns the lowest changed domid with its *current* state, unique id and generation, clearing
- * the bit — `'none'` when nothing changed. Subscribing sets the bit of every existing domain, so a
+ * returns one changed domid with its *current* state, unique id and generation, clearing
+ * the bit — `'none'` when nothing changed. Each consumer reads round the domids from where it
+ * stopped (not always from the lowest), so constant churn on low domids cannot starve high ones. Subscribing sets the bit of every existing domain, so a
  * new or reconnecting consumer resyncs by draining.
  *
  * States. The seed's interface knows "existing" and "dying"; hvkit splits "existing" into what a
@@ -52,6 +53,8 @@ export type DomainStateResult = DomainStateInfo | typeof NONE;
 /** A subscription: its own bitmap. Obtain from LifecycleFeed.subscribe(). */
 export class FeedConsumer {
   readonly bitmap = new ChangeBitmap();
+  /** Where the next read starts: reads go round the domids, so no changed domid waits forever. */
+  cursor = 0;
   #active = true;
   constructor(readonly id: number) {}
   get active(): boolean {
@@ -114,8 +117,9 @@ export class LifecycleFeed {
   /** One changed domid (the lowest) with its current state, clearing its bit; 'none' when none. */
   getDomainState(consumer: FeedConsumer): DomainStateResult {
     if (!consumer.active) throw new UsageError(`consumer ${consumer.id} has unsubscribed`);
-    const domid = consumer.bitmap.take();
+    const domid = consumer.bitmap.takeFrom(consumer.cursor);
     if (domid < 0) return NONE;
+    consumer.cursor = (domid + 1) % BITMAP_BITS;
     const info = this.current(domid);
     if (!info) throw new Error(`domid ${domid} was signalled but never published`);
     return info;

@@ -91,6 +91,7 @@ export class KvmBackend implements Backend {
       throw err;
     }
     this.#domains.add(runtime);
+    void runtime.destroyed.then(() => this.#domains.delete(runtime));
     return runtime;
   }
 

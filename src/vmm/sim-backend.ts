@@ -61,6 +61,7 @@ export class SimBackend implements Backend {
       },
     );
     this.#domains.add(runtime);
+    void runtime.destroyed.then(() => this.#domains.delete(runtime));
     return runtime;
   }
 

@@ -60,7 +60,7 @@ function restoreData(state: VcpuState | undefined): Pick<VcpuWorkerData, 'restor
 
 /** How often a host waiting for vCPUs to leave the guest repeats its kick (a lost race costs one period). */
 const REKICK_MS = 20;
-/** A worker that has not exited this long after STOP is terminated. */
+/** A worker that has not exited this long after the stop request is terminated. */
 const EXIT_GRACE_MS = 5000;
 
 const WORKER_SCRIPT = new URL('./vcpu-worker.ts', import.meta.url);
@@ -80,6 +80,11 @@ export class WorkerDomainRuntime implements DomainRuntime {
   readonly #listeners: ((event: DomainEvent) => void)[] = [];
   readonly #calls: GuestCallService;
   #destroying: Promise<void> | undefined;
+  #markDestroyed!: () => void;
+  /** Settles once destroy() has finished (successfully or not): the backend forgets the runtime then. */
+  readonly destroyed = new Promise<void>((resolve) => {
+    this.#markDestroyed = resolve;
+  });
   /** Snapshot slots the paused vCPUs fill (save/restore). */
   #snapshots: SharedArrayBuffer | undefined;
 
@@ -252,17 +257,20 @@ export class WorkerDomainRuntime implements DomainRuntime {
   }
 
   async #destroy(): Promise<void> {
-    await this.#command(CMD.STOP, [STATE.STOPPED]);
-    await Promise.all(
-      this.#threads.map(async (t) => {
-        const timer = setTimeout(() => void t.worker.terminate(), EXIT_GRACE_MS);
-        await t.exit;
-        clearTimeout(timer);
-      }),
-    );
-    this.#state = 'destroyed';
-    await this.#calls.close();
-    this.platform.release();
+    // The grace period runs from the stop request, not from its acknowledgement: a worker that
+    // never reports STOPPED (stuck while starting, a lost kick) is terminated all the same, so
+    // destroy — and with it a host's stop — can never wait forever.
+    const timers = this.#threads.map((t) => setTimeout(() => void t.worker.terminate(), EXIT_GRACE_MS));
+    try {
+      await this.#command(CMD.STOP, [STATE.STOPPED]);
+      await Promise.all(this.#threads.map((t) => t.exit));
+      this.#state = 'destroyed';
+      await this.#calls.close();
+      this.platform.release();
+    } finally {
+      for (const timer of timers) clearTimeout(timer);
+      this.#markDestroyed();
+    }
   }
 
   #expect(op: string, states: DomainRunState[]): void {
