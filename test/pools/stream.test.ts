@@ -6,12 +6,14 @@
  * through the dispatcher, under the pool ids the guest holds.
  */
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { FormatError } from '../../src/errors.ts';
 import { STATUS } from '../../src/formats/callword/constants.ts';
 import { callWord } from '../../src/formats/callword/word.ts';
+import { insertRecordBeforeEnd, RECORD } from '../../src/formats/stream/index.ts';
 import { createHostDispatcher } from '../../src/host/calls-host.ts';
 import type { CallContext } from '../../src/host/dispatcher.ts';
 import { readStreamFile, restoreDomain, saveDomain } from '../../src/host/migration/save-restore.ts';
@@ -343,6 +345,47 @@ test('sim host: pool pages a guest put through the dispatcher survive save → r
     const plain = await restoreDomain(h.host, file, { paused: true });
     assert.deepEqual(plain.notApplied, ['pools (no pool service)']);
     assert.deepEqual(service.pools(plain.domain.domid), []);
+  } finally {
+    await calls.close();
+    await h.stop();
+    tmp.remove();
+  }
+});
+
+test('sim host: a stream whose POOLS record holds a malformed snapshot is refused before any domain exists', async () => {
+  const h = new TestHost('sim');
+  const tmp = tempDir();
+  const service = new PoolService();
+  const hooks = poolStreamHooks(service);
+  const calls = createHostDispatcher(h.host, [poolCallInstaller(service, { memoryOf: () => undefined })]);
+  const shm = () => readdirSync('/dev/shm').filter((n) => n.startsWith(`hvkit.${process.pid}.`) && !n.endsWith('.ctl'));
+  try {
+    const dom = await h.host.createDomain({ name: 'plain', vcpus: 1, memoryMiB: 2, workload: 'compute' });
+    const good = join(tmp.dir, 'plain.hvst');
+    await saveDomain(h.host, dom.domid, good);
+    await h.host.destroy(dom.domid);
+    // pool_count 3 and nothing more: the record's framing and checksum are right, its snapshot is not.
+    const snapshot = Uint8Array.from([3, 0, 0, 0]);
+    const body = new Uint8Array(8 + snapshot.length);
+    new DataView(body.buffer).setUint32(0, POOL_SNAPSHOT_FORMAT, true);
+    new DataView(body.buffer).setUint32(4, snapshot.length, true);
+    body.set(snapshot, 8);
+    const bad = join(tmp.dir, 'bad-pools.hvst');
+    writeFileSync(bad, insertRecordBeforeEnd(new Uint8Array(readFileSync(good)), RECORD.pools, body));
+    assert.equal(readStreamFile(bad).pools?.data.length, 4, 'the stream itself verifies');
+
+    const events = h.events.length;
+    const files = shm();
+    await assert.rejects(restoreDomain(h.host, bad, { pools: hooks }), (e: unknown) => {
+      assert.ok(e instanceof FormatError, String(e));
+      assert.equal(e.format, 'pool-snapshot');
+      assert.equal(e.rule, 'count-exceeds-data');
+      return true;
+    });
+    assert.deepEqual(h.events.slice(events), [], 'no lifecycle event');
+    assert.deepEqual(h.host.list(), [], 'no domain');
+    assert.deepEqual(shm(), files, 'no /dev/shm file');
+    assert.deepEqual(service.domids(), []);
   } finally {
     await calls.close();
     await h.stop();

@@ -15,6 +15,24 @@ import { type BackendName, kvmSkip, TestHost, tempDir } from './helpers.ts';
 
 const ROUNDS = { compute: 40, mixed: 40, io: 24 } as const;
 
+/**
+ * Waits until the domain's events stopped arriving for a while (a paused domain sends none, but
+ * the ones sent before the pause may still be on their way), with a generous overall deadline.
+ */
+async function reportsSettled(h: TestHost, uniqueId: bigint, quietMs = 300, maxMs = 30_000): Promise<void> {
+  const count = () => h.events.filter((e) => e.kind === 'guest' && e.domain.uniqueId === uniqueId).length;
+  const end = Date.now() + maxMs;
+  let last = count();
+  let since = Date.now();
+  while (Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 50));
+    const n = count();
+    if (n !== last) [last, since] = [n, Date.now()];
+    else if (Date.now() - since >= quietMs) return;
+  }
+  throw new Error(`the reports of domain ${uniqueId} did not settle within ${maxMs} ms`);
+}
+
 for (const backend of ['sim', 'kvm'] as BackendName[]) {
   for (const workload of ['compute', 'mixed', 'io'] as const) {
     test(`${backend}: save then restore of a ${workload} guest continues its counters exactly`, async (t) => {
@@ -31,7 +49,7 @@ for (const backend of ['sim', 'kvm'] as BackendName[]) {
         assert.equal(saved.version, 2);
         assert.deepEqual(readdirSync(tmp.dir), ['dom.hvst'], 'no temporary file is left');
         // Reports still in flight from before the pause arrive; then the source goes away.
-        await new Promise((r) => setTimeout(r, 50));
+        await reportsSettled(h, dom.uniqueId);
         await h.host.destroy(dom.domid);
         const before = Array.from({ length: vcpus }, (_, v) => h.reports(dom.uniqueId, v));
 

@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { resolveHostSocket } from '../../ctl/client.ts';
 import { UsageError } from '../../errors.ts';
+import { MAX_LINE } from '../../host/migration/wire.ts';
 import { EXIT_CHECK_FAILED, EXIT_OK } from '../errors.ts';
 import { printJson } from '../output.ts';
 import { parseInteger } from './args.ts';
@@ -31,27 +32,42 @@ export function streamRequest(
   return new Promise((done, fail) => {
     const socket = connect(path);
     let text = '';
-    const timer = setTimeout(() => {
+    let settled = false;
+    const settle = (answer: () => { ok: boolean; result?: unknown; error?: string }) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
       socket.destroy();
-      fail(new UsageError(`the host did not answer within ${timeoutMs} ms`));
-    }, timeoutMs);
+      try {
+        done(answer());
+      } catch (err) {
+        fail(err);
+      }
+    };
+    const refuse = (message: string) =>
+      settle(() => {
+        throw new UsageError(message);
+      });
+    const timer = setTimeout(() => refuse(`the host did not answer within ${timeoutMs} ms`), timeoutMs);
     socket.on('connect', () => socket.write(`${line}\n`));
     socket.on('data', (chunk) => {
       text += chunk.toString('utf8');
       const nl = text.indexOf('\n');
+      if (nl < 0 ? text.length > MAX_LINE : nl > MAX_LINE)
+        return refuse(`the host's answer is longer than ${MAX_LINE} bytes`);
       if (nl < 0) return;
-      clearTimeout(timer);
-      socket.destroy();
-      try {
-        done(JSON.parse(text.slice(0, nl)));
-      } catch {
-        fail(new UsageError(`the host answered something else than JSON: ${text.slice(0, 200)}`));
-      }
+      const answer = text.slice(0, nl);
+      settle(() => {
+        try {
+          return JSON.parse(answer);
+        } catch {
+          throw new UsageError(`the host answered something else than JSON: ${answer.slice(0, 200)}`);
+        }
+      });
     });
-    socket.on('error', (err) => {
-      clearTimeout(timer);
-      fail(new UsageError(`cannot reach the host's stream socket ${path}: ${err.message}`));
-    });
+    socket.on('end', () => refuse(`the host closed its stream socket ${path} without answering`));
+    socket.on('close', () => refuse(`the host closed its stream socket ${path} without answering`));
+    socket.on('error', (err) => refuse(`cannot reach the host's stream socket ${path}: ${err.message}`));
   });
 }
 

@@ -39,7 +39,10 @@ export function registerHost(
     .option('--workload <w>', `workload of those micro-VMs (${WORKLOADS.join(', ')})`, 'compute')
     .option('--vcpus <n>', 'vCPUs of each', '1')
     .option('--memory <MiB>', 'guest memory of each', '4')
-    .option('--listen <addr>', 'also accept incoming migrations on this unix socket path or HOST:PORT')
+    .option(
+      '--listen <addr>',
+      'also accept incoming migrations on this unix socket path or HOST:PORT (unauthenticated: loopback or a trusted network only)',
+    )
     .option('--json', 'print the start line as JSON')
     .action(async (opts: HostCliOptions) => {
       const count = parseInteger('--domains', opts.domains);

@@ -10,6 +10,11 @@
  * length passed MAX_RECORD_BODY and the rules of its type, and memory data is held only for chunks
  * inside the declared guest RAM (which is itself capped), each chunk at most once.
  *
+ * The pool snapshot may span several POOLS records (the writer cuts it to fit MAX_RECORD_BODY):
+ * they must be consecutive and carry the same format; their data is joined in order. The joined
+ * size is capped by `maxPoolBytes` (default and cap MAX_POOL_BYTES), checked at each record header
+ * before its body is buffered.
+ *
  * Versions: a reader built from revision R reads streams of version R and R-1; a version R-1
  * stream is upgraded in memory (its whole-chunk `memory` records become the page map revision 2
  * holds). Any other version is refused with a message naming the version found and the ones read.
@@ -44,11 +49,20 @@ const HEADER_BYTES = 32;
 const RECORD_HEADER_BYTES = 16;
 const OPTIONAL = 0x8000_0000;
 
+/**
+ * Largest pool snapshot a reader accepts (all POOLS records together): 512 MiB, about 127k pages
+ * in the pool service's format 1 — eight times the default host-wide pool budget (16384 pages),
+ * and bounded like guest RAM so a hostile stream cannot make a reader hold more than that.
+ */
+export const MAX_POOL_BYTES = 512 * CHUNK_BYTES;
+
 export interface ReadOptions {
   /** Revision this reader is built from (default: the newest frozen one). */
   readerRevision?: number;
   /** Largest guest RAM accepted, in MiB (default and cap: 4096). */
   maxMemoryMiB?: number;
+  /** Largest pool snapshot accepted, in bytes (default and cap: MAX_POOL_BYTES). */
+  maxPoolBytes?: number;
 }
 
 const fail = (field: string, rule: string, message: string, value?: string | number | bigint): never => {
@@ -60,6 +74,7 @@ const hex = (n: number) => `0x${n.toString(16)}`;
 export class StreamReader {
   readonly #readerRevision: number;
   readonly #maxMemoryMiB: number;
+  readonly #maxPoolBytes: number;
   readonly #queue: Uint8Array[] = [];
   #queued = 0;
   /** Stream offset of the first queued byte. */
@@ -76,13 +91,17 @@ export class StreamReader {
   readonly #vcpus: (VcpuState | undefined)[] = [];
   #memory: MemoryImage | undefined;
   #chunks = 0;
-  #pools: Blob | undefined;
+  /** The POOLS records read so far: their format and data pieces, joined by finish(). */
+  #pools: { version: number; pieces: Uint8Array[]; bytes: number } | undefined;
+  /** Type of the last record read (POOLS records must be consecutive). */
+  #lastType: number | undefined;
   #stats: Blob | undefined;
   readonly #skipped: number[] = [];
 
   constructor(options: ReadOptions = {}) {
     this.#readerRevision = options.readerRevision ?? newestStreamVersion();
     this.#maxMemoryMiB = Math.min(options.maxMemoryMiB ?? MAX_MEMORY_MIB, MAX_MEMORY_MIB);
+    this.#maxPoolBytes = Math.min(options.maxPoolBytes ?? MAX_POOL_BYTES, MAX_POOL_BYTES);
   }
 
   /** Versions this reader accepts. */
@@ -143,14 +162,27 @@ export class StreamReader {
       if (!v) fail(`vcpu_state[${i}]`, 'missing-vcpu', `no state for vCPU ${i} of ${d.vcpus}`);
       vcpus.push(v!);
     }
+    const memory = this.#memory!;
+    if (this.#chunks * CHUNK_BYTES < memory.size) {
+      fail(
+        'memory',
+        'missing-chunks',
+        `the memory records cover ${this.#chunks} of the domain's ${memory.size / CHUNK_BYTES} chunks`,
+        this.#chunks,
+      );
+    }
+    const pools = this.#pools && {
+      version: this.#pools.version,
+      data: this.#pools.pieces.length === 1 ? this.#pools.pieces[0]! : Buffer.concat(this.#pools.pieces),
+    };
     return {
       version: this.#version,
       ...(this.#version < this.#readerRevision ? { upgradedFrom: this.#version } : {}),
       options: this.#options!,
       domain: d,
       vcpus,
-      memory: this.#memory!,
-      ...(this.#pools ? { pools: this.#pools } : {}),
+      memory,
+      ...(pools ? { pools } : {}),
       ...(this.#stats ? { stats: this.#stats } : {}),
       skipped: [...this.#skipped],
     };
@@ -271,6 +303,19 @@ export class StreamReader {
     if (this.#records === 0 && type !== RECORD.domain) {
       fail(`${where}.type`, 'domain-first', 'the first record must be DOMAIN', type);
     }
+    if (type === RECORD.pools) {
+      // Bounded before the body is buffered: the data this record may add to the joined snapshot.
+      const data = Math.max(0, length - streamStruct(abi, 'pool_blob').size);
+      const held = this.#pools?.bytes ?? 0;
+      if (held + data > this.#maxPoolBytes) {
+        fail(
+          `${where}.length`,
+          'pools-too-large',
+          `the pool snapshot may hold at most ${this.#maxPoolBytes} bytes in all; ${held} are read already`,
+          length,
+        );
+      }
+    }
     return { type, length, checksum };
   }
 
@@ -288,6 +333,8 @@ export class StreamReader {
       fail(`${where}.checksum`, 'bad-checksum', `stored ${hex(p.checksum)}, computed ${hex(checksum)}`);
     }
     this.#records++;
+    const previous = this.#lastType;
+    this.#lastType = p.type;
     const abi = this.#abi!;
     switch (p.type) {
       case RECORD.domain:
@@ -303,7 +350,7 @@ export class StreamReader {
         this.#readMemoryPages(where, body);
         return;
       case RECORD.pools:
-        this.#pools = this.#readBlob(where, body, 'pool_blob', 'format', this.#pools);
+        this.#readPoolPiece(where, body, previous);
         return;
       case RECORD.stats:
         this.#stats = this.#readBlob(where, body, 'stats_blob', 'revision', this.#stats);
@@ -405,6 +452,29 @@ export class StreamReader {
       const at = headSize + i * PAGE_BYTES;
       this.#memory!.setPage(gpa / PAGE_BYTES + p, body.subarray(at, at + PAGE_BYTES));
     });
+  }
+
+  /** One POOLS record: the first, or the next piece of the snapshot right after the previous one. */
+  #readPoolPiece(where: string, body: Uint8Array, previousType: number | undefined): void {
+    const pools = this.#pools;
+    if (pools && previousType !== RECORD.pools) {
+      fail(`${where}.type`, 'pools-not-consecutive', 'the POOLS records of a stream follow each other');
+    }
+    const piece = this.#readBlob(where, body, 'pool_blob', 'format', undefined);
+    if (!pools) {
+      this.#pools = { version: piece.version, pieces: [piece.data], bytes: piece.data.length };
+      return;
+    }
+    if (piece.version !== pools.version) {
+      fail(
+        `${where}.format`,
+        'pools-format-mismatch',
+        `the first POOLS record has format ${pools.version}`,
+        piece.version,
+      );
+    }
+    pools.pieces.push(piece.data);
+    pools.bytes += piece.data.length;
   }
 
   #readBlob(where: string, body: Uint8Array, struct: string, versionField: string, previous: Blob | undefined): Blob {

@@ -4,9 +4,15 @@
  * whole-chunk elision), POOLS and STATS when given, END. It yields the stream as pieces (record
  * headers, bodies, memory pages, padding) so a 256 MiB guest is never copied whole: the caller
  * writes them to a file or a socket as they come.
+ *
+ * No record body exceeds MAX_RECORD_BODY (readers refuse longer ones): the pool snapshot, which
+ * grows with the pools and not with guest RAM, is cut into consecutive POOLS records, each with its
+ * own `pool_blob` head (same format, `size` = that piece), which a reader joins back in order. Any
+ * other record that would be too long is refused with a FormatError before it is yielded, so a
+ * save fails (and removes its temporary file) instead of writing a stream no reader accepts.
  */
 import { findField, type ResolvedAbi } from '../../abi/resolved.ts';
-import { UsageError } from '../../errors.ts';
+import { FormatError, UsageError } from '../../errors.ts';
 import { newestStreamVersion, streamConstant, streamRevision, streamStruct } from './abi.ts';
 import { crc32 } from './checksum.ts';
 import { domainToStruct, encodeOptions, vcpuToStruct } from './fields.ts';
@@ -55,6 +61,16 @@ function* imageHeader(abi: ResolvedAbi, image: ImageToWrite): Generator<Uint8Arr
 /** One record: header (with the checksum over header and body), the body pieces, zero padding. */
 function* record(abi: ResolvedAbi, type: number, body: Uint8Array[]): Generator<Uint8Array> {
   const length = body.reduce((n, p) => n + p.length, 0);
+  const max = Number(streamConstant(abi, 'MAX_RECORD_BODY'));
+  if (length > max) {
+    throw new FormatError(
+      'stream',
+      `record[type 0x${type.toString(16)}].length`,
+      'too-long',
+      `a record body is at most ${max} bytes: refusing to write one no reader accepts`,
+      String(length),
+    );
+  }
   const head = encodeStruct(abi, 'record_header', { type: BigInt(type), length: BigInt(length), checksum: 0n });
   let checksum = crc32(head);
   for (const p of body) checksum = crc32(p, checksum);
@@ -98,6 +114,17 @@ function blob(abi: ResolvedAbi, struct: string, versionField: string, b: { versi
   return [encodeStruct(abi, struct, { [versionField]: BigInt(b.version), size: BigInt(b.data.length) }), b.data];
 }
 
+/** The pool snapshot as consecutive POOLS records, each body at most MAX_RECORD_BODY (one record when it fits). */
+function* poolRecords(abi: ResolvedAbi, pools: { version: number; data: Uint8Array }): Generator<Uint8Array> {
+  const piece = Number(streamConstant(abi, 'MAX_RECORD_BODY')) - streamStruct(abi, 'pool_blob').size;
+  let at = 0;
+  do {
+    const data = pools.data.subarray(at, at + piece);
+    yield* record(abi, RECORD.pools, blob(abi, 'pool_blob', 'format', { version: pools.version, data }));
+    at += piece;
+  } while (at < pools.data.length);
+}
+
 /** The stream of `image`, piece by piece. Throws RangeError/UsageError for an inconsistent image. */
 export function* streamPieces(image: ImageToWrite, options: WriteOptions = {}): Generator<Uint8Array> {
   const abi = streamRevision(options.version ?? newestStreamVersion());
@@ -111,7 +138,7 @@ export function* streamPieces(image: ImageToWrite, options: WriteOptions = {}): 
   yield* record(abi, RECORD.domain, [encodeStruct(abi, 'domain_header', domainToStruct(abi, d))]);
   for (const v of image.vcpus) yield* record(abi, RECORD.vcpu, [encodeStruct(abi, 'vcpu_state', vcpuToStruct(abi, v))]);
   yield* memoryRecords(abi, image);
-  if (image.pools) yield* record(abi, RECORD.pools, blob(abi, 'pool_blob', 'format', image.pools));
+  if (image.pools) yield* poolRecords(abi, image.pools);
   if (image.stats) yield* record(abi, RECORD.stats, blob(abi, 'stats_blob', 'revision', image.stats));
   yield* record(abi, RECORD.end, [new Uint8Array(8)]);
 }

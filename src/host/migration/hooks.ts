@@ -42,6 +42,12 @@ export interface PoolStreamHooks {
   /** The domain's pools and pages, or undefined when it has none. Called while the domain is paused. */
   snapshot(domid: number): Uint8Array | undefined;
   /**
+   * Checks a snapshot completely (its format, its bytes, and the limits restore() would check
+   * against the service as it is now) without changing anything; throws what restore() would.
+   * A restore calls it before it creates the domain, so an unusable snapshot leaves no trace.
+   */
+  validate(format: number, data: Uint8Array): void;
+  /**
    * Recreates pools from a snapshot for a new domain, before it runs; throws (leaving nothing) when
    * the snapshot is unusable. Formats it does not know must be refused.
    */

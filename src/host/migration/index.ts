@@ -3,7 +3,13 @@ export { type Captured, type CaptureOptions, captureDomain } from './capture.ts'
 export { type Endpoint, parseEndpoint } from './endpoint.ts';
 export type { PoolStreamHooks } from './hooks.ts';
 export { registerStreamCalls, STREAM_CALL, type StreamInstallOptions, streamInstaller } from './install.ts';
-export { type MigrateOptions, type MigrateResult, MigrationError, migrate } from './migrate.ts';
+export {
+  type MigrateOptions,
+  type MigrateResult,
+  MigrationError,
+  MigrationOutcomeUnknownError,
+  migrate,
+} from './migrate.ts';
 export {
   listenForStreams,
   listenLocalStreams,

@@ -14,13 +14,20 @@ import type { CallInstaller } from '../calls-host.ts';
 import { type Dispatcher, ok } from '../dispatcher.ts';
 import type { Host } from '../host.ts';
 import type { PoolStreamHooks } from './hooks.ts';
-import { listenForStreams, listenLocalStreams, type StreamListener } from './receiver.ts';
+import { listenForStreams, listenLocalStreams, type ReceiverOptions, type StreamListener } from './receiver.ts';
 
 export const STREAM_CALL = { versions: 0x01, socket: 0x02 } as const;
 
 export interface StreamInstallOptions {
-  /** Also receive migrations at this TCP host:port (or another unix path). */
+  /**
+   * Also receive migrations at this TCP host:port (or another unix path). Incoming migrations are
+   * not authenticated: a TCP address must be loopback or on a trusted network.
+   */
   listen?: string;
+  /** Largest guest RAM an incoming migration may bring (default DEFAULT_RECEIVE_MEMORY_MIB). */
+  maxMemoryMiB?: number;
+  /** How long receiving one whole stream may take (default DEFAULT_RECEIVE_DEADLINE_MS). */
+  receiveTimeoutMs?: number;
   pools?: PoolStreamHooks;
   /** Where listener failures and migrations are reported (default: stderr). */
   log?: (line: string) => void;
@@ -51,7 +58,12 @@ export function registerStreamCalls(dispatcher: Dispatcher, listening: () => boo
 export function streamInstaller(options: StreamInstallOptions = {}): CallInstaller {
   return (dispatcher: Dispatcher, host: Host) => {
     const log = options.log ?? ((line: string) => process.stderr.write(`hvkit host: ${line}\n`));
-    const receiverOptions = { ...(options.pools ? { pools: options.pools } : {}), onLog: log };
+    const receiverOptions: ReceiverOptions = {
+      ...(options.pools ? { pools: options.pools } : {}),
+      ...(options.maxMemoryMiB !== undefined ? { maxMemoryMiB: options.maxMemoryMiB } : {}),
+      ...(options.receiveTimeoutMs !== undefined ? { receiveTimeoutMs: options.receiveTimeoutMs } : {}),
+      onLog: log,
+    };
     const listeners: StreamListener[] = [];
     const started = Promise.allSettled([
       listenLocalStreams(host, receiverOptions),
@@ -60,7 +72,8 @@ export function streamInstaller(options: StreamInstallOptions = {}): CallInstall
       for (const r of results) {
         if (r.status === 'fulfilled') {
           listeners.push(r.value);
-          if (r.value.endpoint.kind === 'tcp') log(`receiving migrations at ${r.value.address}`);
+          if (r.value.endpoint.kind === 'tcp')
+            log(`receiving migrations at ${r.value.address} (unauthenticated: loopback or a trusted network only)`);
         } else log(`stream listener failed: ${(r.reason as Error).message}`);
       }
     });

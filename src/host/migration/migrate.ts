@@ -1,7 +1,10 @@
 /**
  * The source side of a live migration (stop-and-copy; see protocol.ts). The domain keeps running
  * while the connection is set up and the versions are agreed; it is paused only for the copy, and
- * destroyed only once the destination said RUNNING. Every failure before that unpauses it.
+ * destroyed only once the destination said RUNNING. Every failure before GO is sent unpauses it.
+ * Sending GO is the commit point: from then on the destination may be running the guest, so a
+ * missing confirmation leaves the source domain paused and raises MigrationOutcomeUnknownError —
+ * unpausing it could run the same guest on both hosts.
  */
 import { UsageError } from '../../errors.ts';
 import { newestStreamVersion, readableVersions } from '../../formats/stream/abi.ts';
@@ -15,7 +18,10 @@ import { Wire } from './wire.ts';
 
 export interface MigrateOptions {
   pools?: PoolStreamHooks;
-  /** Connecting, and each wait for the destination (default 10 s; the final confirmation 30 s). */
+  /**
+   * Connecting, each wait for the destination, and how long sending may go without the destination
+   * taking any bytes (default 10 s; the final confirmation 30 s).
+   */
   timeoutMs?: number;
   confirmTimeoutMs?: number;
   /** Tests: rewrites stream bytes on their way out (e.g. to corrupt one). */
@@ -35,7 +41,26 @@ export interface MigrateResult {
 const REASON_GRACE_MS = 1000;
 
 export class MigrationError extends Error {
-  override readonly name = 'MigrationError';
+  override readonly name: string = 'MigrationError';
+}
+
+/**
+ * GO was sent but the destination did not confirm RUNNING: it may or may not be running the guest.
+ * The source domain is left paused (never unpaused: that could run the guest twice); whoever
+ * started the migration must look at the destination, then destroy or unpause the source.
+ */
+export class MigrationOutcomeUnknownError extends MigrationError {
+  override readonly name: string = 'MigrationOutcomeUnknownError';
+  constructor(
+    readonly domid: number,
+    readonly destination: string,
+    readonly reason: string,
+  ) {
+    super(
+      `migration outcome unknown: GO was sent to ${destination} but it did not confirm (${reason}); ` +
+        `domain ${domid} is left paused here — check the destination, then destroy or unpause it`,
+    );
+  }
 }
 
 /** Migrates domain `domid` of `host` to the host listening at `to` (socket path or host:port). */
@@ -49,11 +74,14 @@ export async function migrate(
   const timeout = options.timeoutMs ?? 10_000;
   if (!host.domain(domid)) throw new UsageError(`no domain ${domid}`);
   const socket = await connectEndpoint(endpoint, timeout);
-  const wire = new Wire(socket);
+  const wire = new Wire(socket, { writeStallMs: timeout });
   try {
     await wire.write(`${MIGRATE_IN}\n`);
     const hello = await wire.readLine(timeout, 'the destination’s hello');
     const theirs = parseHello(hello);
+    const [helloWord, helloReason] = splitLine(hello);
+    if (!theirs && helloWord === 'FAIL')
+      throw new MigrationError(`the destination refused the migration: ${oneLine(helloReason)}`);
     if (!theirs)
       throw new MigrationError(`${describeEndpoint(endpoint)} is not a migration listener (${oneLine(hello)})`);
     const ours = readableVersions(newestStreamVersion());
@@ -68,6 +96,8 @@ export async function migrate(
       ...(options.pools ? { pools: options.pools } : {}),
     });
     const pausedAt = performance.now();
+    let committed = false;
+    let result: MigrateResult;
     try {
       let bytes: number;
       try {
@@ -83,18 +113,21 @@ export async function migrate(
       const ready = await wire.readLine(timeout, 'the destination to verify the stream');
       const [word, rest] = splitLine(ready);
       if (word !== 'READY') throw new MigrationError(`the destination refused the stream: ${oneLine(rest || ready)}`);
+      // The commit point: once GO may have reached the destination, this domain is never unpaused.
+      committed = true;
       await wire.write('GO\n');
       const running = await wire.readLine(options.confirmTimeoutMs ?? 30_000, 'the destination to run the domain');
       const [w2, r2] = splitLine(running);
-      if (w2 !== 'RUNNING')
-        throw new MigrationError(`the destination did not start the domain: ${oneLine(r2 || running)}`);
-      const downtimeMs = performance.now() - pausedAt;
-      await host.destroy(domid);
-      return { remoteDomid: Number(r2), version, bytes, downtimeMs };
+      if (w2 !== 'RUNNING') throw new MigrationError(`the destination answered ${oneLine(running)}`);
+      result = { remoteDomid: Number(r2), version, bytes, downtimeMs: performance.now() - pausedAt };
     } catch (err) {
+      if (committed) throw new MigrationOutcomeUnknownError(domid, describeEndpoint(endpoint), (err as Error).message);
       await captured.release();
       throw err instanceof MigrationError ? err : new MigrationError((err as Error).message);
     }
+    // Outside the try above: the guest runs on the destination now, whatever destroying this copy does.
+    await host.destroy(domid);
+    return result;
   } finally {
     wire.close();
     socket.destroy();

@@ -7,15 +7,21 @@
  *   source → the stream (newest version both read), ending with its END record
  *   dest     verifies the whole stream, creates the domain PAUSED
  *   dest   → `READY <domid>`          or `FAIL <reason>` at any point, then closes
- *   source → `GO`
+ *   source → `GO`                     the commit point
  *   dest     unpauses the domain (unless it was saved paused)
  *   dest   → `RUNNING <domid>`
  *   source   destroys its domain
  *
- * Until the source sent GO, any failure, close or timeout on either side leaves the source
- * domain running (it is unpaused) and the destination destroys what it created. After GO the
- * source waits for RUNNING; without it the source unpauses and keeps its domain, and a
- * destination that cannot confirm destroys its copy.
+ * A destination that cannot take a migration (it is receiving another) answers `FAIL <reason>`
+ * instead of its hello.
+ *
+ * Until the source sends GO, any failure, close or timeout on either side leaves the source
+ * domain running (it is unpaused) and the destination destroys what it created. Sending GO
+ * commits the source: the destination may be running the guest from then on, so a source that
+ * gets no RUNNING (timeout, close, FAIL) never unpauses — its domain stays paused and the
+ * migration ends "outcome unknown" (MigrationOutcomeUnknownError), for the operator to look at
+ * the destination and then destroy or unpause the source. A destination that got GO keeps its
+ * domain even when it cannot confirm. The guest thus never runs on both hosts.
  */
 export const HELLO = 'HVKIT-MIGRATE 1';
 export const MIGRATE_IN = 'MIGRATE-IN';

@@ -10,10 +10,17 @@
  *
  * An incoming migration: the whole stream is verified before anything is created; the domain is
  * created paused, confirmed READY, started on GO, confirmed RUNNING. Any failure or timeout
- * destroys what was created and answers FAIL.
+ * before GO destroys what was created and answers FAIL. GO commits the source (it keeps its copy
+ * paused from then on), so after GO this host keeps the domain even when it cannot confirm.
+ *
+ * What a sender can make this host hold is bounded: one incoming migration per host at a time
+ * (others are answered FAIL), guest RAM up to `maxMemoryMiB`, and a whole stream must arrive
+ * within `receiveTimeoutMs` besides the per-wait idle timeout. There is no authentication: a TCP
+ * listener must be on loopback or a trusted network, since anyone who reaches it can hand this
+ * host a domain to run.
  */
-import { chmodSync, existsSync, unlinkSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { chmodSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { isAbsolute, join } from 'node:path';
 import { UsageError } from '../../errors.ts';
 import { newestStreamVersion, readableVersions } from '../../formats/stream/abi.ts';
@@ -35,10 +42,19 @@ export function streamSocketPath(host: Host, dir = SHM_DIR): string {
   return join(dir, `${hostPrefix(host.identity)}.${STREAM_SOCKET_SUFFIX}`);
 }
 
+/** Default largest guest RAM an incoming migration may bring, in MiB. */
+export const DEFAULT_RECEIVE_MEMORY_MIB = 1024;
+/** Default time a whole incoming stream may take, in ms. */
+export const DEFAULT_RECEIVE_DEADLINE_MS = 10 * 60_000;
+
 export interface ReceiverOptions {
   pools?: PoolStreamHooks;
-  /** Waits for the peer (default 10 s). */
+  /** Waits for the peer, and writes the peer does not take (default 10 s). */
   timeoutMs?: number;
+  /** Largest guest RAM accepted from an incoming migration (default DEFAULT_RECEIVE_MEMORY_MIB). */
+  maxMemoryMiB?: number;
+  /** How long receiving a whole stream may take (default DEFAULT_RECEIVE_DEADLINE_MS). */
+  receiveTimeoutMs?: number;
   /** Serve SAVE/RESTORE/MIGRATE requests too (default: on unix sockets only). */
   requests?: boolean;
   /** Tests: called after each chunk of an incoming stream with the bytes received so far. */
@@ -56,12 +72,30 @@ export interface StreamListener {
   close(): Promise<void>;
 }
 
+/** Hosts receiving a migration right now: one at a time each. */
+const receiving = new WeakSet<Host>();
+
 async function receive(host: Host, wire: Wire, options: ReceiverOptions): Promise<void> {
-  const timeout = options.timeoutMs ?? 10_000;
-  const reader = new StreamReader();
-  await wire.write(helloLine(readableVersions(newestStreamVersion())));
-  let created: number | undefined;
+  if (receiving.has(host)) {
+    options.onLog?.('migration in refused: another one is in progress');
+    await wire.write('FAIL this host is receiving another migration; try again later\n');
+    return;
+  }
+  receiving.add(host);
   try {
+    await receiveOne(host, wire, options);
+  } finally {
+    receiving.delete(host);
+  }
+}
+
+async function receiveOne(host: Host, wire: Wire, options: ReceiverOptions): Promise<void> {
+  const timeout = options.timeoutMs ?? 10_000;
+  const reader = new StreamReader({ maxMemoryMiB: options.maxMemoryMiB ?? DEFAULT_RECEIVE_MEMORY_MIB });
+  let created: number | undefined;
+  let committed = false;
+  try {
+    await wire.write(helloLine(readableVersions(newestStreamVersion())));
     await wire.readBinary(
       (chunk) => {
         reader.push(chunk);
@@ -70,6 +104,7 @@ async function receive(host: Host, wire: Wire, options: ReceiverOptions): Promis
       },
       timeout,
       'the migration stream',
+      options.receiveTimeoutMs ?? DEFAULT_RECEIVE_DEADLINE_MS,
     );
     const image = reader.finish();
     if (options.refuse) throw new UsageError(options.refuse);
@@ -81,13 +116,21 @@ async function receive(host: Host, wire: Wire, options: ReceiverOptions): Promis
     await wire.write(`READY ${created}\n`);
     const go = await wire.readLine(timeout, 'GO');
     if (go !== 'GO') throw new UsageError(`expected GO, got ${oneLine(go)}`);
+    // Committed: the source keeps its copy paused from here on, so this copy is the guest now.
+    committed = true;
     if (!image.options.paused) await host.unpause(created);
     await wire.write(`RUNNING ${created}\n`);
     options.onLog?.(`migration in: domain ${created} (${image.domain.name}) running`);
   } catch (err) {
+    const why = (err as Error).message;
+    if (committed) {
+      options.onLog?.(`migration in: domain ${created} kept after GO, unconfirmed: ${why}`);
+      await wire.write(`FAIL domain ${created} kept after GO: ${oneLine(why)}\n`).catch(() => {});
+      return;
+    }
     if (created !== undefined) await host.destroy(created).catch(() => {});
-    options.onLog?.(`migration in failed: ${(err as Error).message}`);
-    await wire.write(`FAIL ${oneLine((err as Error).message)}\n`).catch(() => {});
+    options.onLog?.(`migration in failed: ${why}`);
+    await wire.write(`FAIL ${oneLine(why)}\n`).catch(() => {});
   }
 }
 
@@ -113,9 +156,10 @@ async function request(host: Host, word: string, rest: string, options: Receiver
 }
 
 async function serve(host: Host, socket: Socket, options: ReceiverOptions, requests: boolean): Promise<void> {
-  const wire = new Wire(socket);
+  const timeout = options.timeoutMs ?? 10_000;
+  const wire = new Wire(socket, { writeStallMs: timeout });
   try {
-    const line = await wire.readLine(options.timeoutMs ?? 10_000, 'a request');
+    const line = await wire.readLine(timeout, 'a request');
     if (line === MIGRATE_IN) return await receive(host, wire, options);
     const [word, rest] = splitLine(line);
     if (!requests) {
@@ -137,7 +181,37 @@ async function serve(host: Host, socket: Socket, options: ReceiverOptions, reque
   }
 }
 
-/** Listens at `at` (unix path or host:port; TCP port 0 picks one). */
+/**
+ * Makes `path` free for a new unix socket: nothing there, or a socket nobody listens on (left by a
+ * process that died), which is removed. Anything else is refused, never unlinked.
+ */
+export async function claimSocketPath(path: string): Promise<void> {
+  let isSocket: boolean;
+  try {
+    isSocket = lstatSync(path).isSocket();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  if (!isSocket) throw new UsageError(`${path} exists and is not a socket: refusing to replace it`);
+  const code = await new Promise<string | undefined>((resolve) => {
+    const probe = connect(path);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(undefined);
+    });
+    probe.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'EUNKNOWN'));
+  });
+  if (code === undefined) throw new UsageError(`${path} is in use: a process is listening there`);
+  if (code === 'ENOENT') return;
+  if (code !== 'ECONNREFUSED') throw new UsageError(`${path} exists and cannot be checked (${code}): refusing`);
+  unlinkSync(path);
+}
+
+/**
+ * Listens at `at` (unix path or host:port; TCP port 0 picks one). A TCP address must be loopback
+ * or a trusted network: incoming migrations are not authenticated.
+ */
 export function listenForStreams(
   host: Host,
   at: string | Endpoint,
@@ -177,8 +251,7 @@ export function listenForStreams(
       });
     };
     if (endpoint.kind === 'unix') {
-      if (existsSync(endpoint.path)) unlinkSync(endpoint.path);
-      server.listen(endpoint.path, done);
+      claimSocketPath(endpoint.path).then(() => server.listen(endpoint.path, done), reject);
     } else server.listen(endpoint.port, endpoint.host, done);
   });
 }

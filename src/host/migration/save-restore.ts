@@ -9,8 +9,9 @@
  * restore: read and verify the WHOLE stream first (StreamReader: header, every record, checksums,
  * padding, END, consistency; memory bounded by the declared size); only then create a new domain
  * (a new domid and a new unique id: those name a domain on one host, and the saved one may still
- * exist) from the image, paused, load the pools, and unpause — unless the image was saved paused
- * or the caller asks for it paused. A failure after creation destroys the new domain.
+ * exist) from the image, paused, load the pools (checked by the pool service before the domain is
+ * created), and unpause — unless the image was saved paused or the caller asks for it paused.
+ * A failure after creation destroys the new domain.
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writevSync } from 'node:fs';
@@ -164,6 +165,8 @@ export async function restoreImage(
   }
   const notApplied = image.skipped.map((t) => `record type 0x${t.toString(16)} (unknown optional)`);
   if (image.pools && !options.pools) notApplied.push('pools (no pool service)');
+  // Before the domain exists: a snapshot the pool service would refuse leaves nothing behind.
+  if (image.pools && options.pools) options.pools.validate(image.pools.version, image.pools.data);
   const info = await host.createDomain({
     name: options.name ?? image.domain.name,
     vcpus: image.domain.vcpus,

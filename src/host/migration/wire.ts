@@ -1,21 +1,36 @@
 /**
  * The socket side of migration and of the stream control requests: text lines in one direction
  * (bounded in length), the stream's bytes in the other, each wait with a deadline, and any
- * close, error or timeout turned into a rejection naming what was awaited.
+ * close, error or timeout turned into a rejection naming what was awaited. Writes have a deadline
+ * too: a peer that stops reading without closing would otherwise hold the writer forever.
  */
 import type { Socket } from 'node:net';
 
 export const MAX_LINE = 4096;
 
+/** Default for how long writes may go without the peer taking any bytes. */
+/** How long a closing wire keeps draining a peer that is still writing. */
+export const CLOSE_GRACE_MS = 10_000;
+export const WRITE_STALL_MS = 10_000;
+
+export interface WireOptions {
+  /** Writes outstanding this long without any of them completing fail the wire (default 10 s). */
+  writeStallMs?: number;
+}
+
 export class Wire {
   readonly #socket: Socket;
+  readonly #writeStallMs: number;
   #text = '';
   #binary: ((chunk: Buffer) => void) | undefined;
   #waiters: (() => void)[] = [];
   #closed: Error | undefined;
+  #pendingWrites = 0;
+  #stall: NodeJS.Timeout | undefined;
 
-  constructor(socket: Socket) {
+  constructor(socket: Socket, options: WireOptions = {}) {
     this.#socket = socket;
+    this.#writeStallMs = options.writeStallMs ?? WRITE_STALL_MS;
     socket.on('data', (chunk: Buffer) => {
       if (this.#binary) this.#binary(chunk);
       else {
@@ -35,7 +50,25 @@ export class Wire {
 
   #fail(err: Error): void {
     this.#closed ??= err;
+    clearTimeout(this.#stall);
     this.#wake();
+  }
+
+  /** Fails every wait and write with `err` and destroys the socket. */
+  abort(err: Error): void {
+    this.#fail(err);
+    this.#socket.destroy();
+  }
+
+  /** (Re)starts the no-progress deadline while writes are outstanding. */
+  #armStall(): void {
+    clearTimeout(this.#stall);
+    this.#stall = undefined;
+    if (this.#pendingWrites === 0 || this.#closed) return;
+    this.#stall = setTimeout(
+      () => this.abort(new Error(`the peer took no data for ${this.#writeStallMs} ms`)),
+      this.#writeStallMs,
+    );
   }
 
   #wake(): void {
@@ -45,10 +78,11 @@ export class Wire {
   /** The next line (without its newline). */
   readLine(timeoutMs: number, what: string): Promise<string> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)),
-        timeoutMs,
-      );
+      const timer = setTimeout(() => {
+        // A waiter left behind would take the next line from whoever reads after this.
+        this.#waiters = this.#waiters.filter((w) => w !== check);
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
+      }, timeoutMs);
       const check = () => {
         const nl = this.#text.indexOf('\n');
         if (nl >= 0) {
@@ -67,11 +101,16 @@ export class Wire {
 
   /**
    * Hands every received byte to `sink` until it returns true (done) or throws; bytes already
-   * buffered as text go first. Rejects on close, error, or `timeoutMs` without progress.
+   * buffered as text go first. Rejects on close, error, `timeoutMs` without progress, or when the
+   * whole read takes longer than `deadlineMs` (if given).
    */
-  readBinary(sink: (chunk: Buffer) => boolean, timeoutMs: number, what: string): Promise<void> {
+  readBinary(sink: (chunk: Buffer) => boolean, timeoutMs: number, what: string, deadlineMs?: number): Promise<void> {
     return new Promise((resolve, reject) => {
       let timer: NodeJS.Timeout;
+      const deadline =
+        deadlineMs === undefined
+          ? undefined
+          : setTimeout(() => finish(new Error(`${what} took longer than ${deadlineMs} ms`)), deadlineMs);
       const arm = () => {
         clearTimeout(timer);
         timer = setTimeout(
@@ -81,6 +120,7 @@ export class Wire {
       };
       const finish = (err?: unknown) => {
         clearTimeout(timer);
+        clearTimeout(deadline);
         this.#binary = undefined;
         this.#waiters = this.#waiters.filter((w) => w !== onClose);
         if (err) reject(err);
@@ -110,11 +150,23 @@ export class Wire {
     });
   }
 
-  /** Writes and waits until the socket accepted the bytes (backpressure). */
+  /**
+   * Writes and waits until the socket accepted the bytes (backpressure). While writes are
+   * outstanding, `writeStallMs` without any completing destroys the socket and rejects them.
+   */
   write(data: Uint8Array | string): Promise<void> {
     if (this.#closed) return Promise.reject(new Error(this.#closed.message));
     return new Promise((resolve, reject) => {
-      this.#socket.write(data, (err) => (err ? reject(err) : resolve()));
+      this.#pendingWrites++;
+      if (this.#pendingWrites === 1) this.#armStall();
+      this.#socket.write(data, (err) => {
+        this.#pendingWrites--;
+        this.#armStall();
+        // A destroyed socket may report its cut-off writes as done: the wire's failure wins.
+        const failed = err ?? this.#closed;
+        if (failed) reject(new Error(failed.message));
+        else resolve();
+      });
     });
   }
 
@@ -144,8 +196,19 @@ export class Wire {
     return offset;
   }
 
-  close(): void {
+  /**
+   * Half-closes and discards whatever the peer still sends until it closes too (at most
+   * `graceMs`): closing with unread data would reset the connection, and a peer still writing
+   * (a source whose stream was refused mid-way) would then lose the last line sent to it — the
+   * reason it was refused.
+   */
+  close(graceMs = CLOSE_GRACE_MS): void {
+    clearTimeout(this.#stall);
+    this.#binary = () => {};
+    this.#socket.resume();
     this.#socket.end();
-    this.#socket.destroySoon?.();
+    const timer = setTimeout(() => this.#socket.destroy(), graceMs);
+    timer.unref();
+    this.#socket.once('close', () => clearTimeout(timer));
   }
 }

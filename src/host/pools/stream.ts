@@ -31,6 +31,7 @@
  * hands the pools to the service, which creates all of them or none.
  */
 import { FormatError, UsageError } from '../../errors.ts';
+import { STATUS } from '../../formats/callword/constants.ts';
 import type { PoolStreamHooks } from '../migration/hooks.ts';
 import {
   MAX_POOL_ID,
@@ -42,7 +43,7 @@ import {
   POOL_FLAG,
   POOL_VERSIONS,
 } from './abi.ts';
-import type { PoolService, SavedPool } from './service.ts';
+import { PoolError, type PoolService, type SavedPool } from './service.ts';
 
 /** The snapshot format this module writes and the only one it reads. */
 export const POOL_SNAPSHOT_FORMAT = 1;
@@ -61,17 +62,11 @@ export function poolStreamHooks(service: PoolService): PoolStreamHooks {
       const pools = service.snapshotPools(domid);
       return pools.length === 0 ? undefined : encodePoolSnapshot(pools);
     },
+    validate(format, data) {
+      checkFits(service, decodeFormat(format, data));
+    },
     restore(domid, format, data) {
-      if (format !== POOL_SNAPSHOT_FORMAT) {
-        throw new FormatError(
-          FORMAT_NAME,
-          'format',
-          'unknown-format',
-          `this host reads pool snapshot format ${POOL_SNAPSHOT_FORMAT} only`,
-          String(format),
-        );
-      }
-      const pools = decodePoolSnapshot(data);
+      const pools = decodeFormat(format, data);
       if (!service.hasDomain(domid)) throw new UsageError(`domain ${domid} is not known to the pool service`);
       service.restorePools(domid, pools);
     },
@@ -79,6 +74,44 @@ export function poolStreamHooks(service: PoolService): PoolStreamHooks {
       if (service.hasDomain(domid)) service.dropPools(domid);
     },
   };
+}
+
+function decodeFormat(format: number, data: Uint8Array): SavedPool[] {
+  if (format !== POOL_SNAPSHOT_FORMAT) {
+    throw new FormatError(
+      FORMAT_NAME,
+      'format',
+      'unknown-format',
+      `this host reads pool snapshot format ${POOL_SNAPSHOT_FORMAT} only`,
+      String(format),
+    );
+  }
+  return decodePoolSnapshot(data);
+}
+
+/**
+ * The budgets PoolService.restorePools enforces (pools per domain, pages per pool, pages of the
+ * host as it is now), checked on decoded pools without creating anything. The other rules
+ * restorePools applies (ids, flags, key ranges, duplicates) decodePoolSnapshot already checked.
+ */
+function checkFits(service: PoolService, pools: readonly SavedPool[]): void {
+  const { poolsPerDomain, poolPages, hostPages } = service.limits;
+  if (pools.length > poolsPerDomain) {
+    throw new PoolError(STATUS.noResources, `${pools.length} pools: a domain may have ${poolsPerDomain}`);
+  }
+  let pages = 0;
+  for (const p of pools) {
+    if (p.pages.length > poolPages) {
+      throw new PoolError(STATUS.noResources, `pool ${p.poolId}: ${p.pages.length} pages, a pool holds ${poolPages}`);
+    }
+    pages += p.pages.length;
+  }
+  if (service.pagesHeld + pages > hostPages) {
+    throw new PoolError(
+      STATUS.noResources,
+      `${pages} pages do not fit: the host holds ${service.pagesHeld} of ${hostPages}`,
+    );
+  }
 }
 
 /** The format-1 bytes of a domain's pools (as PoolService.snapshotPools lists them). */
