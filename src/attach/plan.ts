@@ -10,6 +10,7 @@
  *   A process holding stats fds but neither a VM fd nor a vCPU fd runs no VM: it holds duplicates
  *   (another `hvkit top`, a metrics logger), and listing it would show every VM twice.
  */
+import { uniqueIdHex } from '../shm/region-names.ts';
 import type { KvmProcess, SkippedProcess } from './discover.ts';
 import type { TableIdentity } from './table-identity.ts';
 import type { TableName } from './tables.ts';
@@ -50,10 +51,8 @@ export interface Plan {
   staleTables: TableName[];
 }
 
-const hex16 = (v: bigint) => v.toString(16).padStart(16, '0');
-
 export function hvkitMatchKey(uniqueId: bigint): string {
-  return `hvkit:${hex16(uniqueId)}`;
+  return `hvkit:${uniqueIdHex(uniqueId)}`;
 }
 
 export function planVms(input: PlanInput): Plan {

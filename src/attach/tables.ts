@@ -16,6 +16,7 @@ import type { ResolvedAbi } from '../abi/resolved.ts';
 import { shippedStatsTableAbi } from '../formats/stats-table/abi.ts';
 import { type DecodedTable, StatsTableReader, type TableSnapshot } from '../formats/stats-table/reader.ts';
 import type { Region } from '../shm/region.ts';
+import { parseRegionName, statsRegionName } from '../shm/region-names.ts';
 import { mapShmFile, openShmFile, SHM_DIR, type ShmFile, ShmFileError } from '../shm/shm-file.ts';
 import { processStartTime, processUid } from './procfs.ts';
 import { CopiedTable } from './table-copy.ts';
@@ -29,21 +30,16 @@ export interface TableName {
   uniqueId: bigint;
 }
 
-const TABLE_NAME = /^hvkit\.(\d{1,10})\.(\d{1,20})\.dom(\d{1,5})\.([0-9a-f]{16})\.stats$/;
-
 /** Parses a stats table name; undefined for any other file. */
 export function parseTableName(name: string): TableName | undefined {
-  const m = TABLE_NAME.exec(name);
-  if (!m) return undefined;
-  const domid = Number(m[3]);
-  const uniqueId = BigInt(`0x${m[4]}`);
-  if (domid < 1 || domid > 32767 || uniqueId === 0n) return undefined;
-  return { name, pid: Number(m[1]), startTime: BigInt(m[2]!), domid, uniqueId };
+  const parsed = parseRegionName(name);
+  if (parsed?.kind !== 'stats') return undefined;
+  return { name, pid: parsed.pid, startTime: parsed.startTime, domid: parsed.domid, uniqueId: parsed.uniqueId };
 }
 
-/** The stats table name of a domain (the host side uses the same convention). */
+/** The stats table name of a domain (the same convention the host names it by). */
 export function tableName(pid: number, startTime: bigint, domid: number, uniqueId: bigint): string {
-  return `hvkit.${pid}.${startTime}.dom${domid}.${uniqueId.toString(16).padStart(16, '0')}.stats`;
+  return statsRegionName({ pid, startTime }, domid, uniqueId);
 }
 
 /** Every stats table name under `dir` (a cheap readdir; nothing is opened). */

@@ -8,8 +8,8 @@
  */
 import { readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseRegionName } from '../shm/region-names.ts';
 import { SHM_DIR } from '../shm/shm-file.ts';
-import { parseRegionName } from './names.ts';
 import { type Liveness, processLiveness } from './proc.ts';
 
 export interface StaleRegion {

@@ -19,9 +19,9 @@ import { join } from 'node:path';
 import { UsageError } from '../errors.ts';
 import { STATUS } from '../formats/callword/constants.ts';
 import { decodeRequest, encodeResponse } from '../formats/callword/frame.ts';
+import { type HostIdentity, hostPrefix, parseRegionName } from '../shm/region-names.ts';
 import { SHM_DIR } from '../shm/shm-file.ts';
 import { type Dispatcher, LocalSession } from './dispatcher.ts';
-import { type HostIdentity, hostPrefix, parseRegionName } from './names.ts';
 import { processLiveness } from './proc.ts';
 
 export const CONTROL_SOCKET_SUFFIX = 'ctl';

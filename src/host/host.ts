@@ -20,6 +20,7 @@ import { DomainDirectoryWriter } from '../formats/domstate/writer.ts';
 import { shippedStatsTableAbi } from '../formats/stats-table/abi.ts';
 import { StatsTableWriter } from '../formats/stats-table/writer.ts';
 import type { Region } from '../shm/region.ts';
+import { directoryRegionName, type HostIdentity, statsRegionName } from '../shm/region-names.ts';
 import { createShmRegion } from '../shm/shm-file.ts';
 import type { VmmDomainConfig } from '../vmm/domain-options.ts';
 import type { CallSink } from '../vmm/guest-calls.ts';
@@ -29,7 +30,6 @@ import type { Backend, BackendKind, DomainConfig, DomainEvent, DomainRuntime, Wo
 import { removeStaleRegions } from './cleanup.ts';
 import { DomainTable } from './domain-table.ts';
 import { type DomainState, type DomainStateInfo, LifecycleFeed } from './lifecycle.ts';
-import { directoryRegionName, type HostIdentity, statsRegionName } from './names.ts';
 import { selfIdentity } from './proc.ts';
 import type { UniqueIdAllocator } from './unique-id.ts';
 

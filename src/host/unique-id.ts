@@ -83,6 +83,4 @@ export class UniqueIdAllocator {
 }
 
 /** An id as the 16 lower-case hex digits used in region names. */
-export function uniqueIdHex(id: bigint): string {
-  return (id & MASK64).toString(16).padStart(16, '0');
-}
+export { uniqueIdHex } from '../shm/region-names.ts';

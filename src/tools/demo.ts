@@ -8,6 +8,7 @@
 import { startHostServer } from '../ctl/serve.ts';
 import type { Workload } from '../host/backend.ts';
 import { standardInstallers } from '../host/services.ts';
+import { uniqueIdHex } from '../shm/region-names.ts';
 import { runTop, type TopIo, type TopOptions } from './top/run.ts';
 import { HostTopSource } from './top/source.ts';
 
@@ -61,7 +62,7 @@ export async function runDemo(options: DemoOptions, io: TopIo, log: DemoLog): Pr
       if (interrupted) return 130;
       const info = await create(d);
       if (d.cycles) cycler.set(d.name, info.domid);
-      log(`created ${d.name}: domid ${info.domid}, unique id ${info.uniqueId.toString(16).padStart(16, '0')}`);
+      log(`created ${d.name}: domid ${info.domid}, unique id ${uniqueIdHex(info.uniqueId)}`);
     }
     timer = setInterval(() => {
       if (recreating || interrupted) return;

@@ -2,8 +2,10 @@
  * Plain-text rendering of a dump: one aligned table of statistics, histograms summarised by
  * their percentiles with the non-empty buckets listed below them.
  */
+
 import type { KvmStatRow } from '../formats/kvm-stats/index.ts';
 import type { StatRow } from '../formats/stats-table/index.ts';
+import { uniqueIdHex } from '../shm/region-names.ts';
 import type { DirectoryDump, DumpReport, KvmDump, TableDump } from './dump.ts';
 import { type BucketRange, bucketRange, type HistogramKind, type HistogramSummary } from './histogram.ts';
 import { scaleValue, type UnitScale } from './units.ts';
@@ -30,7 +32,7 @@ function directoryText(report: DirectoryDump): DumpText {
   const rows = report.entries.map((e) => [
     String(e.domid),
     e.torn ? '(torn)' : e.state,
-    e.uniqueId.toString(16).padStart(16, '0'),
+    uniqueIdHex(e.uniqueId),
     String(e.generation),
     e.nrVcpus === undefined ? '' : String(e.nrVcpus),
     e.stats ? 'yes' : 'no',

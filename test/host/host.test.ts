@@ -13,7 +13,7 @@ import { shippedStatsTableAbi } from '../../src/formats/stats-table/abi.ts';
 import { StatsTableReader } from '../../src/formats/stats-table/reader.ts';
 import { Host, type HostEvent } from '../../src/host/host.ts';
 import { NONE } from '../../src/host/lifecycle.ts';
-import { hostPrefix } from '../../src/host/names.ts';
+import { hostPrefix } from '../../src/shm/region-names.ts';
 import { openShmRegion, SHM_DIR } from '../../src/shm/shm-file.ts';
 import { simBackend } from './sim-backend.ts';
 

@@ -18,6 +18,7 @@ import { familyName, formatCallWord, parseCallWord, parseFamily } from '../../ct
 import { UsageError } from '../../errors.ts';
 import { ANNOTATION, WORKLOAD } from '../../formats/callword/constants.ts';
 import type { DomainInfoValues, WorkloadName } from '../../formats/callword/values.ts';
+import { uniqueIdHex } from '../../shm/region-names.ts';
 import { EXIT_CHECK_FAILED, EXIT_OK } from '../errors.ts';
 import { printJson, renderTable } from '../output.ts';
 import { parseInteger } from './args.ts';
@@ -74,7 +75,7 @@ function domainRow(d: DomainInfoValues): string[] {
     String(d.vcpus),
     String(d.memoryMiB),
     d.workload,
-    d.uniqueId.toString(16).padStart(16, '0'),
+    uniqueIdHex(d.uniqueId),
     String(d.generation),
   ];
 }
@@ -243,12 +244,7 @@ export function registerCtl(
         await unsubscribe(client, handle);
         if (opts.json) printJson(changes);
         else {
-          const rows = changes.map((c) => [
-            String(c.domid),
-            c.state,
-            c.uniqueId.toString(16).padStart(16, '0'),
-            String(c.generation),
-          ]);
+          const rows = changes.map((c) => [String(c.domid), c.state, uniqueIdHex(c.uniqueId), String(c.generation)]);
           process.stdout.write(
             `${renderTable(['DOMID', 'STATE', 'UNIQUE-ID', 'GEN'], rows, ['right', 'left', 'left', 'right'])}\n`,
           );

@@ -4,8 +4,10 @@
  * `entryOffset` from the producer's header — base + entries_offs + domid × entry_stride — never
  * from the consumer's own compiled sizes.
  */
+
 import { CACHE_LINE, isPowerOfTwo, PAGE_SIZE, roundUp } from '../../abi/layout.ts';
-import { FormatError, UsageError, type Violation } from '../../errors.ts';
+import { UsageError, type Violation } from '../../errors.ts';
+import { readLayoutHeader } from '../header.ts';
 import { type DirectoryModel, FORMAT, type HeaderField } from './model.ts';
 
 export interface DirectoryLayout {
@@ -160,21 +162,14 @@ export function readLayout(
   bytes: Uint8Array,
   model: DirectoryModel,
 ): { layout: DirectoryLayout; raw: Uint8Array; violations: Violation[] } {
-  if (bytes.length < model.minHeaderSize) {
-    throw new FormatError(
-      FORMAT,
-      'region',
-      'region-too-short',
-      `a directory needs at least ${model.minHeaderSize} bytes`,
-      String(bytes.length),
-    );
-  }
-  const raw = bytes.slice(0, model.minHeaderSize);
-  const layout = parseHeader(raw, model);
-  const violations = validateLayout(layout, model, bytes.length);
-  const fatal = violations.find((v) => v.severity === 'error' && ADDRESSING_RULES.has(v.rule));
-  if (fatal) throw new FormatError(FORMAT, fatal.field, fatal.rule, fatal.message, fatal.value);
-  return { layout, raw, violations };
+  return readLayoutHeader(bytes, {
+    format: FORMAT,
+    size: model.minHeaderSize,
+    what: 'a directory',
+    parse: (raw) => parseHeader(raw, model),
+    validate: (layout, length) => validateLayout(layout, model, length),
+    addressing: ADDRESSING_RULES,
+  });
 }
 
 export interface DirectoryPlanOptions {

@@ -6,7 +6,8 @@
  * vcpu_offs + i × vcpu_stride — never from the consumer's own compiled sizes.
  */
 import { CACHE_LINE, defaultPacking, isPowerOfTwo, PAGE_SIZE, roundUp } from '../../abi/layout.ts';
-import { FormatError, UsageError, type Violation } from '../../errors.ts';
+import { UsageError, type Violation } from '../../errors.ts';
+import { readLayoutHeader } from '../header.ts';
 import { FORMAT, type HEADER_FIELDS, type Scope, type TableModel } from './model.ts';
 
 export interface TableLayout {
@@ -179,21 +180,14 @@ export function readLayout(
   bytes: Uint8Array,
   model: TableModel,
 ): { layout: TableLayout; raw: Uint8Array; violations: Violation[] } {
-  if (bytes.length < model.headerSize) {
-    throw new FormatError(
-      FORMAT,
-      'region',
-      'region-too-short',
-      `a table needs at least ${model.headerSize} bytes`,
-      String(bytes.length),
-    );
-  }
-  const raw = bytes.slice(0, model.headerSize);
-  const layout = parseHeader(raw, model);
-  const violations = validateLayout(layout, model, bytes.length);
-  const fatal = violations.find((v) => v.severity === 'error' && ADDRESSING_RULES.has(v.rule));
-  if (fatal) throw new FormatError(FORMAT, fatal.field, fatal.rule, fatal.message, fatal.value);
-  return { layout, raw, violations };
+  return readLayoutHeader(bytes, {
+    format: FORMAT,
+    size: model.headerSize,
+    what: 'a table',
+    parse: (raw) => parseHeader(raw, model),
+    validate: (layout, length) => validateLayout(layout, model, length),
+    addressing: ADDRESSING_RULES,
+  });
 }
 
 export interface PlanOptions {

@@ -1,4 +1,5 @@
 /** Small text helpers of the top view: fixed-width cells and compact numbers. */
+import { uniqueIdHex } from '../../shm/region-names.ts';
 
 /** Code points, so a multi-unit character is never split. */
 export function textWidth(text: string): number {
@@ -47,7 +48,7 @@ export function formatDecimal(value: number | undefined): string {
 }
 
 export function hex64(value: bigint): string {
-  return value.toString(16).padStart(16, '0');
+  return uniqueIdHex(value);
 }
 
 /** Local wall-clock time of day, HH:MM:SS. */

@@ -5,6 +5,7 @@
  * - created / destroyed: an hvkit domain that appears after the first sample, or vanishes.
  * - domid-reused: an hvkit domain whose host already had that domid with another unique id.
  */
+import { uniqueIdHex } from '../../shm/region-names.ts';
 import type { LifecycleEvent } from './model.ts';
 
 export interface TrackedVm {
@@ -16,8 +17,6 @@ export interface TrackedVm {
   domid?: number;
   uniqueId?: bigint;
 }
-
-const hex = (v: bigint) => v.toString(16).padStart(16, '0');
 
 export class LifecycleTracker {
   #known = new Map<string, TrackedVm>();
@@ -39,7 +38,7 @@ export class LifecycleTracker {
           at: now,
           kind: 'created',
           vmKey: vm.key,
-          text: `${vm.name} created (unique id ${hex(vm.uniqueId!)})`,
+          text: `${vm.name} created (unique id ${uniqueIdHex(vm.uniqueId!)})`,
         });
       } else {
         events.push({ at: now, kind: 'appeared', vmKey: vm.key, text: `${vm.name} appeared` });
@@ -52,7 +51,7 @@ export class LifecycleTracker {
             at: now,
             kind: 'domid-reused',
             vmKey: vm.key,
-            text: `domid ${vm.domid} reused: unique id ${hex(before)} → ${hex(vm.uniqueId!)}`,
+            text: `domid ${vm.domid} reused: unique id ${uniqueIdHex(before)} → ${uniqueIdHex(vm.uniqueId!)}`,
           });
         }
         this.#domids.set(slot, vm.uniqueId!);
