@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { findStaleRegions, removeStaleRegions } from '../../src/host/cleanup.ts';
-import { hostPrefix, parseRegionName, statsRegionName } from '../../src/shm/region-names.ts';
 import { processLiveness, processStartTime, selfIdentity } from '../../src/host/proc.ts';
+import { hostPrefix, parseRegionName, statsRegionName } from '../../src/shm/region-names.ts';
 import { SHM_DIR } from '../../src/shm/shm-file.ts';
 
 const HOLDER = new URL('./fixtures/region-holder.ts', import.meta.url).pathname;
