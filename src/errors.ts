@@ -48,3 +48,9 @@ export function formatViolation(v: Violation): string {
   const value = v.value === undefined ? '' : ` (value ${v.value})`;
   return `${v.severity}: ${v.field}: ${v.rule}: ${v.message}${value}`;
 }
+
+/** The error code (ENOENT, EACCES …) of a Node error or a failed system call, when it has one. */
+export function errorCode(err: unknown): string | undefined {
+  if (err && typeof err === 'object' && 'code' in err && typeof err.code === 'string') return err.code;
+  return undefined;
+}

@@ -2,7 +2,7 @@
  * Discovery: which processes hold KVM file descriptors, and which ones. One pass over /proc/*\/fd;
  * processes that vanish mid-scan or may not be inspected (EACCES) are reported, never fatal.
  */
-import { listPids, PROC, type ProcessIdentity, readFdLinks, readProcessIdentity } from './procfs.ts';
+import { listPids, PROC, type ProcessIdentity, readFdLinks, readProcessIdentity } from '../os/procfs.ts';
 
 export type KvmFdKind = 'vm' | 'vcpu' | 'vm-stats' | 'vcpu-stats';
 

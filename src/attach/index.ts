@@ -1,4 +1,16 @@
 /** Discovering every KVM VM on the host and attaching to its statistics (DESIGN §2, issue 3). */
+
+export {
+  type FdLink,
+  type FdListing,
+  listPids,
+  type ProcessIdentity,
+  parseProcStat,
+  processStartTime,
+  readCmdline,
+  readFdLinks,
+  readProcessIdentity,
+} from '../os/procfs.ts';
 export {
   DEBUGFS_KVM,
   type DebugfsStat,
@@ -20,17 +32,6 @@ export {
 export { type AttachResult, KvmStatsHandle } from './kvm-stats-handle.ts';
 export { type DupResult, dupFailureText, exitedProcesses, ProcessHandle } from './pidfd.ts';
 export { hvkitMatchKey, type Plan, type PlanInput, type PlannedTable, planVms, type VmPlan } from './plan.ts';
-export {
-  type FdLink,
-  type FdListing,
-  listPids,
-  type ProcessIdentity,
-  parseProcStat,
-  processStartTime,
-  readCmdline,
-  readFdLinks,
-  readProcessIdentity,
-} from './procfs.ts';
 export { errorCode, exitedPidfds, sameFile } from './sys.ts';
 export { type DomainIdentity, type TableIdentity, tableIdentity, type VcpuIdentity } from './table-identity.ts';
 export { HvkitTable, listTableNames, parseTableName, type TableName, tableName } from './tables.ts';

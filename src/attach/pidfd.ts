@@ -4,7 +4,7 @@
  * process exits.
  */
 import { close, pidfdGetfd, pidfdOpen } from '../kvm/libc.ts';
-import { processStartTime } from './procfs.ts';
+import { processStartTime } from '../os/procfs.ts';
 import { errorCode, exitedPidfds } from './sys.ts';
 
 export type DupResult = { ok: true; fd: number } | { ok: false; code: string };

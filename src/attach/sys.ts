@@ -69,8 +69,5 @@ export function sameFile(pid1: number, fd1: number, pid2: number, fd2: number): 
 }
 
 /** The errno name of a failed call (SyscallError or a Node fs error), or undefined for other errors. */
-export function errorCode(err: unknown): string | undefined {
-  if (err instanceof SyscallError) return err.code;
-  if (err && typeof err === 'object' && 'code' in err && typeof err.code === 'string') return err.code;
-  return undefined;
-}
+// SyscallError carries its errno name in `code`, so the generic reader covers it.
+export { errorCode } from '../errors.ts';

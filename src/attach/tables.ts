@@ -15,10 +15,10 @@ import { closeSync, readdirSync } from 'node:fs';
 import type { ResolvedAbi } from '../abi/resolved.ts';
 import { shippedStatsTableAbi } from '../formats/stats-table/abi.ts';
 import { type DecodedTable, StatsTableReader, type TableSnapshot } from '../formats/stats-table/reader.ts';
+import { processStartTime, processUid } from '../os/procfs.ts';
 import type { Region } from '../shm/region.ts';
 import { parseRegionName, statsRegionName } from '../shm/region-names.ts';
 import { mapShmFile, openShmFile, SHM_DIR, type ShmFile, ShmFileError } from '../shm/shm-file.ts';
-import { processStartTime, processUid } from './procfs.ts';
 import { CopiedTable } from './table-copy.ts';
 import { type TableIdentity, tableIdentity } from './table-identity.ts';
 

@@ -1,27 +1,7 @@
 /** Process identity from /proc: a pid plus its start time names a process across pid reuse. */
-import { readFileSync } from 'node:fs';
+import { processStartTime } from '../os/procfs.ts';
 
-/**
- * The start time of process `pid` in clock ticks after boot (field 22 of /proc/<pid>/stat), or
- * undefined when the process does not exist (or its stat cannot be read). The command name
- * (field 2) may contain spaces and parentheses, so fields are counted from its last ')'.
- */
-export function processStartTime(pid: number): bigint | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const close = text.lastIndexOf(')');
-  if (close < 0) return undefined;
-  // After ") " come fields 3, 4, …: field 22 is index 19.
-  const field = text
-    .slice(close + 2)
-    .split(' ')
-    .at(19);
-  return field !== undefined && /^[0-9]+$/.test(field) ? BigInt(field) : undefined;
-}
+export { processStartTime };
 
 /** This process's pid and start time. */
 export function selfIdentity(): { pid: number; startTime: bigint } {

@@ -6,7 +6,6 @@
  * answers stdin commands: "read" (values read from its own stats fds) and "exit".
  */
 import { createInterface } from 'node:readline';
-import { processStartTime } from '../../src/attach/procfs.ts';
 import { tableName } from '../../src/attach/tables.ts';
 import { KvmStatsReader } from '../../src/formats/kvm-stats/reader.ts';
 import { StatsTableWriter, shippedStatsTableAbi } from '../../src/formats/stats-table/index.ts';
@@ -14,6 +13,7 @@ import { loadCaptureGuest, runCaptureGuest } from '../../src/kvm/capture-guest.t
 import { statsFdSource } from '../../src/kvm/stats-source.ts';
 import { KvmSystem } from '../../src/kvm/system.ts';
 import type { Vm } from '../../src/kvm/vm.ts';
+import { processStartTime } from '../../src/os/procfs.ts';
 import type { Region } from '../../src/shm/region.ts';
 import { createShmRegion } from '../../src/shm/shm-file.ts';
 

@@ -15,11 +15,11 @@ import { discoverKvmProcesses, type SkippedProcess } from '../../attach/discover
 import { KvmStatsHandle } from '../../attach/kvm-stats-handle.ts';
 import { exitedProcesses, ProcessHandle } from '../../attach/pidfd.ts';
 import { type Plan, type PlannedTable, planVms, type VmPlan } from '../../attach/plan.ts';
-import { processStartTime, readCmdline } from '../../attach/procfs.ts';
 import { sameFile } from '../../attach/sys.ts';
 import { HvkitTable, listTableNames, type TableName } from '../../attach/tables.ts';
 import type { KvmStatDescriptor } from '../../formats/kvm-stats/types.ts';
 import { shippedStatsTableAbi } from '../../formats/stats-table/abi.ts';
+import { processStartTime, readCmdline } from '../../os/procfs.ts';
 import type { StatSample, StatsSourceKind, TopSample, TopSource, VcpuSample, VmSample } from './model.ts';
 import { LifecycleTracker, type TrackedVm } from './source-events.ts';
 import { VmKeyAllocator } from './source-keys.ts';

@@ -4,7 +4,7 @@
  * code instead of throwing when the process vanished or is not ours to look at.
  */
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
-import { errorCode } from './sys.ts';
+import { errorCode } from '../errors.ts';
 
 export const PROC = '/proc';
 
