@@ -18,6 +18,7 @@ import { entryRegisters, GUEST_LOAD_ADDRESS } from './guest-abi.ts';
 import type { CallSink } from './guest-calls.ts';
 import { kvmGuestMemory } from './guest-memory.ts';
 import { buildWorkloadGuest, type GuestProgram } from './guests.ts';
+import { LiveRuntimes } from './live-runtimes.ts';
 import { checkRestore, loadKvmVcpu, writePages } from './restore.ts';
 import { WorkerDomainRuntime } from './worker-runtime.ts';
 
@@ -35,7 +36,7 @@ export class KvmBackend implements Backend {
   readonly #statsRevision: number;
   readonly #calls: CallSink | undefined;
   readonly #images = new Map<GuestProgram, GuestImage>();
-  readonly #domains = new Set<DomainRuntime>();
+  readonly #domains = new LiveRuntimes();
   #closed = false;
 
   private constructor(kvm: KvmSystem, statsRevision: number, calls: CallSink | undefined) {
@@ -91,31 +92,26 @@ export class KvmBackend implements Backend {
       throw err;
     }
     this.#domains.add(runtime);
-    void runtime.destroyed.then(() => this.#domains.delete(runtime));
     return runtime;
   }
 
   /** The live runtime of domain `domid` (save/restore captures through it). */
   domainRuntime(domid: number): WorkerDomainRuntime | undefined {
-    return findRuntime(this.#domains, domid);
+    return this.#domains.find(domid);
+  }
+
+  /** Domains created and not yet fully destroyed. */
+  get liveDomains(): number {
+    return this.#domains.size;
   }
 
   /** Destroys every domain still alive, then closes /dev/kvm. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.all([...this.#domains].map((d) => d.destroy()));
+    await this.#domains.destroyAll();
     this.#kvm.close();
   }
-}
-
-/** The newest runtime of `domid` that is not destroyed. */
-export function findRuntime(domains: Iterable<DomainRuntime>, domid: number): WorkerDomainRuntime | undefined {
-  let found: WorkerDomainRuntime | undefined;
-  for (const d of domains) {
-    if (d instanceof WorkerDomainRuntime && d.config.domid === domid && d.state !== 'destroyed') found = d;
-  }
-  return found;
 }
 
 /** The runtime's hypercall options, without undefined members. */

@@ -9,7 +9,8 @@ import type { Backend, DomainRuntime } from '../host/backend.ts';
 import { checkDomainConfig, type VmmDomainConfig } from './domain-options.ts';
 import type { CallSink } from './guest-calls.ts';
 import { sharedGuestMemory } from './guest-memory.ts';
-import { callOptions, findRuntime } from './kvm-backend.ts';
+import { callOptions } from './kvm-backend.ts';
+import { LiveRuntimes } from './live-runtimes.ts';
 import { checkRestore, writePages } from './restore.ts';
 import { WorkerDomainRuntime } from './worker-runtime.ts';
 
@@ -23,7 +24,7 @@ export class SimBackend implements Backend {
   readonly kind = 'sim' as const;
   readonly #statsRevision: number;
   readonly #calls: CallSink | undefined;
-  readonly #domains = new Set<DomainRuntime>();
+  readonly #domains = new LiveRuntimes();
   #closed = false;
 
   constructor(options: SimBackendOptions = {}) {
@@ -61,18 +62,22 @@ export class SimBackend implements Backend {
       },
     );
     this.#domains.add(runtime);
-    void runtime.destroyed.then(() => this.#domains.delete(runtime));
     return runtime;
   }
 
   /** The live runtime of domain `domid` (save/restore captures through it). */
   domainRuntime(domid: number): WorkerDomainRuntime | undefined {
-    return findRuntime(this.#domains, domid);
+    return this.#domains.find(domid);
+  }
+
+  /** Domains created and not yet fully destroyed. */
+  get liveDomains(): number {
+    return this.#domains.size;
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.all([...this.#domains].map((d) => d.destroy()));
+    await this.#domains.destroyAll();
   }
 }
