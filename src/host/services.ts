@@ -25,6 +25,10 @@ const guestCallInstaller: CallInstaller = (dispatcher) => {
 export interface ServiceOptions {
   /** Also accept incoming migrations on this unix socket path or HOST:PORT. */
   listen?: string;
+  /** Each wait on a migration peer, in ms (default 10 s). */
+  peerTimeoutMs?: number;
+  /** How long a destination may take to verify a stream this host sends, in ms (default 60 s). */
+  verifyTimeoutMs?: number;
 }
 
 export function standardInstallers(options: ServiceOptions = {}): CallInstaller[] {
@@ -40,6 +44,8 @@ export function standardInstallers(options: ServiceOptions = {}): CallInstaller[
     // Saved, restored and migrated domains carry their pools: the same service on both sides.
     streamInstaller({
       ...(options.listen === undefined ? {} : { listen: options.listen }),
+      ...(options.peerTimeoutMs === undefined ? {} : { peerTimeoutMs: options.peerTimeoutMs }),
+      ...(options.verifyTimeoutMs === undefined ? {} : { verifyTimeoutMs: options.verifyTimeoutMs }),
       pools: poolStreamHooks(pools),
     }),
   ];

@@ -170,6 +170,22 @@ export function setControlRegister(sregs: Uint8Array, reg: ControlRegister, valu
  * Registers for error reports: the general registers, the control registers and CS/SS, as
  * 0x-prefixed hex strings (stable to print, to compare and to send between threads).
  */
+/**
+ * Whether the vCPU sits in the architectural INIT state: CS:IP = F000:FFF0 with CS based at
+ * 0xFFFF0000 and paging and protection off. kvm_amd puts a vCPU there when the guest triple faults
+ * (the VMCB is undefined after a SHUTDOWN intercept, so KVM INITs the vCPU before returning
+ * KVM_EXIT_SHUTDOWN); kvm_intel leaves the faulting state. No guest that ran can fault from it.
+ */
+export function isInitState(regs: Regs, sregs: Uint8Array): boolean {
+  const cs = getSegment(sregs, 'cs');
+  return (
+    regs.rip === 0xfff0n &&
+    cs.selector === 0xf000 &&
+    cs.base === 0xffff0000n &&
+    (getControlRegister(sregs, 'cr0') & 1n) === 0n
+  );
+}
+
 export function describeRegisters(regs: Regs, sregs?: Uint8Array): Record<string, string> {
   const hex = (v: bigint | number) => `0x${v.toString(16)}`;
   const out: Record<string, string> = {};

@@ -17,7 +17,7 @@ import {
 } from '../kvm/constants.ts';
 import { KvmError } from '../kvm/errors.ts';
 import { ioctlBuf } from '../kvm/libc.ts';
-import { describeRegisters, encodeRegs, KVM_REGS_SIZE } from '../kvm/regs.ts';
+import { describeRegisters, encodeRegs, isInitState, KVM_REGS_SIZE } from '../kvm/regs.ts';
 import { Vcpu } from '../kvm/vcpu.ts';
 import { type CpuCore, EXIT, type ExitKind, type IoExit } from './cpu-core.ts';
 
@@ -164,7 +164,18 @@ export class KvmCore implements CpuCore {
 
   registers(): Record<string, string> {
     try {
-      return describeRegisters(this.#vcpu.getRegs(), this.#vcpu.getSregs());
+      const regs = this.#vcpu.getRegs();
+      const sregs = this.#vcpu.getSregs();
+      const described = describeRegisters(regs, sregs);
+      if (this.#reason === KVM_EXIT.SHUTDOWN && isInitState(regs, sregs)) {
+        // kvm_amd INITs the vCPU before it reports the shutdown: what KVM_GET_REGS returns is the
+        // reset state, not the guest's. Say so rather than present it as the faulting state.
+        return {
+          lost: 'the kernel reset this vCPU at the triple fault (kvm_amd INITs it on SHUTDOWN); the faulting registers are gone, these are the INIT state',
+          ...described,
+        };
+      }
+      return described;
     } catch (err) {
       return { error: err instanceof Error ? err.message : String(err) };
     }

@@ -12,11 +12,29 @@ interface HostCliOptions {
   memory: string;
   json?: boolean;
   listen?: string;
+  peerTimeout?: string;
+  verifyTimeout?: string;
+}
+
+/** What `hvkit host` passes to the families it installs. */
+export interface HostServiceOptions {
+  listen?: string;
+  peerTimeoutMs?: number;
+  verifyTimeoutMs?: number;
 }
 
 export interface RegisterHostOptions {
   /** Families other modules add to the host's dispatcher (pools, streams …), given the command's options. */
-  installers?: (options: { listen?: string }) => readonly CallInstaller[];
+  installers?: (options: HostServiceOptions) => readonly CallInstaller[];
+}
+
+/** Seconds given on the command line (0 < s ≤ 1 day) as milliseconds, or a usage error. */
+function parseSeconds(option: string, text: string): number {
+  const s = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text) || s <= 0 || s > 86_400) {
+    throw new UsageError(`${option} takes seconds, more than 0 and at most 86400 (got "${text}")`);
+  }
+  return Math.round(s * 1000);
 }
 
 function parseWorkload(text: string): Workload {
@@ -43,16 +61,26 @@ export function registerHost(
       '--listen <addr>',
       'also accept incoming migrations on this unix socket path or HOST:PORT (unauthenticated: loopback or a trusted network only)',
     )
+    .option('--peer-timeout <seconds>', 'each wait on a migration peer (default 10)')
+    .option(
+      '--verify-timeout <seconds>',
+      'how long a destination may take to verify a migration stream this host sends (default 60)',
+    )
     .option('--json', 'print the start line as JSON')
     .action(async (opts: HostCliOptions) => {
+      const services: HostServiceOptions = {
+        ...(opts.listen === undefined ? {} : { listen: opts.listen }),
+        ...(opts.peerTimeout === undefined ? {} : { peerTimeoutMs: parseSeconds('--peer-timeout', opts.peerTimeout) }),
+        ...(opts.verifyTimeout === undefined
+          ? {}
+          : { verifyTimeoutMs: parseSeconds('--verify-timeout', opts.verifyTimeout) }),
+      };
       const count = parseInteger('--domains', opts.domains);
       const workload = parseWorkload(opts.workload);
       const vcpus = parseInteger('--vcpus', opts.vcpus);
       const memoryMiB = parseInteger('--memory', opts.memory);
       const server = await startHostServer({
-        ...(options.installers
-          ? { installers: options.installers(opts.listen === undefined ? {} : { listen: opts.listen }) }
-          : {}),
+        ...(options.installers ? { installers: options.installers(services) } : {}),
         domains: Array.from({ length: count }, () => ({ vcpus, memoryMiB, workload })),
         onInternalError: (call, e) =>
           process.stderr.write(`hvkit host: ${call} failed: ${(e as Error)?.message ?? e}\n`),

@@ -28,6 +28,10 @@ export interface StreamInstallOptions {
   maxMemoryMiB?: number;
   /** How long receiving one whole stream may take (default DEFAULT_RECEIVE_DEADLINE_MS). */
   receiveTimeoutMs?: number;
+  /** Each wait on a migration peer (ReceiverOptions.timeoutMs, default 10 s). */
+  peerTimeoutMs?: number;
+  /** How long a destination may take to verify a stream this host sends (default 60 s). */
+  verifyTimeoutMs?: number;
   pools?: PoolStreamHooks;
   /** Where listener failures and migrations are reported (default: stderr). */
   log?: (line: string) => void;
@@ -62,6 +66,8 @@ export function streamInstaller(options: StreamInstallOptions = {}): CallInstall
       ...(options.pools ? { pools: options.pools } : {}),
       ...(options.maxMemoryMiB !== undefined ? { maxMemoryMiB: options.maxMemoryMiB } : {}),
       ...(options.receiveTimeoutMs !== undefined ? { receiveTimeoutMs: options.receiveTimeoutMs } : {}),
+      ...(options.peerTimeoutMs !== undefined ? { timeoutMs: options.peerTimeoutMs } : {}),
+      ...(options.verifyTimeoutMs !== undefined ? { verifyTimeoutMs: options.verifyTimeoutMs } : {}),
       onLog: log,
     };
     const listeners: StreamListener[] = [];

@@ -23,6 +23,12 @@ export interface MigrateOptions {
    * taking any bytes (default 10 s; the final confirmation 30 s).
    */
   timeoutMs?: number;
+  /**
+   * How long the destination may take to verify the whole stream and create the domain before it
+   * answers READY (default DEFAULT_VERIFY_TIMEOUT_MS). It grows with the guest's memory and the
+   * machine's speed, so it is its own setting: an emulated machine needs far more than 10 s.
+   */
+  verifyTimeoutMs?: number;
   confirmTimeoutMs?: number;
   /** Tests: rewrites stream bytes on their way out (e.g. to corrupt one). */
   transform?: (piece: Uint8Array, offset: number) => Uint8Array;
@@ -62,6 +68,9 @@ export class MigrationOutcomeUnknownError extends MigrationError {
     );
   }
 }
+
+/** Default of MigrateOptions.verifyTimeoutMs: a 256 MiB guest verifies in about 2 s on a real host. */
+export const DEFAULT_VERIFY_TIMEOUT_MS = 60_000;
 
 /** Migrates domain `domid` of `host` to the host listening at `to` (socket path or host:port). */
 export async function migrate(
@@ -110,7 +119,10 @@ export async function migrate(
           w === 'FAIL' ? `the destination refused the stream: ${reason}` : (err as Error).message,
         );
       }
-      const ready = await wire.readLine(timeout, 'the destination to verify the stream');
+      const ready = await wire.readLine(
+        options.verifyTimeoutMs ?? DEFAULT_VERIFY_TIMEOUT_MS,
+        'the destination to verify the stream',
+      );
       const [word, rest] = splitLine(ready);
       if (word !== 'READY') throw new MigrationError(`the destination refused the stream: ${oneLine(rest || ready)}`);
       // The commit point: once GO may have reached the destination, this domain is never unpaused.

@@ -49,8 +49,10 @@ export const DEFAULT_RECEIVE_DEADLINE_MS = 10 * 60_000;
 
 export interface ReceiverOptions {
   pools?: PoolStreamHooks;
-  /** Waits for the peer, and writes the peer does not take (default 10 s). */
+  /** Waits for the peer, and writes the peer does not take (default 10 s); also for MIGRATE requests. */
   timeoutMs?: number;
+  /** For MIGRATE requests: how long the destination may take to verify (MigrateOptions.verifyTimeoutMs). */
+  verifyTimeoutMs?: number;
   /** Largest guest RAM accepted from an incoming migration (default DEFAULT_RECEIVE_MEMORY_MIB). */
   maxMemoryMiB?: number;
   /** How long receiving a whole stream may take (default DEFAULT_RECEIVE_DEADLINE_MS). */
@@ -150,7 +152,11 @@ async function request(host: Host, word: string, rest: string, options: Receiver
   if (word === 'MIGRATE') {
     const m = /^(\d+) (.+)$/.exec(rest);
     if (!m) throw new UsageError('MIGRATE <domid> <socket path or host:port>');
-    return migrate(host, Number(m[1]), m[2]!, poolOpt);
+    return migrate(host, Number(m[1]), m[2]!, {
+      ...poolOpt,
+      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+      ...(options.verifyTimeoutMs === undefined ? {} : { verifyTimeoutMs: options.verifyTimeoutMs }),
+    });
   }
   throw new UsageError(`unknown stream request ${JSON.stringify(oneLine(word))}`);
 }

@@ -162,8 +162,9 @@ export class Wire {
       this.#socket.write(data, (err) => {
         this.#pendingWrites--;
         this.#armStall();
-        // A destroyed socket may report its cut-off writes as done: the wire's failure wins.
-        const failed = err ?? this.#closed;
+        // A destroyed socket reports its cut-off writes as done (Node 20) or as ECANCELED (Node 22+):
+        // either way the wire's own failure, which says why it was destroyed, wins.
+        const failed = this.#closed ?? err;
         if (failed) reject(new Error(failed.message));
         else resolve();
       });

@@ -11,17 +11,12 @@
  *             cannot be pread); VM-wide totals only, and under kernel lockdown only the read-only
  *             (instant) files open at all — so the ratio is also given per stat read;
  *  query-stats  QEMU's QMP `query-stats` (targets vm and vcpu) for a QEMU VM with the same number
- *             of vCPUs, over its unix socket, when qemu-system-x86 is installed (installed here with
- *             apt-get when missing and CI is not set).
+ *             of vCPUs, over its unix socket, when qemu-system-x86 is installed (.ci/run installs it).
  *
  * The attached VM is a separate process (test/attach/vm-child.ts) whose vCPUs have run the capture
  * guest and are halted.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { bench, do_not_optimize, run, summary } from 'mitata';
 import { DebugfsVm, debugfsUnavailableReason } from '../src/attach/debugfs.ts';
@@ -29,6 +24,7 @@ import { KvmStatsHandle } from '../src/attach/kvm-stats-handle.ts';
 import { ProcessHandle } from '../src/attach/pidfd.ts';
 import { kvmUnavailableReason } from '../src/kvm/system.ts';
 import { HostTopSource } from '../src/tools/top/source.ts';
+import { QEMU_BINARY, qemuInstalled, startQemu } from '../test/support/qemu.ts';
 
 const VCPUS = 2;
 const QMP_ROUNDS = 2_000;
@@ -104,7 +100,7 @@ else {
   }
 }
 
-const qemu = await startQemu();
+const qemu = await startQemuPeer();
 
 console.log(
   `VM with ${VCPUS} vCPUs in pid ${info.pid}: ${handles.length} stats fds, ${kvmStats} stats (VM + every vCPU)`,
@@ -167,109 +163,31 @@ interface Qemu {
   stop(): void;
 }
 
-/** Starts QEMU with a QMP socket (installing qemu-system-x86 first when allowed); never throws. */
-async function startQemu(): Promise<Qemu> {
+/** QEMU with the same number of vCPUs and a QMP socket (KVM, else TCG); never throws. */
+async function startQemuPeer(): Promise<Qemu> {
   const none = (note: string): Qemu => ({ note, stats: 0, stop() {} });
-  const binary = 'qemu-system-x86_64';
-  const have = () => spawnSync('sh', ['-c', `command -v ${binary}`]).status === 0;
-  if (!have()) {
-    if (process.env.CI) return none(`${binary} not installed (CI: not installing it)`);
-    console.log(`installing qemu-system-x86 for the query-stats comparison …`);
-    const r = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'qemu-system-x86'], {
-      encoding: 'utf8',
-      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-    });
-    if (r.status !== 0 || !have()) return none(`${binary} not installed and apt-get install failed`);
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'hvkit-qmp-'));
-  const sock = join(dir, 'qmp.sock');
-  for (const accel of ['kvm', 'tcg']) {
-    const q = spawn(
-      binary,
-      [
-        '-accel',
-        accel,
-        '-smp',
-        String(VCPUS),
-        '-m',
-        '64',
-        '-nographic',
-        '-nodefaults',
-        '-no-user-config',
-        '-net',
-        'none',
-        '-qmp',
-        `unix:${sock},server=on,wait=off`,
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    let stderr = '';
-    q.stderr!.on('data', (d) => {
-      stderr += d;
-    });
-    const stop = () => {
-      if (q.exitCode === null) q.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
+  if (!qemuInstalled()) return none(`${QEMU_BINARY} not installed (Debian's qemu-system-x86)`);
+  try {
+    const vm = await startQemu({ vcpus: VCPUS, memoryMiB: 64, accels: ['kvm', 'tcg'] });
+    const probe = (await vm.qmp.call('query-stats', { target: 'vcpu' })) as { return?: { stats: unknown[] }[] };
+    const vmStats = (await vm.qmp.call('query-stats', { target: 'vm' })) as { return?: { stats: unknown[] }[] };
+    if (!probe.return) {
+      vm.stop();
+      return none(`QEMU answers query-stats with ${JSON.stringify(probe).slice(0, 120)}`);
+    }
+    const count = [...probe.return, ...(vmStats.return ?? [])].reduce((n, p) => n + p.stats.length, 0);
+    return {
+      note: `${vm.version} (-accel ${vm.accel}) with ${VCPUS} vCPUs, ${count} stats per query pair`,
+      stats: count,
+      qmp: {
+        queryStats: async () => {
+          await vm.qmp.call('query-stats', { target: 'vm' });
+          return vm.qmp.call('query-stats', { target: 'vcpu' });
+        },
+      },
+      stop: () => vm.stop(),
     };
-    for (let i = 0; i < 100 && !existsSync(sock) && q.exitCode === null; i++)
-      await new Promise((r) => setTimeout(r, 50));
-    if (!existsSync(sock)) {
-      stop();
-      if (accel === 'kvm') continue;
-      return none(`QEMU did not start: ${stderr.trim().split('\n')[0]}`);
-    }
-    try {
-      const qmp = await qmpClient(sock);
-      await qmp.call('qmp_capabilities');
-      const probe = (await qmp.call('query-stats', { target: 'vcpu' })) as { return?: { stats: unknown[] }[] };
-      const vmStats = (await qmp.call('query-stats', { target: 'vm' })) as { return?: { stats: unknown[] }[] };
-      if (!probe.return) {
-        stop();
-        return none(`QEMU answers query-stats with ${JSON.stringify(probe).slice(0, 120)}`);
-      }
-      const count = [...probe.return, ...(vmStats.return ?? [])].reduce((n, p) => n + p.stats.length, 0);
-      return {
-        note: `QEMU (-accel ${accel}) with ${VCPUS} vCPUs, ${count} stats per query pair`,
-        stats: count,
-        qmp: {
-          queryStats: async () => {
-            await qmp.call('query-stats', { target: 'vm' });
-            return qmp.call('query-stats', { target: 'vcpu' });
-          },
-        },
-        stop: () => {
-          qmp.socket.destroy();
-          stop();
-        },
-      };
-    } catch (err) {
-      stop();
-      return none(`QMP failed: ${err instanceof Error ? err.message : err}`);
-    }
+  } catch (err) {
+    return none(err instanceof Error ? err.message : String(err));
   }
-  return none('QEMU did not start');
-}
-
-/** A minimal QMP client: one command at a time, replies matched in order, events skipped. */
-async function qmpClient(
-  path: string,
-): Promise<{ socket: Socket; call(cmd: string, args?: object): Promise<unknown> }> {
-  const socket = connect(path);
-  const lines = createInterface({ input: socket })[Symbol.asyncIterator]();
-  const nextReply = async (): Promise<Record<string, unknown>> => {
-    for (;;) {
-      const r = await lines.next();
-      if (r.done) throw new Error('QMP socket closed');
-      const msg = JSON.parse(r.value) as Record<string, unknown>;
-      if (!('event' in msg)) return msg;
-    }
-  };
-  await nextReply(); // greeting
-  return {
-    socket,
-    async call(cmd, args) {
-      socket.write(`${JSON.stringify(args ? { execute: cmd, arguments: args } : { execute: cmd })}\n`);
-      return nextReply();
-    },
-  };
 }
