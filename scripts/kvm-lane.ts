@@ -60,6 +60,9 @@ function jobScript(cwd: string, command: string[], extraEnv: string[]): string {
     HOME: '/root',
     LANG: 'C.UTF-8',
     HVKIT_IN_LANE: '1',
+    // Emulation runs 15-20x slower: tests stretch their hang deadlines (test/support/slowdown.ts),
+    // by less than that, since most of a deadline is slack.
+    HVKIT_TEST_SLOWDOWN: '10',
     ...(process.stdout.isTTY ? { TERM: process.env.TERM ?? 'xterm' } : { NO_COLOR: '1', TERM: 'dumb' }),
   };
   for (const [k, v] of Object.entries(process.env)) {
@@ -123,6 +126,8 @@ async function main(): Promise<number> {
     return r.status ?? 125;
   }
 
+  // The paths travel on the kernel command line and in QEMU's comma-separated -virtfs options.
+  if (/[\s,]/.test(PROJECT)) throw new LaneSetupError(`the project path must not contain spaces or commas: ${PROJECT}`);
   ensureHostTools();
   mkdirSync(CACHE, { recursive: true });
   const image = ensureImage(CACHE, log);

@@ -26,7 +26,7 @@ done
 
 for m in virtio_pci 9pnet_virtio 9p; do modprobe "$m" || die "modprobe $m"; done
 # Under QEMU's emulator the CPU is an AMD one with SVM; kvm_intel is there for a CPU with VMX.
-if grep -qw svm /proc/cpuinfo; then modprobe kvm_amd || die "modprobe kvm_amd"
+if grep -qw svm /proc/cpuinfo; then modprobe kvm_amd npt=0 || die "modprobe kvm_amd"
 elif grep -qw vmx /proc/cpuinfo; then modprobe kvm_intel || die "modprobe kvm_intel"
 else die "the CPU has neither svm nor vmx"; fi
 [ -c /dev/kvm ] || die "/dev/kvm did not appear"

@@ -1,11 +1,10 @@
 /**
- * The CLI end to end, as a user runs it: real processes, real files, real /dev/shm regions,
- * real KVM when present. Asserts exit codes (0 ok, 1 check failed, 2 usage/environment) and
+ * The CLI end to end, as a user runs it: real processes, real files, real /dev/shm regions (real
+ * KVM in cli.kvm.test.ts). Asserts exit codes (0 ok, 1 check failed, 2 usage/environment) and
  * that errors are one line, never a stack trace.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -16,20 +15,11 @@ import {
   shippedStatsTableAbi,
 } from '../../src/formats/stats-table/index.ts';
 import { Host } from '../../src/host/host.ts';
-import { kvmUnavailableReason } from '../../src/kvm/index.ts';
 import { createShmRegion } from '../../src/shm/shm-file.ts';
+import { hvkit } from './run.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'hvkit-cli-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-function hvkit(...args: string[]) {
-  const r = spawnSync(process.execPath, ['bin/hvkit.mjs', ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, NO_COLOR: '1' },
-  });
-  assert.doesNotMatch(r.stderr, /\n\s+at /, `no stack trace on stderr: ${r.stderr}`);
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
 
 const BIG = (1n << 60n) + 7n; // past 2^53: must survive exactly
 
@@ -188,27 +178,5 @@ describe('hvkit abi', () => {
     const freeze = hvkit('abi', 'freeze', 'stats-table');
     assert.equal(freeze.code, 1);
     assert.match(freeze.err, /nothing new to freeze/);
-  });
-});
-
-describe('hvkit kvm capture and tour (real KVM)', () => {
-  const reason = kvmUnavailableReason();
-
-  it('captures every stats file of a throwaway VM, each valid', (t) => {
-    if (reason) return t.skip(`needs /dev/kvm: ${reason}`);
-    const out = join(dir, 'capture');
-    const r = hvkit('kvm', 'capture', '--out', out, '--vcpus', '3', '--json');
-    assert.equal(r.code, 0, r.err);
-    assert.deepEqual(readdirSync(out).sort(), ['vcpu-0.kvmstats', 'vcpu-1.kvmstats', 'vcpu-2.kvmstats', 'vm.kvmstats']);
-    for (const f of readdirSync(out)) assert.equal(hvkit('check', join(out, f)).code, 0, f);
-    assert.equal(hvkit('kvm', 'capture', '--out', out, '--vcpus', '0').code, 2);
-  });
-
-  it('runs the tour to the end and leaves nothing in /dev/shm', (t) => {
-    if (reason) return t.skip(`needs /dev/kvm: ${reason}`);
-    const r = hvkit('tour');
-    assert.equal(r.code, 0, r.out + r.err);
-    assert.match(r.out, /check --shm hvkit-tour-\d+: valid/);
-    assert.equal(readdirSync('/dev/shm').filter((f) => f.startsWith('hvkit-tour-')).length, 0);
   });
 });

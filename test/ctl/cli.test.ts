@@ -1,57 +1,11 @@
 /**
- * `hvkit host` in a child process, `hvkit ctl` in others: the control socket end to end (sim
- * backend always; KVM too when /dev/kvm is usable).
+ * `hvkit host` in a child process, `hvkit ctl` in others: the control socket end to end on the
+ * sim backend (on KVM: cli.kvm.test.ts).
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { shippedCallWordAbi } from '../../src/formats/callword/abi.ts';
-import { kvmUnavailableReason } from '../../src/kvm/index.ts';
-
-const ENTRY = ['--import', 'tsx', 'test/ctl/hvkit-entry.ts'];
-
-interface Started {
-  child: ChildProcess;
-  pid: number;
-  socket: string;
-  backend: string;
-  exited: Promise<number | null>;
-}
-
-async function startHost(env: NodeJS.ProcessEnv, args: string[]): Promise<Started> {
-  const child = spawn(process.execPath, [...ENTRY, 'host', '--json', ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const lines = createInterface({ input: child.stdout! });
-  const first = await new Promise<string>((resolve, reject) => {
-    lines.once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`hvkit host exited with ${code} before serving`)));
-  });
-  const start = JSON.parse(first) as { pid: number; socket: string; backend: string };
-  return { child, exited, ...start };
-}
-
-function ctl(host: number, args: string[]): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, [...ENTRY, 'ctl', '--host', String(host), ...args], { encoding: 'utf8' });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
-function json<T>(r: { code: number | null; out: string; err: string }): T {
-  assert.equal(r.code, 0, r.err);
-  return JSON.parse(r.out) as T;
-}
-
-async function stopHost(h: Started): Promise<void> {
-  h.child.kill('SIGTERM');
-  assert.equal(await h.exited, 0);
-  assert.equal(existsSync(h.socket), false, 'socket removed');
-  const left = readdirSync('/dev/shm').filter((n) => n.startsWith(`hvkit.${h.pid}.`));
-  assert.deepEqual(left, [], 'every region of the host removed');
-}
+import { ctl, json, startHost, stopHost } from './host-process.ts';
 
 test('sim host: features, list, create, pause, changes, destroy through `hvkit ctl`; clean stop', async () => {
   const h = await startHost({ HVKIT_BACKEND: 'sim' }, ['--domains', '1', '--workload', 'io']);
@@ -100,26 +54,4 @@ test('sim host: features, list, create, pause, changes, destroy through `hvkit c
   const gone = ctl(h.pid, ['list']);
   assert.equal(gone.code, 2);
   assert.match(gone.err, /no control socket/);
-});
-
-const kvmReason = kvmUnavailableReason();
-
-test('KVM host: a micro-VM created, listed and destroyed through the control socket', async (t) => {
-  if (kvmReason) return t.skip(`needs /dev/kvm: ${kvmReason}`);
-  const h = await startHost({ HVKIT_BACKEND: 'kvm' }, []);
-  try {
-    assert.equal(h.backend, 'kvm');
-    const created = json<{ domid: number; state: string }>(
-      ctl(h.pid, ['create', '--vcpus', '1', '--memory', '4', '--workload', 'mixed', '--json']),
-    );
-    assert.equal(created.state, 'running');
-    assert.deepEqual(
-      json<{ domid: number }[]>(ctl(h.pid, ['list', '--json'])).map((d) => d.domid),
-      [created.domid],
-    );
-    assert.equal(json<{ state: string }>(ctl(h.pid, ['shutdown', String(created.domid), '--json'])).state, 'shutdown');
-    assert.equal(json<{ state: string }>(ctl(h.pid, ['destroy', String(created.domid), '--json'])).state, 'destroyed');
-  } finally {
-    await stopHost(h);
-  }
 });

@@ -10,15 +10,21 @@ import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { kvmUnavailableReason } from '../../src/kvm/system.ts';
 
-let cachedReason: string | undefined | null = null;
+/** Why /dev/kvm is not usable (undefined when it is); null until first asked. */
+let cachedWhy: string | undefined | null = null;
 
-/** A sentence saying why the KVM tests are skipped, or undefined when /dev/kvm is usable. */
+/**
+ * The one gate of every test that needs KVM: a sentence saying why it is skipped here, or
+ * undefined when /dev/kvm is usable. With HVKIT_REQUIRE_KVM=1 (set by scripts/run-tests.mjs)
+ * KVM must be usable: instead of a reason it throws, so the test fails rather than skips.
+ */
 export function kvmSkipReason(): string | undefined {
-  if (cachedReason === null) {
-    const why = kvmUnavailableReason();
-    cachedReason = why === undefined ? undefined : `KVM not usable here (${why})`;
+  if (cachedWhy === null) cachedWhy = kvmUnavailableReason();
+  if (cachedWhy === undefined) return undefined;
+  if (process.env.HVKIT_REQUIRE_KVM === '1') {
+    throw new Error(`KVM is required here (HVKIT_REQUIRE_KVM=1) but not usable: ${cachedWhy}`);
   }
-  return cachedReason;
+  return `KVM not usable here (${cachedWhy})`;
 }
 
 /** Marks the test skipped, with the reason, when KVM is not usable; returns true if it did. */

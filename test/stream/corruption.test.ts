@@ -4,7 +4,8 @@
  * every variant fails verification, no domain is ever created, and restores from files leave no
  * file behind (every variant goes through the host's restore; every 16th also through a file).
  * A save that fails half-way leaves no file and the domain running. A stream missing its last
- * memory chunks (END right after them, every checksum right) is refused too.
+ * memory chunks (END right after them, every checksum right) is refused too. On the simulated
+ * backend; the first test also runs on real KVM in corruption.kvm.test.ts.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -12,54 +13,11 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { FormatError } from '../../src/errors.ts';
 import { RECORD, verifyStream } from '../../src/formats/stream/index.ts';
-import { restoreDomain, restoreImage, saveDomain } from '../../src/host/migration/save-restore.ts';
-import { type BackendName, kvmSkip, TestHost, tempDir } from './helpers.ts';
+import { restoreDomain, saveDomain } from '../../src/host/migration/save-restore.ts';
+import { registerCorruptionTests } from './corruption.cases.ts';
+import { TestHost, tempDir } from './helpers.ts';
 
-for (const backend of ['sim', 'kvm'] as BackendName[]) {
-  test(`${backend}: truncation at every length and a flipped byte at every offset are refused, nothing applied`, async (t) => {
-    if (backend === 'kvm' && kvmSkip()) return t.skip(kvmSkip());
-    const h = new TestHost(backend);
-    const tmp = tempDir();
-    try {
-      const dom = await h.host.createDomain({ name: 'victim', vcpus: 2, memoryMiB: 2, workload: 'mixed' });
-      await h.rounds(dom.uniqueId, 2, 2);
-      const file = join(tmp.dir, 'good.hvst');
-      await saveDomain(h.host, dom.domid, file);
-      await h.host.destroy(dom.domid);
-      const good = new Uint8Array(readFileSync(file));
-      verifyStream(good); // the original is fine
-      t.diagnostic(`${backend} stream: ${good.length} bytes`);
-      const created = () => h.events.filter((e) => e.kind === 'created').length;
-      const before = created();
-
-      let refused = 0;
-      const tryRestore = async (bytes: Uint8Array, viaFile: boolean) => {
-        if (viaFile) {
-          const bad = join(tmp.dir, 'bad.hvst');
-          writeFileSync(bad, bytes);
-          await assert.rejects(restoreDomain(h.host, bad));
-        } else await assert.rejects(async () => restoreImage(h.host, verifyStream(bytes)));
-        refused++;
-      };
-      for (let n = 0; n < good.length; n++) await tryRestore(good.subarray(0, n), n % 16 === 0);
-      for (let at = 0; at < good.length; at++) {
-        const bad = new Uint8Array(good);
-        bad[at]! ^= 0xff;
-        await tryRestore(bad, at % 16 === 0);
-      }
-      assert.equal(refused, 2 * good.length);
-      assert.equal(created(), before, 'no domain was ever created');
-      assert.deepEqual(h.host.list(), []);
-      assert.deepEqual(readdirSync(tmp.dir).sort(), ['bad.hvst', 'good.hvst'], 'no other file appeared');
-      // And the good stream still restores.
-      const r = await restoreDomain(h.host, file);
-      assert.equal(r.domain.state, 'running');
-    } finally {
-      await h.stop();
-      tmp.remove();
-    }
-  });
-}
+registerCorruptionTests('sim');
 
 test('sim: a save that fails half-way leaves no file and the domain running', async () => {
   const h = new TestHost('sim');

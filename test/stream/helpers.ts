@@ -1,24 +1,18 @@
 /**
  * Shared by the stream tests: hosts over the simulated or the KVM backend, the reports each
- * domain's vCPUs sent (from the host's events), waiting for them, and temp directories.
+ * domain's vCPUs sent (from the host's events), waiting for them or for them to settle, and temp
+ * directories.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Backend } from '../../src/host/backend.ts';
 import { Host, type HostEvent } from '../../src/host/host.ts';
-import { kvmUnavailableReason } from '../../src/kvm/system.ts';
 import { REPORT } from '../../src/vmm/guest-abi.ts';
 import { KvmBackend } from '../../src/vmm/kvm-backend.ts';
 import { SimBackend } from '../../src/vmm/sim-backend.ts';
 
 export type BackendName = 'sim' | 'kvm';
-
-/** Why KVM tests skip here, or undefined when /dev/kvm is usable. */
-export const kvmSkip = (): string | undefined => {
-  const why = kvmUnavailableReason();
-  return why === undefined ? undefined : `KVM is not usable here: ${why}`;
-};
 
 export function openTestBackend(name: BackendName): Backend {
   return name === 'kvm' ? KvmBackend.open() : new SimBackend();
@@ -88,6 +82,27 @@ export class TestHost {
   stop(): Promise<void> {
     return this.host.stop();
   }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Waits until the domain's events stopped arriving for a while: reports sent before a pause or a
+ * destroy may still be on their way when the call returns (a paused domain sends none). With a
+ * generous overall deadline.
+ */
+export async function reportsSettled(h: TestHost, uniqueId: bigint, quietMs = 300, maxMs = 30_000): Promise<void> {
+  const count = () => h.events.filter((e) => e.kind === 'guest' && e.domain.uniqueId === uniqueId).length;
+  const end = Date.now() + maxMs;
+  let last = count();
+  let since = Date.now();
+  while (Date.now() < end) {
+    await sleep(50);
+    const n = count();
+    if (n !== last) [last, since] = [n, Date.now()];
+    else if (Date.now() - since >= quietMs) return;
+  }
+  throw new Error(`the reports of domain ${uniqueId} did not settle within ${maxMs} ms`);
 }
 
 export function tempDir(): { dir: string; remove(): void } {

@@ -1,11 +1,12 @@
 /**
- * Live migration between two host processes (this one and a child host) over a unix socket and
- * loopback TCP: the guest continues on the destination where it stopped; and failures — the
- * destination dying mid-stream, a corrupted stream, a destination that refuses or stops reading —
- * leave the source domain running and the destination without any domain. Past GO, a missing
- * confirmation leaves the source paused ("outcome unknown"). Also the receiver's bounds (one
- * migration at a time, guest RAM, whole-stream deadline, the socket path it may take over), the
- * wire's line reads, and `hvkit ctl`'s stream request against hosts that do not answer.
+ * Live migration between two host processes (this one and a child host) on the simulated backend
+ * (on real KVM: migration.kvm.test.ts) over a unix socket and loopback TCP: the guest continues on
+ * the destination where it stopped; and failures — the destination dying mid-stream, a corrupted
+ * stream, a destination that refuses or stops reading — leave the source domain running and the
+ * destination without any domain. Past GO, a missing confirmation leaves the source paused
+ * ("outcome unknown"). Also the receiver's bounds (one migration at a time, guest RAM,
+ * whole-stream deadline, the socket path it may take over), the wire's line reads, and `hvkit
+ * ctl`'s stream request against hosts that do not answer.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -21,97 +22,10 @@ import { MigrationOutcomeUnknownError, migrate } from '../../src/host/migration/
 import { helloLine, MIGRATE_IN } from '../../src/host/migration/protocol.ts';
 import { listenForStreams } from '../../src/host/migration/receiver.ts';
 import { Wire } from '../../src/host/migration/wire.ts';
-import { REPORT } from '../../src/vmm/guest-abi.ts';
-import { ChildHost } from './child-host.ts';
-import { type BackendName, kvmSkip, TestHost, tempDir } from './helpers.ts';
+import { sleep, TestHost, tempDir } from './helpers.ts';
+import { assertSourceRuns, registerMigrationTests, withPair } from './migration.cases.ts';
 
-async function withPair(
-  backend: BackendName,
-  at: (dir: string) => string,
-  extra: string[],
-  fn: (src: TestHost, dst: ChildHost, domid: number, uniqueId: bigint) => Promise<void>,
-): Promise<void> {
-  const tmp = tempDir();
-  const src = new TestHost(backend);
-  let dst: ChildHost | undefined;
-  try {
-    dst = await ChildHost.start(backend, at(tmp.dir), extra);
-    const dom = await src.host.createDomain({ name: 'mig', vcpus: 2, memoryMiB: 2, workload: 'mixed' });
-    await src.rounds(dom.uniqueId, 2, 2);
-    await fn(src, dst, dom.domid, dom.uniqueId);
-  } finally {
-    await dst?.stop().catch(() => {});
-    await src.stop();
-    tmp.remove();
-  }
-}
-
-const lastRound = (src: TestHost, uniqueId: bigint, vcpu: number) =>
-  Number(
-    src
-      .reports(uniqueId, vcpu)
-      .filter(([c]) => c === REPORT.ROUND)
-      .at(-1)?.[1] ?? 0n,
-  );
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/**
- * Waits until the domain's events stopped arriving for a while: reports sent before a pause or a
- * destroy may still be on their way when the call returns.
- */
-async function reportsSettled(h: TestHost, uniqueId: bigint, quietMs = 300, maxMs = 30_000): Promise<void> {
-  const count = () => h.events.filter((e) => e.kind === 'guest' && e.domain.uniqueId === uniqueId).length;
-  const end = Date.now() + maxMs;
-  let last = count();
-  let since = Date.now();
-  while (Date.now() < end) {
-    await sleep(50);
-    const n = count();
-    if (n !== last) [last, since] = [n, Date.now()];
-    else if (Date.now() - since >= quietMs) return;
-  }
-  throw new Error(`the reports of domain ${uniqueId} did not settle within ${maxMs} ms`);
-}
-
-/** The source domain still runs: it is `running` and keeps reporting rounds. */
-async function assertSourceRuns(src: TestHost, domid: number, uniqueId: bigint): Promise<void> {
-  assert.equal(src.host.domain(domid)?.state, 'running', 'the source domain is running');
-  const before = lastRound(src, uniqueId, 0);
-  await src.until(() => lastRound(src, uniqueId, 0) > before, 10_000, 'the source to go on');
-}
-
-for (const backend of ['sim', 'kvm'] as BackendName[]) {
-  for (const transport of ['unix', 'tcp'] as const) {
-    test(`${backend} over ${transport}: the guest continues on the destination, the source is gone`, async (t) => {
-      if (backend === 'kvm' && kvmSkip()) return t.skip(kvmSkip());
-      const at = (dir: string) => (transport === 'unix' ? join(dir, 'dst.sock') : '127.0.0.1:0');
-      await withPair(backend, at, [], async (src, dst, domid, uniqueId) => {
-        const result = await migrate(src.host, domid, dst.address);
-        assert.equal(result.version, 2);
-        assert.equal(src.host.domain(domid), undefined, 'the source domain was destroyed');
-        await reportsSettled(src, uniqueId);
-        const rounds = [lastRound(src, uniqueId, 0), lastRound(src, uniqueId, 1)];
-        const [remote] = await dst.list();
-        assert.ok(remote, 'the destination has the domain');
-        assert.equal(remote.domid, result.remoteDomid);
-        assert.equal(remote.name, 'mig');
-        assert.equal(remote.state, 'running');
-        let seen: Record<number, number[]> = {};
-        const deadline = Date.now() + 10_000;
-        while (Date.now() < deadline) {
-          seen = await dst.ask(`rounds ${remote.uniqueId}`);
-          if ((seen[0]?.length ?? 0) >= 2 && (seen[1]?.length ?? 0) >= 2) break;
-          await new Promise((r) => setTimeout(r, 50));
-        }
-        for (const v of [0, 1]) {
-          assert.ok(seen[v] && seen[v].length >= 2, `vCPU ${v} runs on the destination`);
-          assert.equal(seen[v]![0], rounds[v]! + 1, `vCPU ${v}: ROUND continues from the source's last`);
-        }
-      });
-    });
-  }
-}
+registerMigrationTests('sim');
 
 test('sim: the destination dies mid-stream: the source runs on', async () => {
   await withPair(

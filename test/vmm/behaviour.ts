@@ -1,5 +1,5 @@
 /**
- * The behavioural tests every CPU backend must pass (run by kvm-backend.test.ts and
+ * The behavioural tests every CPU backend must pass (run by kvm-backend.kvm.test.ts and
  * sim-backend.test.ts): workloads agree with their reports and the stats table, pause/stop work
  * for a guest that never exits, crashes are reported with registers, nothing leaks.
  */
@@ -28,6 +28,8 @@ export interface BackendUnderTest {
     runtimeFds: { vm?: number; vcpus: number[] },
     counters: Map<string, bigint>[],
     log: (s: string) => void,
+    /** String I/O instructions (`rep outsb`) each vCPU's guest executed. */
+    stringIos: bigint,
   ): void;
 }
 
@@ -113,7 +115,8 @@ export function behaviourSuite(under: BackendUnderTest): void {
           const id = vcpuIdentity(d.region, vcpu);
           assert.ok((id.hostTid ?? 0) > 0, 'host thread id published');
         }
-        under.checkCpuCounters?.(d.runtime.kvmStatsFds(), all, (s) => t.diagnostic(s));
+        const stringIos = workload === 'mixed' ? BigInt(rounds) : 0n; // one `rep outsb` per round
+        under.checkCpuCounters?.(d.runtime.kvmStatsFds(), all, (s) => t.diagnostic(s), stringIos);
       } finally {
         await d.close();
       }

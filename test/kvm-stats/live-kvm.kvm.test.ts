@@ -1,33 +1,21 @@
 /**
  * Smoke test against the running kernel: create a VM and a vCPU through
  * /dev/kvm, get their stats fds and run the reader and checker on them.
- * Skipped (with the reason) where /dev/kvm is missing or unusable.
+ * Needs a usable /dev/kvm.
  */
 import assert from 'node:assert/strict';
-import { accessSync, closeSync, constants, openSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { test } from 'node:test';
 import koffi from 'koffi';
 import { checkKvmStats, describeKvmStats, fdSource, KvmStatsReader } from '../../src/formats/kvm-stats/index.ts';
+import { skipWithoutKvm } from '../kvm/helpers.ts';
 
 const KVM_CREATE_VM = 0xae01;
 const KVM_CREATE_VCPU = 0xae41;
 const KVM_GET_STATS_FD = 0xaece;
 
-function unavailable(): string | undefined {
-  try {
-    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
-    return undefined;
-  } catch (e) {
-    return `/dev/kvm is not usable here (${(e as NodeJS.ErrnoException).code ?? String(e)})`;
-  }
-}
-
 test('reader and checker on real VM and vCPU stats fds', (t) => {
-  const reason = unavailable();
-  if (reason) {
-    t.skip(reason);
-    return;
-  }
+  if (skipWithoutKvm(t)) return;
   const libc = koffi.load('libc.so.6');
   const ioctl = libc.func('int ioctl(int, unsigned long, unsigned long)') as (
     fd: number,

@@ -25,7 +25,7 @@ behaviourSuite({
     return backend;
   },
   skipReason: () => kvmSkipReason() ?? '',
-  checkCpuCounters(fds, counters, log) {
+  checkCpuCounters(fds, counters, log, stringIos) {
     assert.equal(fds.vcpus.length, counters.length);
     assert.ok(fds.vm !== undefined, 'the VM stats fd is kept open');
     const vendor = kvmVendorModule();
@@ -40,7 +40,18 @@ behaviourSuite({
       assert.equal(reader.value(values, 'halt_exits'), c.get('exits.hlt_exits'), `vcpu ${i}: halt_exits`);
       const ioExits = reader.value(values, 'io_exits');
       if (vendor === 'kvm_intel' || vendor === 'kvm_amd') {
-        assert.equal(ioExits, c.get('exits.io_exits'), `vcpu ${i}: io_exits`);
+        // KVM counts an I/O exit at every I/O intercept; hvkit sees those that reach user space.
+        // They differ only where the kernel finishes an intercepted instruction itself: a
+        // `rep outs` whose count is zero after its last byte may be intercepted once more (the
+        // emulated SVM does; VMX does not) and is completed in the kernel without KVM_EXIT_IO.
+        // So on every vendor: hvkit ≤ KVM ≤ hvkit + one per string instruction the guest ran.
+        const hvkitIo = c.get('exits.io_exits')!;
+        assert.ok(ioExits >= hvkitIo, `vcpu ${i}: KVM io_exits ${ioExits} ≥ hvkit's ${hvkitIo}`);
+        assert.ok(
+          ioExits - hvkitIo <= stringIos,
+          `vcpu ${i}: KVM io_exits ${ioExits} − hvkit's ${hvkitIo} ≤ ${stringIos} string I/O instructions`,
+        );
+        if (ioExits !== hvkitIo) log(`vcpu ${i}: KVM counted ${ioExits - hvkitIo} I/O exits completed in the kernel`);
       } else {
         log(`io_exits not compared: KVM backend is ${vendor ?? 'unknown'} (io_exits = ${ioExits})`);
       }
