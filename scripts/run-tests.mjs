@@ -12,7 +12,7 @@
 //                 many were left out otherwise)
 //   --kvm-only    run only the KVM files (in the lane when /dev/kvm is not usable here)
 //   --summary F   also write the merged summary as JSON to F
-// Environment: HVKIT_LANE_TIMEOUT (seconds, default 1800) bounds the lane's run.
+// Environment: HVKIT_LANE_TIMEOUT (seconds, default 3600) bounds the lane's run.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -118,7 +118,7 @@ function runInLane(files) {
   const dir = resolve('build', 'test-summaries');
   mkdirSync(dir, { recursive: true });
   const summaryFile = join(dir, `lane-${process.pid}-${Date.now()}.json`);
-  const timeout = process.env.HVKIT_LANE_TIMEOUT ?? '1800';
+  const timeout = process.env.HVKIT_LANE_TIMEOUT ?? '3600';
   const r = spawnSync(
     process.execPath,
     [
