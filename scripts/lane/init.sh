@@ -40,8 +40,10 @@ mkdir -p $NEW
 # and the project's modules over 9p several times faster.
 opts=trans=virtio,version=9p2000.L,msize=262144,cache=loose
 mount -t 9p -o "$opts,ro" hostroot $NEW || die "mount the host's root"
-mount -t 9p -o "$opts" project "$NEW$PROJECT" || die "mount the project at $PROJECT"
 for d in /tmp /var/tmp /run /root; do mount -t tmpfs -o mode=1777 tmpfs "$NEW$d" || die "tmpfs on $d"; done
+# After the tmpfs mounts, so a project that lives under /tmp (a CI checkout) is not hidden by them.
+mkdir -p "$NEW$PROJECT" 2>/dev/null
+mount -t 9p -o "$opts" project "$NEW$PROJECT" || die "mount the project at $PROJECT"
 chmod 700 $NEW/root
 mount -t proc proc $NEW/proc
 mount -t sysfs sysfs $NEW/sys
