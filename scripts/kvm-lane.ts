@@ -73,6 +73,13 @@ function jobScript(cwd: string, command: string[], extraEnv: string[]): string {
     if (eq <= 0) throw new LaneSetupError(`--env: want K=V, got ${kv}`);
     env[kv.slice(0, eq)] = kv.slice(eq + 1);
   }
+  // Names go into the script unquoted: only shell identifiers.
+  for (const k of Object.keys(env)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) {
+      if (extraEnv.some((kv) => kv.startsWith(`${k}=`))) throw new LaneSetupError(`--env: not a variable name: ${k}`);
+      delete env[k];
+    }
+  }
   const lines = Object.entries(env).map(([k, v]) => `export ${k}=${quote(v)}`);
   lines.push(`cd ${quote(cwd)} || exit 125`, `exec ${command.map(quote).join(' ')}`);
   return `${lines.join('\n')}\n`;
@@ -128,6 +135,16 @@ async function main(): Promise<number> {
 
   // The paths travel on the kernel command line and in QEMU's comma-separated -virtfs options.
   if (/[\s,]/.test(PROJECT)) throw new LaneSetupError(`the project path must not contain spaces or commas: ${PROJECT}`);
+  // The guest mounts its own tmpfs over these; what lives there on the host is not visible inside.
+  for (const [what, path] of [
+    ['node', process.execPath],
+    ['the current directory', process.cwd()],
+  ] as const) {
+    const hidden = ['/tmp/', '/var/tmp/', '/run/', '/root/'].find((d) => path.startsWith(d));
+    if (hidden && !`${path}/`.startsWith(`${PROJECT}/`)) {
+      throw new LaneSetupError(`${what} (${path}) is under ${hidden}, which the guest replaces with its own tmpfs`);
+    }
+  }
   ensureHostTools();
   mkdirSync(CACHE, { recursive: true });
   const image = ensureImage(CACHE, log);
@@ -159,6 +176,10 @@ async function main(): Promise<number> {
   }
   return result.status;
 }
+
+// A reader that went away (a closed pipe) must not crash the lane and orphan its QEMU; the run
+// still ends within its timeout.
+process.stdout.on('error', () => {});
 
 main().then(
   (status) => process.exit(status),

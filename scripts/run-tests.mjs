@@ -219,6 +219,9 @@ else {
   if (host) parts.push(`${host.tests} on the host`);
   if (lane?.summary) parts.push(`${lane.summary.tests} inside the KVM lane (emulated, ${laneVendor ?? 'kvm'})`);
 }
+if (lane && (lane.status !== 0 || !lane.summary)) {
+  parts.push(`the KVM lane failed (exit ${lane.status}${lane.summary ? '' : ', no summary'})`);
+}
 console.log(
   `\nhvkit tests: ${parts.join(' + ')}: ${total.pass} passed, ${total.fail} failed, ${total.skipped} skipped (${forKvm.length} for lack of KVM)` +
     (notRun > 0 ? `; ${notRun} KVM test files not run (--no-lane, and /dev/kvm is not usable here)` : ''),

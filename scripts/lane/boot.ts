@@ -89,6 +89,13 @@ export function bootJob(o: BootOptions): Promise<BootResult> {
     failure ??= why;
     qemu.kill('SIGKILL');
   };
+  // A lane killed from outside (a cancelled CI job) must not leave its QEMU running.
+  const onSignal = (signal: NodeJS.Signals) => {
+    kill(`the lane got ${signal}`);
+    process.exitCode = 128 + (signal === 'SIGINT' ? 2 : signal === 'SIGHUP' ? 1 : 15);
+  };
+  const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
+  for (const s of signals) process.once(s, onSignal);
   const bootTimer = setTimeout(() => {
     if (readyAt === undefined) kill(`the guest did not come up within ${o.bootTimeoutMs / 1000} s`);
   }, o.bootTimeoutMs);
@@ -117,6 +124,7 @@ export function bootJob(o: BootOptions): Promise<BootResult> {
     const finish = (status: number) => {
       clearTimeout(bootTimer);
       clearTimeout(totalTimer);
+      for (const s of signals) process.off(s, onSignal);
       const totalMs = Date.now() - started;
       const bootMs = (readyAt ?? Date.now()) - started;
       resolve(failure ? { status, failure, bootMs, totalMs } : { status, bootMs, totalMs });
@@ -125,7 +133,8 @@ export function bootJob(o: BootOptions): Promise<BootResult> {
       failure ??= `cannot start qemu-system-x86_64: ${err.message}`;
       finish(125);
     });
-    qemu.on('exit', () => {
+    // 'close', not 'exit': the job's last output may still be unread when QEMU exits.
+    qemu.on('close', () => {
       if (failure?.includes('exceeded') || failure?.includes('did not come up')) return finish(124);
       const statusFile = join(o.runDir, 'status');
       if (existsSync(statusFile)) {

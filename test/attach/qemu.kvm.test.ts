@@ -156,7 +156,7 @@ test('hvkit top sees a QEMU VM from outside, names its source, and agrees with Q
         // A locked-down kernel (secure boot) refuses every writable debugfs file, so no counter
         // can be read this way: hvkit must say so and show none, and there is nothing to compare.
         assert.deepEqual(compared, [], 'no counter is shown when lockdown refuses them');
-        t.diagnostic('kernel lockdown: debugfs counters unreadable here; agreement is checked in the KVM lane');
+        t.skip('kernel lockdown refuses the debugfs counters here: agreement with query-stats not checked');
         return;
       }
     }

@@ -31,7 +31,7 @@ export interface RegisterHostOptions {
 /** Seconds given on the command line (0 < s ≤ 1 day) as milliseconds, or a usage error. */
 function parseSeconds(option: string, text: string): number {
   const s = Number(text);
-  if (!/^\d+(\.\d+)?$/.test(text) || s <= 0 || s > 86_400) {
+  if (!/^\d+(\.\d+)?$/.test(text) || Math.round(s * 1000) < 1 || s > 86_400) {
     throw new UsageError(`${option} takes seconds, more than 0 and at most 86400 (got "${text}")`);
   }
   return Math.round(s * 1000);

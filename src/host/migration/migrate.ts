@@ -120,7 +120,8 @@ export async function migrate(
         );
       }
       const ready = await wire.readLine(
-        options.verifyTimeoutMs ?? DEFAULT_VERIFY_TIMEOUT_MS,
+        // Never shorter than the peer wait it used to be: a raised timeoutMs still covers it.
+        options.verifyTimeoutMs ?? Math.max(timeout, DEFAULT_VERIFY_TIMEOUT_MS),
         'the destination to verify the stream',
       );
       const [word, rest] = splitLine(ready);
