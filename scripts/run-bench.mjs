@@ -8,6 +8,7 @@
 // Usage: node scripts/run-bench.mjs [--kvm-only | --host-only] [substring …]
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
+import { probeKvm } from './test/kvm-probe.mjs';
 
 const args = process.argv.slice(2);
 const kvmOnly = args.includes('--kvm-only');
@@ -19,16 +20,7 @@ const files = readdirSync('bench')
   .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)));
 const isKvm = (f) => f.endsWith('.kvm.bench.ts');
 
-function kvmReason() {
-  const probe = spawnSync(
-    process.execPath,
-    ['--import', 'tsx', '-e', "import('./src/kvm/system.ts').then((m) => console.log(m.kvmUnavailableReason() ?? ''))"],
-    { encoding: 'utf8' },
-  );
-  return probe.status === 0 ? probe.stdout.trim() || undefined : `the KVM probe failed: ${probe.stderr.trim()}`;
-}
-
-const why = kvmReason();
+const why = probeKvm().reason ?? undefined;
 const here = files.filter((f) => (isKvm(f) ? !hostOnly && why === undefined : !kvmOnly));
 const inLane = why === undefined || hostOnly ? [] : files.filter(isKvm);
 if (here.length + inLane.length === 0) {

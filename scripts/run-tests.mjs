@@ -17,6 +17,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { probeKvm } from './test/kvm-probe.mjs';
 
 const REPORTER = 'scripts/test/summary-reporter.mjs';
 const KVM_SUFFIX = '.kvm.test.ts';
@@ -49,22 +50,6 @@ function parse(argv) {
   }
   if (opts.summary === '') opts.summary = undefined;
   return opts;
-}
-
-/** Why /dev/kvm is not usable here (undefined when it is), and the vendor module serving it. */
-function probeKvm() {
-  const probe = spawnSync(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      '-e',
-      "import('./src/kvm/system.ts').then((m) => console.log(JSON.stringify({ reason: m.kvmUnavailableReason() ?? null, vendor: m.kvmVendorModule() ?? null })))",
-    ],
-    { encoding: 'utf8' },
-  );
-  if (probe.status !== 0) return { reason: `the KVM probe failed: ${probe.stderr.trim()}`, vendor: null };
-  return JSON.parse(probe.stdout);
 }
 
 function checks() {
