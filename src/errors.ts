@@ -21,9 +21,27 @@ export interface Violation {
   message: string;
 }
 
+/**
+ * What went wrong, as the caller must act on it. Every error hvkit raises on purpose is an
+ * HvkitError with one of these kinds; the CLI maps kinds to exit codes in one place
+ * (src/cli/errors.ts) and anything else is a defect reported as internal.
+ *
+ * - usage: the command line or a call's arguments are wrong (fix the command).
+ * - format: input bytes break a rule of their format (the input is bad, the tool is fine).
+ * - environment: the machine, a file, a peer or a resource is not as needed (missing file,
+ *   permission, no KVM, a peer that closed or timed out, something closed under us).
+ * - internal: a broken invariant of hvkit itself.
+ */
+export type ErrorKind = 'usage' | 'format' | 'environment' | 'internal';
+
+export abstract class HvkitError extends Error {
+  abstract readonly kind: ErrorKind;
+}
+
 /** Thrown by readers when input breaks a rule they cannot read past. */
-export class FormatError extends Error {
+export class FormatError extends HvkitError {
   override readonly name = 'FormatError';
+  readonly kind = 'format';
   constructor(
     readonly format: string,
     readonly field: string,
@@ -39,9 +57,78 @@ export class FormatError extends Error {
   }
 }
 
-/** Thrown for bad command lines, missing files and other environment problems (CLI exit code 2). */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
+/** A bad command line or call argument (CLI exit code 2). */
+export class UsageError extends HvkitError {
+  override readonly name: string = 'UsageError';
+  readonly kind: ErrorKind = 'usage';
+}
+
+/** The machine, a file, a peer or a resource is not as needed (CLI exit code 2). */
+export class EnvironmentError extends HvkitError {
+  override readonly name: string = 'EnvironmentError';
+  readonly kind: ErrorKind = 'environment';
+}
+
+/** A broken invariant of hvkit itself: a defect, never the user's fault. */
+export class InternalError extends HvkitError {
+  override readonly name: string = 'InternalError';
+  readonly kind: ErrorKind = 'internal';
+}
+
+/**
+ * Something was used after it was closed (a region, a VM, a vCPU, a backend, a connection).
+ * The one spelling of "closed" in hvkit: `what` names the thing, e.g. "region hvkit-1-…".
+ */
+export class ClosedError extends EnvironmentError {
+  override readonly name: string = 'ClosedError';
+  constructor(readonly what: string) {
+    super(`${what} is closed`);
+  }
+}
+
+/** Short descriptions of the errno codes a user meets, without Node's "ENOENT: …, open '…'" noise. */
+const ERRNO_TEXT: Record<string, string> = {
+  ENOENT: 'no such file or directory',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EEXIST: 'already exists',
+  EISDIR: 'is a directory',
+  ENOTDIR: 'a path component is not a directory',
+  ENOSPC: 'no space left on the device',
+  EROFS: 'read-only file system',
+  ELOOP: 'is a symbolic link (not followed)',
+  ENXIO: 'no reader or device behind it',
+  ENAMETOOLONG: 'name too long',
+  EADDRINUSE: 'address already in use',
+  EADDRNOTAVAIL: 'address not available on this machine',
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset by the peer',
+  EPIPE: 'the peer closed the connection',
+  ETIMEDOUT: 'timed out',
+  EMFILE: 'too many open files',
+  ENOMEM: 'out of memory',
+  EBUSY: 'busy',
+  EINVAL: 'invalid argument',
+  EFBIG: 'file too large',
+  EDQUOT: 'disk quota exceeded',
+};
+
+/** "no such file or directory" for an error with code ENOENT; the code itself when unknown. */
+export function errnoText(code: string): string {
+  return ERRNO_TEXT[code] ?? code;
+}
+
+/**
+ * A system error (Node's fs/net errors carry `code`) as an EnvironmentError that names the
+ * thing the user gave (`what`, e.g. the path they typed) rather than internal temporary names.
+ * Anything without an errno code is returned unchanged: it is not an environment problem.
+ */
+export function environmentError(what: string, err: unknown): unknown {
+  const code = errorCode(err);
+  if (code === undefined || err instanceof HvkitError) return err;
+  const wrapped = new EnvironmentError(`${what}: ${errnoText(code)}`);
+  (wrapped as { cause?: unknown }).cause = err;
+  return wrapped;
 }
 
 export function formatViolation(v: Violation): string {

@@ -21,7 +21,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('hvkit')
     .description('stable binary ABIs for a small KVM hypervisor host, and the tools that observe and check them')
     .version('0.1.0')
-    .showHelpAfterError()
+    // A usage error is one line on stderr, like every other error (the README's promise); the
+    // subcommands inherit this because they are created from `program` after it is set.
+    .configureOutput({ outputError: (text, write) => write(usageLine(text)) })
     .exitOverride();
   registerAbi(program, setExit);
   registerInspect(program, setExit);
@@ -32,6 +34,12 @@ export function buildProgram(setExit: (code: number) => void): Command {
   registerHost(program, setExit, { installers: (options) => standardInstallers(options) });
   registerCtl(program, setExit, [ctlPools, ctlStream]);
   return program;
+}
+
+/** Commander's "error: unknown option '--x'" as hvkit's one line, with where to look for help. */
+function usageLine(text: string): string {
+  const message = text.trim().replace(/^error: /, '');
+  return `hvkit: ${message} (see --help)\n`;
 }
 
 export async function main(argv: string[]): Promise<number> {

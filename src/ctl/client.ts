@@ -4,14 +4,16 @@
  * still waiting (a CtlConnectionError) — the client never guesses.
  */
 import { connect, type Socket } from 'node:net';
-import { UsageError } from '../errors.ts';
+import { EnvironmentError, UsageError } from '../errors.ts';
 import { decodeResponse, encodeRequest, type ResponseFrame } from '../formats/callword/frame.ts';
 import { findControlSockets } from '../host/control-socket.ts';
 
 export type CallResult = ResponseFrame;
 
 /** The connection to the host broke (closed, reset, or answered something that is not a frame). */
-export class CtlConnectionError extends UsageError {}
+export class CtlConnectionError extends EnvironmentError {
+  override readonly name = 'CtlConnectionError';
+}
 
 interface Waiting {
   resolve: (r: CallResult) => void;
@@ -96,10 +98,10 @@ export function resolveHostSocket(options: { host?: number; dir?: string } = {})
   const sockets = findControlSockets(options.dir);
   if (options.host !== undefined) {
     const s = sockets.find((x) => x.pid === options.host);
-    if (!s) throw new UsageError(`host ${options.host} has no control socket (is it an hvkit host?)`);
+    if (!s) throw new EnvironmentError(`host ${options.host} has no control socket (is it an hvkit host?)`);
     return s.path;
   }
-  if (sockets.length === 0) throw new UsageError('no running hvkit host (start one with `hvkit host`)');
+  if (sockets.length === 0) throw new EnvironmentError('no running hvkit host (start one with `hvkit host`)');
   if (sockets.length > 1) {
     throw new UsageError(
       `${sockets.length} hosts are running (${sockets.map((s) => s.pid).join(', ')}): pick one with --host PID`,

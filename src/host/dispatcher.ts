@@ -17,6 +17,7 @@
  * Families and calls are registered by the code that implements them (core/domain/lifecycle here,
  * pools and streams by their own modules); `features()` answers the core family's queries.
  */
+import { UsageError } from '../errors.ts';
 import { ANNOTATION, MAX_ARGS, MAX_VALUES, STATUS } from '../formats/callword/constants.ts';
 import { decodeCallWord } from '../formats/callword/word.ts';
 
@@ -78,7 +79,7 @@ export interface CallFeature {
 }
 
 /** Thrown by a handler to answer a defined error status. */
-export class CallError extends Error {
+export class CallError extends UsageError {
   override readonly name = 'CallError';
   constructor(
     readonly status: number,

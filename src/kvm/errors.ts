@@ -2,6 +2,7 @@
  * Typed errors for the KVM layer: a failed system call names the call and the errno by name.
  */
 import { constants } from 'node:os';
+import { EnvironmentError } from '../errors.ts';
 
 const errnoNames = new Map<number, string>();
 for (const [name, value] of Object.entries(constants.errno)) {
@@ -14,7 +15,7 @@ export function errnoName(errno: number): string {
 }
 
 /** A libc call or ioctl that returned -1. */
-export class SyscallError extends Error {
+export class SyscallError extends EnvironmentError {
   override readonly name = 'SyscallError';
   readonly code: string;
   constructor(
@@ -29,6 +30,6 @@ export class SyscallError extends Error {
 }
 
 /** KVM is present but does not offer what hvkit needs, or a guest did something unexpected. */
-export class KvmError extends Error {
+export class KvmError extends EnvironmentError {
   override readonly name = 'KvmError';
 }

@@ -1,6 +1,7 @@
 /**
  * Guest physical memory: anonymous host memory registered with a VM as one memory slot.
  */
+import { ClosedError } from '../errors.ts';
 import { KVM_SET_USER_MEMORY_REGION } from './constants.ts';
 import {
   ioctlBuf,
@@ -92,7 +93,7 @@ export class GuestMemory {
   }
 
   private live(): Mapping {
-    if (!this.mapping) throw new Error(`guest memory slot ${this.slot} is closed`);
+    if (!this.mapping) throw new ClosedError(`guest memory slot ${this.slot}`);
     return this.mapping;
   }
 }

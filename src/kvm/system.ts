@@ -1,7 +1,9 @@
 /**
  * The KVM subsystem handle (/dev/kvm): API version and capability checks, VM creation.
  */
+
 import { existsSync, openSync } from 'node:fs';
+import { ClosedError } from '../errors.ts';
 import {
   KVM_API_VERSION,
   KVM_CAP_BINARY_STATS_FD,
@@ -72,7 +74,7 @@ export class KvmSystem {
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new Error('KVM handle is closed');
+    if (this.closed) throw new ClosedError('KVM handle');
   }
 }
 

@@ -2,6 +2,7 @@
  * One vCPU: its fd, its shared kvm_run page, register access and its binary stats fd.
  */
 
+import { ClosedError } from '../errors.ts';
 import { releaseAll } from './cleanup.ts';
 import { KVM_GET_REGS, KVM_GET_SREGS, KVM_GET_STATS_FD, KVM_RUN, KVM_SET_REGS, KVM_SET_SREGS } from './constants.ts';
 import { SyscallError } from './errors.ts';
@@ -43,7 +44,7 @@ export class Vcpu {
 
   /** The kvm_run area shared with the kernel (valid until close()). */
   get run(): Uint8Array {
-    if (!this.runMapping) throw new Error(`vcpu ${this.id} is closed`);
+    if (!this.runMapping) throw new ClosedError(`vcpu ${this.id}`);
     return this.runMapping.bytes;
   }
 
@@ -85,7 +86,7 @@ export class Vcpu {
 
   /** This vCPU's binary stats fd, opened on first use and owned by the vCPU (closed by close()). */
   get statsFd(): number {
-    if (this.closed) throw new Error(`vcpu ${this.id} is closed`);
+    if (this.closed) throw new ClosedError(`vcpu ${this.id}`);
     this.statsFdValue ??= ioctl(this.fd, KVM_GET_STATS_FD, 0, 'KVM_GET_STATS_FD (vcpu)');
     return this.statsFdValue;
   }

@@ -1,6 +1,7 @@
 /**
  * A VM: its fd, guest memory slots, vCPUs and its binary stats fd. close() releases all of them.
  */
+import { ClosedError } from '../errors.ts';
 import { releaseAll } from './cleanup.ts';
 import { KVM_CREATE_VCPU, KVM_GET_STATS_FD, KVM_SET_TSS_ADDR } from './constants.ts';
 import { close, ioctl } from './libc.ts';
@@ -86,6 +87,6 @@ export class Vm {
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new Error('VM is closed');
+    if (this.closed) throw new ClosedError('VM');
   }
 }

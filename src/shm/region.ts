@@ -7,11 +7,7 @@
  * little-endian hosts only, and the views below assume it.
  */
 import { endianness } from 'node:os';
-import { UsageError } from '../errors.ts';
-
-export class RegionClosedError extends Error {
-  override readonly name = 'RegionClosedError';
-}
+import { ClosedError, UsageError } from '../errors.ts';
 
 export interface Region {
   /** For messages: the /dev/shm name, or a description of the memory. */
@@ -21,7 +17,7 @@ export interface Region {
   /** False for read-only mappings (and for regions handed to readers). */
   readonly writable: boolean;
   readonly closed: boolean;
-  /** The whole region as bytes. Throws RegionClosedError after close. */
+  /** The whole region as bytes. Throws ClosedError after close. */
   readonly bytes: Uint8Array;
   /** The region as 32-bit words (floor(length / 4) of them), for Atomics on sequence words. */
   readonly words: Uint32Array;
@@ -61,12 +57,12 @@ export class ViewRegion implements Region {
   }
 
   get bytes(): Uint8Array {
-    if (!this.#bytes) throw new RegionClosedError(`region ${this.name} is closed`);
+    if (!this.#bytes) throw new ClosedError(`region ${this.name}`);
     return this.#bytes;
   }
 
   get words(): Uint32Array {
-    if (!this.#words) throw new RegionClosedError(`region ${this.name} is closed`);
+    if (!this.#words) throw new ClosedError(`region ${this.name}`);
     return this.#words;
   }
 

@@ -21,7 +21,7 @@
  */
 import { closeSync, constants, fchmodSync, fstatSync, ftruncateSync, openSync, type Stats, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { UsageError } from '../errors.ts';
+import { EnvironmentError, UsageError } from '../errors.ts';
 import { MAP_SHARED, mmap, munmap, PROT_READ, PROT_WRITE } from '../kvm/libc.ts';
 import { type Region, ViewRegion } from './region.ts';
 
@@ -32,8 +32,8 @@ const MAX_REGION = 1 << 30;
 
 export type ShmFileRule = 'symlink' | 'not-regular-file' | 'empty' | 'too-large' | 'owner-mismatch';
 
-/** A /dev/shm file refused before mapping: `rule` says why. A UsageError, so the CLI exits 2. */
-export class ShmFileError extends UsageError {
+/** A /dev/shm file refused before mapping: `rule` says why. An environment error (the CLI exits 2). */
+export class ShmFileError extends EnvironmentError {
   constructor(
     readonly path: string,
     readonly rule: ShmFileRule,

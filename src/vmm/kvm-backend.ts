@@ -5,6 +5,7 @@
  * view of each kvm_run, which it uses to kick vCPUs (immediate_exit + a real-time signal).
  */
 
+import { ClosedError } from '../errors.ts';
 import { shippedStatsTableAbi } from '../formats/stats-table/abi.ts';
 import type { Backend, DomainRuntime } from '../host/backend.ts';
 import type { GuestImage } from '../kvm/build-guest.ts';
@@ -53,7 +54,7 @@ export class KvmBackend implements Backend {
   }
 
   async createDomain(config: VmmDomainConfig): Promise<DomainRuntime> {
-    if (this.#closed) throw new Error('KVM backend is closed');
+    if (this.#closed) throw new ClosedError('KVM backend');
     const { program, rounds, arg, batchBudget } = checkDomainConfig(config);
     let image = this.#images.get(program);
     if (!image) {

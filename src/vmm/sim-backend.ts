@@ -4,6 +4,7 @@
  * anywhere Node runs on Linux, with or without /dev/kvm.
  */
 
+import { ClosedError } from '../errors.ts';
 import { shippedStatsTableAbi } from '../formats/stats-table/abi.ts';
 import type { Backend, DomainRuntime } from '../host/backend.ts';
 import { checkDomainConfig, type VmmDomainConfig } from './domain-options.ts';
@@ -33,7 +34,7 @@ export class SimBackend implements Backend {
   }
 
   async createDomain(config: VmmDomainConfig): Promise<DomainRuntime> {
-    if (this.#closed) throw new Error('simulated backend is closed');
+    if (this.#closed) throw new ClosedError('simulated backend');
     const { program, rounds, arg, batchBudget } = checkDomainConfig(config);
     // Guest memory as in the KVM backend: zero pages the kernel only backs once touched.
     const memory = new SharedArrayBuffer(config.memoryMiB * 1024 * 1024);

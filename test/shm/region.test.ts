@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { existsSync, statSync } from 'node:fs';
 import { test } from 'node:test';
-import { createSharedRegion, RegionClosedError, sharedRegionFrom } from '../../src/shm/region.ts';
+import { ClosedError } from '../../src/errors.ts';
+import { createSharedRegion, sharedRegionFrom } from '../../src/shm/region.ts';
 import { createShmRegion, openShmRegion, shmPath } from '../../src/shm/shm-file.ts';
 
 const name = (tag: string) => `hvkit-test-${process.pid}-${tag}`;
@@ -20,7 +21,7 @@ test('SharedArrayBuffer regions: views, drop callbacks, close', () => {
   r.close();
   assert.equal(dropped, 1);
   assert.equal(r.closed, true);
-  assert.throws(() => r.words, RegionClosedError);
+  assert.throws(() => r.words, ClosedError);
 });
 
 test('/dev/shm regions: exclusive create with mode 0644, read-only open, removed on close', (t) => {

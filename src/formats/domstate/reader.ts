@@ -10,11 +10,11 @@
  * id or generation is another domain on the same domid.
  */
 import type { ResolvedAbi } from '../../abi/resolved.ts';
-import { FormatError, UsageError, type Violation } from '../../errors.ts';
+import { ClosedError, UsageError, type Violation } from '../../errors.ts';
 import type { Region } from '../../shm/region.ts';
 import { DEFAULT_MAX_RETRIES, seqReadInto } from '../../shm/seqlock.ts';
 import { type DirectoryLayout, entryOffset, readLayout } from './layout.ts';
-import { type DirectoryModel, directoryModel, type EntryField, FORMAT } from './model.ts';
+import { type DirectoryModel, directoryModel, type EntryField } from './model.ts';
 import { type DirectoryState, stateName } from './states.ts';
 
 export interface DirectoryEntry {
@@ -77,7 +77,7 @@ export class DomainDirectoryReader {
 
   #live(): { words: Uint32Array; bytes: Uint8Array } {
     const views = this.#views;
-    if (!views) throw new FormatError(FORMAT, 'region', 'closed', 'the region was closed');
+    if (!views) throw new ClosedError('region');
     return views;
   }
 

@@ -6,7 +6,7 @@
  * (no read-modify-write of shared memory). Readers never slow it down: no locks.
  */
 import type { ResolvedAbi } from '../../abi/resolved.ts';
-import { UsageError } from '../../errors.ts';
+import { ClosedError, UsageError } from '../../errors.ts';
 import type { Region } from '../../shm/region.ts';
 import { seqStoreBegin, seqStoreEnd } from '../../shm/seqlock.ts';
 import { type DirectoryLayout, type DirectoryPlanOptions, entryOffset, planLayout } from './layout.ts';
@@ -105,7 +105,7 @@ export class DomainDirectoryWriter {
   /** Publishes the entry of `domid` (1..nr_entries-1). */
   publish(domid: number, update: EntryUpdate): void {
     const words = this.#words;
-    if (!words) throw new UsageError(`region ${this.region.name} is closed`);
+    if (!words) throw new ClosedError(`region ${this.region.name}`);
     if (!Number.isInteger(domid) || domid < 1 || domid >= this.layout.nrEntries) {
       throw new UsageError(`domid ${domid} is outside 1..${this.layout.nrEntries - 1}`);
     }

@@ -16,7 +16,7 @@
  * opened, so only the layout words must stay as they were at open.
  */
 import type { ResolvedAbi } from '../../abi/resolved.ts';
-import { FormatError, type Violation } from '../../errors.ts';
+import { ClosedError, FormatError, type Violation } from '../../errors.ts';
 import type { Region } from '../../shm/region.ts';
 import { DEFAULT_MAX_RETRIES, seqReadInto } from '../../shm/seqlock.ts';
 import { type DomainIdentity, decodeDomainIdentity, decodeVcpuIdentity, type VcpuIdentity } from './identity.ts';
@@ -196,7 +196,7 @@ export class StatsTableReader {
    */
   snapshot(into: TableSnapshot = this.allocSnapshot()): TableSnapshot {
     const views = this.#views;
-    if (!views) throw new FormatError(FORMAT, 'region', 'closed', 'the region was closed');
+    if (!views) throw new ClosedError('region');
     const { words, bytes: src, extent } = views;
     const dst = into.bytes;
     const seqs = into.seqs;
@@ -336,7 +336,7 @@ export class StatsTableReader {
   /** The domain's identity words, from a fresh copy of the header (cheaper than a snapshot). */
   identity(): DomainIdentity {
     const views = this.#views;
-    if (!views) throw new FormatError(FORMAT, 'region', 'closed', 'the region was closed');
+    if (!views) throw new ClosedError('region');
     const copy = views.bytes.slice(0, this.model.headerSize);
     if (views.u64) {
       const out = new DataView(copy.buffer);

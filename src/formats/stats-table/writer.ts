@@ -13,7 +13,7 @@
  * lose bits past 2^53. A counter is addressed by the index of its low word in `region.words`.
  */
 import type { ResolvedAbi } from '../../abi/resolved.ts';
-import { FormatError, UsageError } from '../../errors.ts';
+import { ClosedError, FormatError, UsageError } from '../../errors.ts';
 import type { Region } from '../../shm/region.ts';
 import { seqStoreBegin, seqStoreEnd } from '../../shm/seqlock.ts';
 import {
@@ -283,7 +283,7 @@ export class StatsTableWriter {
 
   /** Each word with one atomic store: readers see 0 or the whole value, never half of a u64. */
   #store(blockStart: number, words: EncodedWord[]): void {
-    if (this.#closed) throw new UsageError(`region ${this.region.name} is closed`);
+    if (this.#closed) throw new ClosedError(`region ${this.region.name}`);
     const bytes = this.region.bytes;
     for (const { word, value } of words) {
       const at = bytes.byteOffset + blockStart + word.offset;
@@ -295,7 +295,7 @@ export class StatsTableWriter {
 
   /** Bytes of the domain header, a u32 at a time (atomically) where aligned: readers never see a torn word. */
   #storeBytes(offset: number, data: Uint8Array): void {
-    if (this.#closed) throw new UsageError(`region ${this.region.name} is closed`);
+    if (this.#closed) throw new ClosedError(`region ${this.region.name}`);
     const bytes = this.region.bytes;
     let i = 0;
     while (i < data.length) {
@@ -343,7 +343,7 @@ export class StatsTableWriter {
   }
 
   #handle(scope: 'dom' | 'vcpu' | 'vcpu-arch', name: string, index: number): GroupWriter {
-    if (this.#closed) throw new UsageError(`region ${this.region.name} is closed`);
+    if (this.#closed) throw new ClosedError(`region ${this.region.name}`);
     const key = `${scope}/${index}/${name}`;
     const cached = this.#groups.get(key);
     if (cached) return cached;

@@ -6,7 +6,7 @@
  * missing confirmation leaves the source domain paused and raises MigrationOutcomeUnknownError —
  * unpausing it could run the same guest on both hosts.
  */
-import { UsageError } from '../../errors.ts';
+import { EnvironmentError, UsageError } from '../../errors.ts';
 import { newestStreamVersion, readableVersions } from '../../formats/stream/abi.ts';
 import { streamPieces } from '../../formats/stream/writer.ts';
 import type { Host } from '../host.ts';
@@ -46,7 +46,7 @@ export interface MigrateResult {
 /** How long a source whose write failed waits for the destination's FAIL line. */
 const REASON_GRACE_MS = 1000;
 
-export class MigrationError extends Error {
+export class MigrationError extends EnvironmentError {
   override readonly name: string = 'MigrationError';
 }
 

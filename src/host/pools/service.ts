@@ -16,6 +16,7 @@
  *
  * Errors are PoolError with a call-word status, so the dispatcher answers them as defined errors.
  */
+import { UsageError } from '../../errors.ts';
 import { STATUS } from '../../formats/callword/constants.ts';
 import type { GroupWriter } from '../../formats/stats-table/writer.ts';
 import {
@@ -33,7 +34,7 @@ import { PoolCounters, type PoolCounterValues } from './counters.ts';
 import type { GuestMemoryAccess } from './guest-memory.ts';
 import { PageStore } from './page-store.ts';
 
-export class PoolError extends Error {
+export class PoolError extends UsageError {
   override readonly name = 'PoolError';
   constructor(
     readonly status: number,

@@ -9,6 +9,7 @@
  * a process exited, a table came or went, or a read failed. fds stay open between samples and are
  * closed when their VM goes. Nothing here waits on a VM: stats fds and tables never block.
  */
+
 import type { ResolvedAbi } from '../../abi/resolved.ts';
 import { DEBUGFS_KVM, DebugfsVm } from '../../attach/debugfs.ts';
 import { discoverKvmProcesses, type SkippedProcess } from '../../attach/discover.ts';
@@ -17,6 +18,7 @@ import { exitedProcesses, ProcessHandle } from '../../attach/pidfd.ts';
 import { type Plan, type PlannedTable, planVms, type VmPlan } from '../../attach/plan.ts';
 import { sameFile } from '../../attach/sys.ts';
 import { HvkitTable, listTableNames, type TableName } from '../../attach/tables.ts';
+import { ClosedError } from '../../errors.ts';
 import type { KvmStatDescriptor } from '../../formats/kvm-stats/types.ts';
 import { shippedStatsTableAbi } from '../../formats/stats-table/abi.ts';
 import { processStartTime, readCmdline } from '../../os/procfs.ts';
@@ -105,7 +107,7 @@ export class HostTopSource implements TopSource {
   }
 
   sample(): TopSample {
-    if (this.#closed) throw new Error('HostTopSource is closed');
+    if (this.#closed) throw new ClosedError('the top source');
     const at = process.hrtime.bigint();
     this.#checkChanges();
     if (this.#forceRescan || this.#samplesSinceScan >= this.#options.rescanEvery) this.#rescan();
