@@ -30,9 +30,11 @@ export interface Violation {
  * - format: input bytes break a rule of their format (the input is bad, the tool is fine).
  * - environment: the machine, a file, a peer or a resource is not as needed (missing file,
  *   permission, no KVM, a peer that closed or timed out, something closed under us).
+ * - refused: the host checked a well-formed request and said no (no such domain, a state that
+ *   does not allow the operation): like a failed check, the question was fine, the answer is no.
  * - internal: a broken invariant of hvkit itself.
  */
-export type ErrorKind = 'usage' | 'format' | 'environment' | 'internal';
+export type ErrorKind = 'usage' | 'format' | 'environment' | 'refused' | 'internal';
 
 export abstract class HvkitError extends Error {
   abstract readonly kind: ErrorKind;
@@ -140,4 +142,10 @@ export function formatViolation(v: Violation): string {
 export function errorCode(err: unknown): string | undefined {
   if (err && typeof err === 'object' && 'code' in err && typeof err.code === 'string') return err.code;
   return undefined;
+}
+
+/** True when `err` is a system error with one of `codes` (e.g. a file that is gone: ENOENT). */
+export function isErrno(err: unknown, ...codes: string[]): boolean {
+  const code = errorCode(err);
+  return code !== undefined && codes.includes(code);
 }

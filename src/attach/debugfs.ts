@@ -13,7 +13,9 @@
  * after open, so every sample opens, reads and closes each file: three system calls per stat.
  * Nothing stays open between samples (an open file would hold a reference on the VM).
  */
+
 import { closeSync, constants, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { isErrno } from '../errors.ts';
 import { errorCode } from './sys.ts';
 
 export const DEBUGFS_KVM = '/sys/kernel/debug/kvm';
@@ -109,15 +111,19 @@ export class DebugfsVm {
     let fd: number;
     try {
       fd = openSync(path, constants.O_RDONLY);
-    } catch {
-      return undefined;
+    } catch (e) {
+      // The VM went away (ENOENT), or a locked-down kernel refuses the counters (EPERM/EACCES).
+      if (isErrno(e, 'ENOENT', 'EACCES', 'EPERM')) return undefined;
+      throw e;
     }
     try {
       const n = readSync(fd, this.#buf, 0, this.#buf.length, null);
       const m = DIGITS.exec(this.#decoder.decode(this.#buf.subarray(0, n)));
       return m ? BigInt(m[1]!) : undefined;
-    } catch {
-      return undefined;
+    } catch (e) {
+      // Reading a counter of a VM being destroyed fails with ENOENT/ENODEV; lockdown with EPERM.
+      if (isErrno(e, 'ENOENT', 'ENODEV', 'EACCES', 'EPERM', 'EINVAL')) return undefined;
+      throw e;
     } finally {
       closeSync(fd);
     }

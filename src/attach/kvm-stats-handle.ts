@@ -2,7 +2,7 @@
  * A KVM stats fd of another process, duplicated into this one and read lock-free: the metadata
  * (header, id, descriptors) once at attach, then one pread of the data block per sample.
  */
-import { FormatError } from '../errors.ts';
+import { FormatError, InternalError } from '../errors.ts';
 import { KvmStatsReader } from '../formats/kvm-stats/reader.ts';
 import { close } from '../kvm/libc.ts';
 import { statsFdSource } from '../kvm/stats-source.ts';
@@ -59,7 +59,7 @@ export class KvmStatsHandle {
 
   /** Preads the data block into the reader's own buffer (overwritten by the next read). */
   read(): BigUint64Array {
-    if (this.#fd === undefined) throw new Error(`stats fd ${this.ownerFd} was detached`);
+    if (this.#fd === undefined) throw new InternalError(`stats fd ${this.ownerFd} was detached`);
     return this.reader.readData();
   }
 

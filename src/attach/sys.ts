@@ -3,7 +3,9 @@
  * prototypes (same rule as libc.ts: variadic `syscall` called through a fixed prototype is only
  * sound on x86_64 SysV, the one architecture these numbers are wired for).
  */
+
 import koffi from 'koffi';
+import { EnvironmentError } from '../errors.ts';
 import { SyscallError } from '../kvm/errors.ts';
 
 /** Syscall numbers from the x86_64 table (asm/unistd_64.h). */
@@ -25,7 +27,7 @@ let bindings: AttachBindings | undefined;
 function sys(): AttachBindings {
   if (bindings) return bindings;
   if (process.platform !== 'linux' || process.arch !== 'x64') {
-    throw new Error(`attaching needs Linux on x86_64 (this is ${process.platform}/${process.arch})`);
+    throw new EnvironmentError(`attaching needs Linux on x86_64 (this is ${process.platform}/${process.arch})`);
   }
   const lib = koffi.load('libc.so.6');
   bindings = {

@@ -11,6 +11,7 @@ export const EXIT_USAGE = 2;
 
 const EXIT_FOR_KIND: Record<ErrorKind, number> = {
   format: EXIT_CHECK_FAILED,
+  refused: EXIT_CHECK_FAILED,
   usage: EXIT_USAGE,
   environment: EXIT_USAGE,
   internal: EXIT_USAGE,

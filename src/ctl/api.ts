@@ -2,6 +2,7 @@
  * Typed tool-side calls over a CtlClient: each sends call words and decodes the values. A call the
  * host answers with an error status throws CallFailed (naming the call and the status).
  */
+import { type ErrorKind, HvkitError } from '../errors.ts';
 import {
   CORE_CALL,
   CREATE_FLAG,
@@ -10,6 +11,7 @@ import {
   LIFECYCLE_CALL,
   QUERY_FLAG,
   STATUS,
+  type StatusName,
   statusName,
   WORKLOAD,
 } from '../formats/callword/constants.ts';
@@ -32,14 +34,35 @@ export interface Caller {
   call(word: number, args?: readonly bigint[]): Promise<CallResult>;
 }
 
-/** The host answered a call with an error status. */
-export class CallFailed extends Error {
+/** What each error status tells the caller to do (see ErrorKind): the CLI's exit code follows. */
+const KIND_OF_STATUS: Record<StatusName, ErrorKind> = {
+  ok: 'internal',
+  unknownFamily: 'usage',
+  unknownCall: 'usage',
+  reservedBits: 'usage',
+  badArgument: 'usage',
+  notPermitted: 'usage',
+  badFrame: 'usage',
+  busy: 'environment',
+  notSupported: 'environment',
+  noResources: 'environment',
+  noSuchDomain: 'refused',
+  invalidState: 'refused',
+  internalError: 'internal',
+};
+
+/** The host answered a call with an error status; `detail` says what the caller sent, when known. */
+export class CallFailed extends HvkitError {
   override readonly name = 'CallFailed';
+  readonly kind: ErrorKind;
   constructor(
     readonly call: string,
     readonly status: number,
+    detail?: string,
   ) {
-    super(`${call}: ${statusName(status)}`);
+    super(`${call}: ${statusName(status)}${detail ? `: ${detail}` : ''}`);
+    const key = (Object.keys(STATUS) as StatusName[]).find((k) => STATUS[k] === status);
+    this.kind = key ? KIND_OF_STATUS[key] : 'internal';
   }
 }
 

@@ -7,7 +7,7 @@ import { shippedCallWordAbi } from '../formats/callword/abi.ts';
 import { registerCoreCalls } from './calls-core.ts';
 import { registerDomainCalls } from './calls-domain.ts';
 import { registerLifecycleCalls } from './calls-lifecycle.ts';
-import { Dispatcher, type DispatcherOptions } from './dispatcher.ts';
+import { Dispatcher, type DispatcherOptions, runAllAsync } from './dispatcher.ts';
 import type { Host } from './host.ts';
 
 /**
@@ -42,15 +42,8 @@ export function createHostDispatcher(
   return {
     dispatcher,
     close() {
-      closing ??= (async () => {
-        for (const c of cleanups.reverse()) {
-          try {
-            await c();
-          } catch {
-            // Every cleanup runs even when one fails.
-          }
-        }
-      })();
+      // Every cleanup runs even when one fails; the failures are thrown after.
+      closing ??= runAllAsync(cleanups.reverse());
       return closing;
     },
   };

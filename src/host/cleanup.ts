@@ -6,8 +6,10 @@
  * Regions of live hosts — and of processes whose liveness /proc hides from us — are left alone,
  * as is every file whose name does not follow the convention.
  */
+
 import { readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { isErrno } from '../errors.ts';
 import { parseRegionName } from '../shm/region-names.ts';
 import { SHM_DIR } from '../shm/shm-file.ts';
 import { type Liveness, processLiveness } from './proc.ts';
@@ -23,8 +25,9 @@ export function findStaleRegions(dir = SHM_DIR): StaleRegion[] {
   let names: string[];
   try {
     names = readdirSync(dir);
-  } catch {
-    return [];
+  } catch (e) {
+    if (isErrno(e, 'ENOENT', 'EACCES')) return []; // no /dev/shm here, or not ours to list
+    throw e;
   }
   const liveness = new Map<string, Liveness>();
   const out: StaleRegion[] = [];

@@ -17,7 +17,7 @@
  * Families and calls are registered by the code that implements them (core/domain/lifecycle here,
  * pools and streams by their own modules); `features()` answers the core family's queries.
  */
-import { UsageError } from '../errors.ts';
+import { InternalError, UsageError } from '../errors.ts';
 import { ANNOTATION, MAX_ARGS, MAX_VALUES, STATUS } from '../formats/callword/constants.ts';
 import { decodeCallWord } from '../formats/callword/word.ts';
 
@@ -106,7 +106,10 @@ interface Registered extends CallFeature {
 }
 
 export interface DispatcherOptions {
-  /** Told about handler failures that became internal_error (default: ignored). */
+  /**
+   * Told about handler failures that became internal_error, and about anything else the host's
+   * calls report as a defect (default: one line on stderr — a defect is never silent).
+   */
   onInternalError?: (name: string, error: unknown) => void;
 }
 
@@ -116,7 +119,12 @@ export class Dispatcher {
   readonly #onInternalError: (name: string, error: unknown) => void;
 
   constructor(options: DispatcherOptions = {}) {
-    this.#onInternalError = options.onInternalError ?? (() => {});
+    this.#onInternalError = options.onInternalError ?? reportToStderr;
+  }
+
+  /** Reports a defect found outside a handler (e.g. an installer's background work). */
+  reportInternalError(name: string, error: unknown): void {
+    this.#onInternalError(name, error);
   }
 
   /** Registers a call; returns a function that removes it. Registering a taken number throws. */
@@ -138,7 +146,7 @@ export class Dispatcher {
       this.#families.set(family, calls);
     }
     const taken = calls.get(call);
-    if (taken) throw new Error(`call ${family}.${call} is already registered (${taken.name})`);
+    if (taken) throw new InternalError(`call ${family}.${call} is already registered (${taken.name})`);
     const entry: Registered = {
       family,
       call,
@@ -196,7 +204,7 @@ export class Dispatcher {
 
   #checked(name: string, outcome: CallOutcome): CallOutcome {
     const bad = (why: string) => {
-      this.#onInternalError(name, new Error(`handler answered ${why}`));
+      this.#onInternalError(name, new InternalError(`handler answered ${why}`));
       return fail(STATUS.internalError);
     };
     if (!outcome || !validStatus(outcome.status)) return bad('a status that is not an s32');
@@ -269,16 +277,52 @@ export class LocalSession implements CallSession {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const c of this.#cleanups.splice(0).reverse()) {
-      try {
-        c();
-      } catch {
-        // One cleanup's failure does not keep the others from running.
-      }
-    }
+    runAll(this.#cleanups.splice(0).reverse());
   }
 
   get closed(): boolean {
     return this.#closed;
   }
+}
+
+function reportToStderr(name: string, error: unknown): void {
+  process.stderr.write(`hvkit: internal error in ${name}: ${error instanceof Error ? error.message : String(error)}\n`);
+}
+
+/**
+ * Runs every cleanup even when some fail, then throws the failures (one InternalError naming how
+ * many failed, the first as its cause): a failed cleanup is a defect to see, not to swallow.
+ */
+export function runAll(cleanups: readonly (() => void)[]): void {
+  const failures: unknown[] = [];
+  for (const c of cleanups) {
+    try {
+      c();
+    } catch (e) {
+      failures.push(e);
+    }
+  }
+  throwFailures(failures);
+}
+
+/** The async form of runAll: cleanups run one after another, in order. */
+export async function runAllAsync(cleanups: readonly (() => void | Promise<void>)[]): Promise<void> {
+  const failures: unknown[] = [];
+  for (const c of cleanups) {
+    try {
+      await c();
+    } catch (e) {
+      failures.push(e);
+    }
+  }
+  throwFailures(failures);
+}
+
+function throwFailures(failures: unknown[]): void {
+  if (failures.length === 0) return;
+  const first = failures[0];
+  const text = first instanceof Error ? first.message : String(first);
+  const error = new InternalError(`${failures.length} cleanup(s) failed; the first: ${text}`);
+  (error as { cause?: unknown }).cause = first;
+  throw error;
 }

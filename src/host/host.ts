@@ -44,6 +44,8 @@ export interface HostOptions {
   uniqueIds?: UniqueIdAllocator;
   /** Serves the guests' hypercalls (the host's dispatcher, attached once it exists). */
   calls?: CallSink;
+  /** Told when an event listener throws (default: one line on stderr); the host goes on. */
+  onListenerError?: (error: unknown) => void;
 }
 
 export interface CreateDomainOptions {
@@ -116,6 +118,7 @@ export class Host {
   readonly #ownsBackend: boolean;
   #stopping: Promise<void> | undefined;
   readonly #creating = new Set<Promise<DomainInfo>>();
+  readonly #onListenerError: (error: unknown) => void;
 
   private constructor(
     options: HostOptions,
@@ -124,6 +127,9 @@ export class Host {
     removed: string[],
   ) {
     this.identity = identity;
+    this.#onListenerError =
+      options.onListenerError ??
+      ((e) => process.stderr.write(`hvkit: a host event listener failed: ${e instanceof Error ? e.message : e}\n`));
     this.backend = backend.backend;
     this.backendReason = backend.reason;
     this.#ownsBackend = options.ownsBackend ?? backend.owned;
@@ -410,8 +416,9 @@ export class Host {
     for (const listener of this.#listeners) {
       try {
         listener(event);
-      } catch {
-        // A listener's failure is its own; the host goes on.
+      } catch (e) {
+        // A listener's failure is its own: the host goes on, but the failure is not hidden.
+        this.#onListenerError(e);
       }
     }
   }

@@ -23,7 +23,7 @@
  * straight from one unique id to another: the unique id (or generation) differs, which is exactly
  * how it detects that the domid was reused and the domain it knew is gone.
  */
-import { UsageError } from '../errors.ts';
+import { InternalError, UsageError } from '../errors.ts';
 import { BITMAP_BITS, ChangeBitmap } from './change-bitmap.ts';
 
 export const MAX_DOMID = BITMAP_BITS - 1;
@@ -121,7 +121,7 @@ export class LifecycleFeed {
     if (domid < 0) return NONE;
     consumer.cursor = (domid + 1) % BITMAP_BITS;
     const info = this.current(domid);
-    if (!info) throw new Error(`domid ${domid} was signalled but never published`);
+    if (!info) throw new InternalError(`domid ${domid} was signalled but never published`);
     return info;
   }
 

@@ -1,4 +1,5 @@
 /** Process identity from /proc: a pid plus its start time names a process across pid reuse. */
+import { EnvironmentError } from '../errors.ts';
 import { processStartTime } from '../os/procfs.ts';
 
 export { processStartTime };
@@ -6,7 +7,7 @@ export { processStartTime };
 /** This process's pid and start time. */
 export function selfIdentity(): { pid: number; startTime: bigint } {
   const startTime = processStartTime(process.pid);
-  if (startTime === undefined) throw new Error('cannot read this process’s start time from /proc/self');
+  if (startTime === undefined) throw new EnvironmentError('cannot read this process’s start time from /proc/self');
   return { pid: process.pid, startTime };
 }
 

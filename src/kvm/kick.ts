@@ -18,6 +18,7 @@
  * commonly claimed by libraries; SIGUSR1 belongs to Node's inspector. hvkit takes SIGRTMIN + 6
  * (as glibc reports SIGRTMIN), and refuses to take it over if someone else installed a handler.
  */
+import { EnvironmentError } from '../errors.ts';
 import { getpid, gettid, realtimeSignalRange, sigactionRaw, symbolAddress, tgkill } from './libc.ts';
 
 const SIGACTION_SIZE = 152;
@@ -31,7 +32,8 @@ let installed: number | undefined;
 export function kickSignal(): number {
   const { min, max } = realtimeSignalRange();
   const sig = min + KICK_OFFSET_FROM_RTMIN;
-  if (sig > max) throw new Error(`no real-time signal SIGRTMIN+${KICK_OFFSET_FROM_RTMIN} (range ${min}..${max})`);
+  if (sig > max)
+    throw new EnvironmentError(`no real-time signal SIGRTMIN+${KICK_OFFSET_FROM_RTMIN} (range ${min}..${max})`);
   return sig;
 }
 
@@ -48,7 +50,9 @@ export function installKickHandler(): number {
   const oldHandler = new DataView(old.buffer).getBigUint64(0, true);
   // SIG_DFL (0), or our own handler installed by another thread of this process.
   if (oldHandler !== 0n && oldHandler !== handler) {
-    throw new Error(`signal ${sig} already has a handler (0x${oldHandler.toString(16)}); hvkit will not take it over`);
+    throw new EnvironmentError(
+      `signal ${sig} already has a handler (0x${oldHandler.toString(16)}); hvkit will not take it over`,
+    );
   }
   const act = new Uint8Array(SIGACTION_SIZE);
   const view = new DataView(act.buffer);

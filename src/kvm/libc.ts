@@ -8,7 +8,9 @@
  * only architecture this module is written and tested for. Each variant gets its own prototype
  * (integer argument vs pointer argument) so koffi never has to guess a variadic type.
  */
+
 import koffi from 'koffi';
+import { EnvironmentError } from '../errors.ts';
 import { SyscallError } from './errors.ts';
 
 /** Memory protection and mapping flags for mmap (Linux, all architectures we support). */
@@ -50,7 +52,7 @@ let bindings: LibcBindings | undefined;
 
 function libc(): LibcBindings {
   if (bindings) return bindings;
-  if (process.platform !== 'linux') throw new Error(`KVM bindings need Linux (this is ${process.platform})`);
+  if (process.platform !== 'linux') throw new EnvironmentError(`KVM bindings need Linux (this is ${process.platform})`);
   const lib = koffi.load('libc.so.6');
   bindings = {
     ioctlInt: lib.func('int ioctl(int fd, unsigned long request, unsigned long arg)'),
@@ -129,7 +131,7 @@ export function pread(fd: number, buf: Uint8Array, position: number): number {
 
 function requireX64(call: string): void {
   if (process.arch !== 'x64') {
-    throw new Error(`${call}: syscall numbers are only wired for x86_64 (this is ${process.arch})`);
+    throw new EnvironmentError(`${call}: syscall numbers are only wired for x86_64 (this is ${process.arch})`);
   }
 }
 
@@ -172,7 +174,7 @@ export function realtimeSignalRange(): { min: number; max: number } {
 export function symbolAddress(name: string): bigint {
   const ptr = libc().dlsym(null, name);
   const address = ptr === null ? 0n : koffi.address(ptr);
-  if (address === 0n) throw new Error(`dlsym: no symbol ${name}`);
+  if (address === 0n) throw new EnvironmentError(`dlsym: no symbol ${name}`);
   return address;
 }
 

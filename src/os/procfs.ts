@@ -4,7 +4,10 @@
  * code instead of throwing when the process vanished or is not ours to look at.
  */
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
-import { errorCode } from '../errors.ts';
+import { errorCode, isErrno } from '../errors.ts';
+
+/** What reading /proc/PID answers for a process that exited or that we may not look at. */
+const GONE = ['ENOENT', 'ESRCH', 'EACCES', 'EPERM'];
 
 export const PROC = '/proc';
 
@@ -42,8 +45,9 @@ export function parseProcStat(pid: number, text: string): ProcessIdentity | unde
 export function readProcessIdentity(pid: number, proc = PROC): ProcessIdentity | undefined {
   try {
     return parseProcStat(pid, readFileSync(`${proc}/${pid}/stat`, 'latin1'));
-  } catch {
-    return undefined;
+  } catch (e) {
+    if (isErrno(e, ...GONE)) return undefined;
+    throw e;
   }
 }
 
@@ -59,8 +63,9 @@ export function processStartTime(pid: number, proc = PROC): bigint | undefined {
 export function processUid(pid: number, proc = PROC): number | undefined {
   try {
     return statSync(`${proc}/${pid}`).uid;
-  } catch {
-    return undefined;
+  } catch (e) {
+    if (isErrno(e, ...GONE)) return undefined;
+    throw e;
   }
 }
 
@@ -75,8 +80,9 @@ export function readCmdline(pid: number, proc = PROC): string[] | undefined {
     const args = raw.split('\0');
     if (args.at(-1) === '') args.pop();
     return args;
-  } catch {
-    return undefined;
+  } catch (e) {
+    if (isErrno(e, ...GONE)) return undefined;
+    throw e;
   }
 }
 

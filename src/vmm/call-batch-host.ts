@@ -8,6 +8,7 @@
  * any rule is refused as a whole with bad_argument before anything is written, and the host
  * writes only each processed entry's status and result, and `next`.
  */
+import { FormatError } from '../errors.ts';
 import {
   BATCH_CALL,
   checkHeader,
@@ -29,6 +30,8 @@ import type { GuestMemoryAccess } from './guest-memory.ts';
 export interface CallSink {
   dispatch(word: number, args: readonly bigint[], ctx: CallContext): Promise<CallOutcome>;
   features(): { query(word: number): { annotations: number } | undefined };
+  /** Told about a defect met while serving a guest (the guest gets internal_error). */
+  reportInternalError(name: string, error: unknown): void;
 }
 
 export const BATCH_REGISTER_WORD = callWord(FAMILY.core, BATCH_CALL.register);
@@ -124,8 +127,9 @@ export class BatchHost {
       const header = decodeHeader(this.#header);
       checkHeader(header, address, this.memory.size);
       return header;
-    } catch {
-      return undefined;
+    } catch (e) {
+      if (e instanceof FormatError) return undefined; // the guest's header breaks a rule
+      throw e;
     }
   }
 }

@@ -88,7 +88,8 @@ const U64_MASK = (1n << 64n) - 1n;
 
 /**
  * Host side: serves every vCPU's mailbox with `handler`, one request at a time per vCPU, until
- * close(). A handler that throws answers `failureStatus`.
+ * close(). A handler that throws answers `failureStatus` (the vCPU must get an answer) and the
+ * error goes to `onFailure`: a defect is answered, never hidden.
  */
 export class MailboxServer {
   readonly #words: Int32Array;
@@ -103,6 +104,7 @@ export class MailboxServer {
     vcpus: number,
     private readonly handler: MailboxHandler,
     private readonly failureStatus: number,
+    private readonly onFailure: (error: unknown) => void,
   ) {
     this.#words = new Int32Array(buffer);
     this.#u32 = new Uint32Array(buffer);
@@ -128,7 +130,8 @@ export class MailboxServer {
       let values: readonly bigint[];
       try {
         ({ status, values } = await this.handler({ vcpu, word: this.#u32[b + WORD]!, args }));
-      } catch {
+      } catch (e) {
+        this.onFailure(e);
         status = this.failureStatus;
         values = [];
       }

@@ -53,7 +53,13 @@ export class GuestCallService {
         ? new BatchHost(options.vcpus, options.memory, options.sink, options.batchBudget)
         : undefined;
     this.mailbox = createMailboxBuffer(options.vcpus);
-    this.#server = new MailboxServer(this.mailbox, options.vcpus, (r) => this.#handle(r), STATUS.internalError);
+    this.#server = new MailboxServer(
+      this.mailbox,
+      options.vcpus,
+      (r) => this.#handle(r),
+      STATUS.internalError,
+      (e) => options.sink?.reportInternalError(`guest call of domain ${options.domid}`, e),
+    );
   }
 
   async #handle({ vcpu, word, args }: MailboxRequest): Promise<CallOutcome> {
@@ -122,5 +128,10 @@ export class CallSinkSlot implements CallSink {
 
   features(): { query(word: number): { annotations: number } | undefined } {
     return this.#sink ? this.#sink.features() : { query: () => undefined };
+  }
+
+  reportInternalError(name: string, error: unknown): void {
+    if (this.#sink) this.#sink.reportInternalError(name, error);
+    else process.stderr.write(`hvkit: internal error in ${name}: ${error instanceof Error ? error.message : error}\n`);
   }
 }

@@ -4,6 +4,7 @@
  * computes until the host's command word asks it to leave — the simulated kick.
  */
 
+import { InternalError, UsageError } from '../errors.ts';
 import type { CpuState, SimCpuState } from '../formats/stream/image.ts';
 import { type CpuCore, EXIT, type ExitKind, type IoExit } from './cpu-core.ts';
 import { PORT } from './guest-abi.ts';
@@ -23,7 +24,7 @@ function generatorSteps(program: GuestProgram, vcpu: number, rounds: number, opt
   return {
     next(inValue) {
       const n = g.next(inValue);
-      if (n.done) throw new Error('simulated guest ended (its final halt loop never ends)');
+      if (n.done) throw new InternalError('simulated guest ended (its final halt loop never ends)');
       return n.value;
     },
     close: () => void g.return(),
@@ -59,7 +60,7 @@ export class SimCore implements CpuCore {
       this.#machine = machine;
       this.#guest = { next: (v) => machine.next(v), close: () => {} };
     } else {
-      if (restored) throw new Error(`simulated ${program} guests cannot be restored`);
+      if (restored) throw new UsageError(`simulated ${program} guests cannot be restored`);
       this.#guest = generatorSteps(program, vcpu, rounds, options);
     }
     this.#kicked = kicked;
@@ -74,7 +75,7 @@ export class SimCore implements CpuCore {
 
   /** The guest's whole state; valid while the vCPU is out of run(). Only programs the machine models. */
   capture(): CpuState {
-    if (!this.#machine) throw new Error(`simulated ${this.program} guests cannot be captured`);
+    if (!this.#machine) throw new UsageError(`simulated ${this.program} guests cannot be captured`);
     const sim = { ...this.#machine.state, inValue: this.#inValue, spinState: this.#spinState, steps: this.#steps };
     return { kind: 'sim', sim };
   }

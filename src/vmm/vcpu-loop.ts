@@ -6,6 +6,7 @@
  * vCPU's statistics.
  */
 
+import { UsageError } from '../errors.ts';
 import type { DeviceState } from '../formats/stream/image.ts';
 import type { DomainEvent } from '../host/backend.ts';
 import type { MailboxClient } from './call-mailbox.ts';
@@ -41,7 +42,7 @@ export interface LoopSnapshot {
 /** Settles and captures the CPU with its device model into the slot (the host reads it once paused). */
 function publishState(vcpu: number, core: CpuCore, devices: PortDevices, parked: boolean, slot: SnapshotSlot): void {
   try {
-    if (!core.capture) throw new Error('this CPU cannot be captured');
+    if (!core.capture) throw new UsageError('this CPU cannot be captured');
     core.settle?.();
     slot.write({ state: { vcpu, parked, devices: devices.capture(), cpu: core.capture() } });
   } catch (err) {

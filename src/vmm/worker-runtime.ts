@@ -5,7 +5,7 @@
  * what to release) comes in a VcpuPlatform.
  */
 import type { Worker } from 'node:worker_threads';
-import { UsageError } from '../errors.ts';
+import { InternalError, UsageError } from '../errors.ts';
 import type { VcpuState } from '../formats/stream/image.ts';
 import type { BackendKind, DomainConfig, DomainEvent, DomainRunState, DomainRuntime } from '../host/backend.ts';
 import { CMD, createControlBuffer, STATE, VcpuControl } from './control.ts';
@@ -166,7 +166,7 @@ export class WorkerDomainRuntime implements DomainRuntime {
             reject(err);
             emit({ kind: 'crashed', vcpu, reason: `vCPU worker failed: ${err.message}`, registers: {} });
           });
-          thread.exit.then(() => reject(new Error(`vCPU ${vcpu} worker exited before it was ready`)));
+          thread.exit.then(() => reject(new InternalError(`vCPU ${vcpu} worker exited before it was ready`)));
         }),
       );
       threads.push(thread);
@@ -205,8 +205,8 @@ export class WorkerDomainRuntime implements DomainRuntime {
         await t.control.waitStateChange(STATE.BOOTING, REKICK_MS);
       }
       const content = new SnapshotSlot(this.#snapshots!, vcpu).read();
-      if (!content) throw new Error(`vCPU ${vcpu} has not published its state`);
-      if ('error' in content) throw new Error(`vCPU ${vcpu} cannot be captured: ${content.error}`);
+      if (!content) throw new InternalError(`vCPU ${vcpu} has not published its state`);
+      if ('error' in content) throw new UsageError(`vCPU ${vcpu} cannot be captured: ${content.error}`);
       out.push(content.state);
     }
     return out;

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, describe, it, test } from 'node:test';
 import { StatBase, StatType, StatUnit, writeKvmStats } from '../../src/formats/kvm-stats/index.ts';
 import {
   frozenStatsTableRevisions,
@@ -179,4 +179,14 @@ describe('hvkit abi', () => {
     assert.equal(freeze.code, 1);
     assert.match(freeze.err, /nothing new to freeze/);
   });
+});
+
+test('usage errors are one line on stderr and exit 2, never the whole help', () => {
+  for (const args of [['top', '--bogus'], ['frob'], ['abi', 'gen'], ['ctl', 'create', '--vcpus', '1'], ['check']]) {
+    const r = hvkit(...args);
+    assert.equal(r.code, 2, args.join(' '));
+    assert.equal(r.err.trimEnd().split('\n').length, 1, `${args.join(' ')}: ${r.err}`);
+    assert.match(r.err, /^hvkit: /);
+    assert.doesNotMatch(r.err, /Usage:/);
+  }
 });

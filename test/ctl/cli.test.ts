@@ -48,6 +48,17 @@ test('sim host: features, list, create, pause, changes, destroy through `hvkit c
 
     const usage = ctl(h.pid, ['create', '--vcpus', 'x', '--memory', '4', '--workload', 'io']);
     assert.equal(usage.code, 2);
+    // Refused for its arguments (by the CLI or the host): exit 2, one line naming them and the limits.
+    for (const args of [
+      ['--vcpus', '0', '--memory', '4'],
+      ['--vcpus', '-1', '--memory', '4'],
+      ['--vcpus', '1', '--memory', '5000'],
+    ]) {
+      const refused = ctl(h.pid, ['create', ...args, '--workload', 'io']);
+      assert.equal(refused.code, 2, `${args.join(' ')}: ${refused.err}`);
+      assert.equal(refused.err.trimEnd().split('\n').length, 1, refused.err);
+      assert.match(refused.err, args[1] === '1' ? /--memory.*\d+\.\.\d+/ : /--vcpus.*\d+\.\.\d+/);
+    }
   } finally {
     await stopHost(h);
   }

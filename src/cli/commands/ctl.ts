@@ -16,9 +16,11 @@ import {
 import { CtlClient, resolveHostSocket } from '../../ctl/client.ts';
 import { familyName, formatCallWord, parseCallWord, parseFamily } from '../../ctl/names.ts';
 import { UsageError } from '../../errors.ts';
-import { ANNOTATION, WORKLOAD } from '../../formats/callword/constants.ts';
+import { ANNOTATION, STATUS, WORKLOAD } from '../../formats/callword/constants.ts';
 import type { DomainInfoValues, WorkloadName } from '../../formats/callword/values.ts';
 import { uniqueIdHex } from '../../shm/region-names.ts';
+import { MAX_MEMORY_MIB, MIN_MEMORY_MIB } from '../../vmm/domain-options.ts';
+import { MAX_GUEST_VCPUS } from '../../vmm/guest-abi.ts';
 import { EXIT_CHECK_FAILED, EXIT_OK } from '../errors.ts';
 import { printJson, renderTable } from '../output.ts';
 import { parseInteger } from './args.ts';
@@ -28,7 +30,8 @@ export interface CtlKit {
   setExit: (code: number) => void;
   /**
    * Connects to the host named by `ctl --host` (or the only one running), runs `fn`, closes.
-   * `fn` returns the exit code (default 0); a CallFailed becomes exit 1 with one line on stderr.
+   * `fn` returns the exit code (default 0); a CallFailed exits by its kind (src/cli/errors.ts):
+   * 1 when the host refused (no such domain, wrong state), 2 for bad arguments or a busy host.
    */
   run(command: Command, fn: (client: CtlClient) => Promise<number | undefined>): Promise<void>;
 }
@@ -112,11 +115,8 @@ export function registerCtl(
     async run(command, fn) {
       const client = await CtlClient.connect(resolveHostSocket({ host: hostOption(command) }));
       try {
+        // A CallFailed reaches the one error mapping in src/cli/errors.ts like any other error.
         setExit((await fn(client)) ?? EXIT_OK);
-      } catch (e) {
-        if (!(e instanceof CallFailed)) throw e;
-        process.stderr.write(`hvkit: ${e.message}\n`);
-        setExit(EXIT_CHECK_FAILED);
       } finally {
         client.close();
       }
@@ -207,7 +207,18 @@ export function registerCtl(
           throw new UsageError('--name takes at most 15 bytes of UTF-8');
         }
         return kit.run(command, async (client) => {
-          printDomain(await createDomain(client, args), opts.json);
+          try {
+            printDomain(await createDomain(client, args), opts.json);
+          } catch (e) {
+            // The answer is a status only: say what was asked, and the limits the ABI sets.
+            if (!(e instanceof CallFailed) || e.status !== STATUS.badArgument) throw e;
+            throw new CallFailed(
+              e.call,
+              e.status,
+              `the host refused --vcpus ${args.vcpus} --memory ${args.memoryMiB} (vCPUs 1..${MAX_GUEST_VCPUS}, ` +
+                `memory ${MIN_MEMORY_MIB}..${MAX_MEMORY_MIB} MiB, or less where the host sets a lower limit)`,
+            );
+          }
           return EXIT_OK;
         });
       },

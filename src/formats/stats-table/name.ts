@@ -59,7 +59,8 @@ export function decodeDomainName(bytes: Uint8Array, offset: number, length: numb
   let name: string | undefined;
   try {
     name = strict.decode(text);
-  } catch {
+  } catch (e) {
+    if (!(e instanceof TypeError)) throw e; // what a fatal TextDecoder throws for bad UTF-8
     problems.push('invalid-utf8');
   }
   if (name !== undefined && CONTROL.test(name)) {

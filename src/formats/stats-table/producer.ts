@@ -9,6 +9,7 @@
  *   - a newer revision, or 0 (an unfrozen working schema): the producer may have carved any
  *     reserved byte the consumer knows, so the consumer cannot judge those bytes.
  */
+import { NoSuchRevisionError } from '../frozen-revisions.ts';
 import { statsTableRevision } from './abi.ts';
 import { type GroupModel, type Scope, type TableModel, tableModel } from './model.ts';
 
@@ -26,7 +27,8 @@ function frozenModel(revision: number): TableModel | null {
   if (m === undefined) {
     try {
       m = tableModel(statsTableRevision(revision));
-    } catch {
+    } catch (e) {
+      if (!(e instanceof NoSuchRevisionError)) throw e;
       m = null; // a revision number no lock file has
     }
     frozen.set(revision, m);

@@ -13,7 +13,7 @@
  * lose bits past 2^53. A counter is addressed by the index of its low word in `region.words`.
  */
 import type { ResolvedAbi } from '../../abi/resolved.ts';
-import { ClosedError, FormatError, UsageError } from '../../errors.ts';
+import { ClosedError, FormatError, InternalError, UsageError } from '../../errors.ts';
 import type { Region } from '../../shm/region.ts';
 import { seqStoreBegin, seqStoreEnd } from '../../shm/seqlock.ts';
 import {
@@ -221,7 +221,7 @@ export class StatsTableWriter {
         for (const slot of portSlots(ports)) view.setBigUint64(base + slot.port.offset, UNUSED_PORT, true);
       view.setUint32(base, model.vcpuMagic, true);
     }
-    if (layoutExtent(layout) > layout.regionSize) throw new Error('planLayout produced an inconsistent layout');
+    if (layoutExtent(layout) > layout.regionSize) throw new InternalError('planLayout produced an inconsistent layout');
     Atomics.store(region.words, model.header.magic.offset / 4, model.domMagic);
     return new StatsTableWriter(region, model, layout);
   }

@@ -3,46 +3,23 @@
  * "built from revision N"), the numbers the codec needs from it, and which stream versions a
  * reader of a given revision accepts (its own and the previous one).
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { parseLock } from '../../abi/lockfile.ts';
 import { findConstant, findStruct, type ResolvedAbi, type ResolvedStruct } from '../../abi/resolved.ts';
 import { UsageError } from '../../errors.ts';
-
-const REVISIONS = new URL('../../../schemas/stream/revisions/', import.meta.url);
-const cache = new Map<number, ResolvedAbi>();
+import { frozenRevision, frozenRevisionNumbers, newestFrozenRevision } from '../frozen-revisions.ts';
 
 /** The frozen revision `n` of the stream ABI. */
 export function streamRevision(n: number): ResolvedAbi {
-  const hit = cache.get(n);
-  if (hit) return hit;
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`stream revisions are numbered from 1, not ${n}`);
-  let text: string;
-  try {
-    text = readFileSync(new URL(`rev-${n}.lock.json`, REVISIONS), 'utf8');
-  } catch {
-    throw new UsageError(`stream has no frozen revision ${n}`);
-  }
-  const abi = parseLock(text, `stream rev-${n}.lock.json`);
-  if (abi.abi !== 'stream' || abi.revision !== n)
-    throw new UsageError(`rev-${n}.lock.json is not stream revision ${n}`);
-  cache.set(n, abi);
-  return abi;
+  return frozenRevision('stream', n);
 }
 
 /** Numbers of every frozen revision, ascending. */
 export function frozenStreamRevisions(): number[] {
-  return readdirSync(REVISIONS)
-    .map((f) => /^rev-(\d+)\.lock\.json$/.exec(f)?.[1])
-    .filter((n): n is string => n !== undefined)
-    .map(Number)
-    .sort((a, b) => a - b);
+  return frozenRevisionNumbers('stream');
 }
 
 /** The newest frozen revision: the version hvkit writes. */
 export function newestStreamVersion(): number {
-  const all = frozenStreamRevisions();
-  if (all.length === 0) throw new UsageError('stream has no frozen revision');
-  return all[all.length - 1]!;
+  return newestFrozenRevision('stream').revision;
 }
 
 /** Versions a reader built from revision `reader` accepts: its own and the previous one. */

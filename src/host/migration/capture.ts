@@ -3,7 +3,7 @@
  * lifecycle feed shows it), read each vCPU's published state, guest memory, the pools' snapshot
  * and a copy of its stats table — then give the caller a way to let it run on.
  */
-import { UsageError } from '../../errors.ts';
+import { errorCode, HvkitError, UsageError } from '../../errors.ts';
 import { shippedStatsTableAbi } from '../../formats/stats-table/abi.ts';
 import type { Blob, ImageToWrite, StreamOptions } from '../../formats/stream/image.ts';
 import { openShmRegion } from '../../shm/shm-file.ts';
@@ -32,8 +32,10 @@ function statsCopy(region: string): Blob | undefined {
     } finally {
       r.close();
     }
-  } catch {
-    return undefined; // informational: a table that cannot be read is left out
+  } catch (e) {
+    // Informational: a table that is gone or refused is left out; a defect is not hidden.
+    if (e instanceof HvkitError || errorCode(e) !== undefined) return undefined;
+    throw e;
   }
 }
 

@@ -37,10 +37,12 @@ export function poolCallInstaller(service: PoolService, options: PoolBindingOpti
         const writer = StatsTableWriter.attach(region, shippedStatsTableAbi());
         if (writer.model.dom.some((g) => g.name === POOL_GROUP)) statsGroup = writer.dom(POOL_GROUP);
         regions.set(domain.domid, region);
-      } catch {
-        // A table of an older revision (or none): the pools work, their counters stay in the service.
+      } catch (e) {
+        // The pools still work (their counters stay in the service), but a table hvkit made that
+        // it cannot attach to is a defect: say so instead of silently losing the counters.
         region?.close();
         statsGroup = undefined;
+        dispatcher.reportInternalError(`pools: stats table of domain ${domain.domid}`, e);
       }
       const memory = options.memoryOf?.(domain, host);
       service.attachDomain(domain.domid, { ...(memory ? { memory } : {}), ...(statsGroup ? { statsGroup } : {}) });

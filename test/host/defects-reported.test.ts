@@ -1,0 +1,96 @@
+/**
+ * Defects are reported, never swallowed: a stats table the pool binding cannot attach to, a host
+ * event listener that throws, a dispatcher cleanup that fails. The host goes on in each case.
+ */
+import assert from 'node:assert/strict';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { test } from 'node:test';
+import { InternalError } from '../../src/errors.ts';
+import { createHostDispatcher } from '../../src/host/calls-host.ts';
+import { Dispatcher, LocalSession } from '../../src/host/dispatcher.ts';
+import { Host } from '../../src/host/host.ts';
+import { poolCallInstaller } from '../../src/host/pools/host-binding.ts';
+import { PoolService } from '../../src/host/pools/service.ts';
+import { shmPath } from '../../src/shm/shm-file.ts';
+import { simBackend } from './sim-backend.ts';
+
+test('a corrupt stats table: the pools still work and the pool binding reports why it has no counters', async () => {
+  const reported: [string, unknown][] = [];
+  const host = Host.start({ backend: simBackend(), ownsBackend: true });
+  try {
+    const dom = await host.createDomain({ vcpus: 1, memoryMiB: 1, workload: 'compute', paused: true });
+    // Break the table's magic behind the host's back (as a stray writer or a bad disk page would).
+    const fd = openSync(shmPath(dom.statsRegion), 'r+');
+    try {
+      writeSync(fd, Buffer.from('garbage!'), 0, 8, 0);
+    } finally {
+      closeSync(fd);
+    }
+    const service = new PoolService();
+    const hd = createHostDispatcher(host, [poolCallInstaller(service)], {
+      onInternalError: (name, e) => reported.push([name, e]),
+    });
+    try {
+      assert.equal(service.hasDomain(dom.domid), true, 'the domain still gets pools');
+      assert.equal(reported.length, 1, 'one report, not silence');
+      const [name, error] = reported[0]!;
+      assert.match(name, new RegExp(`pools: stats table of domain ${dom.domid}`));
+      assert.match(String((error as Error).message), /magic/);
+    } finally {
+      await hd.close();
+    }
+  } finally {
+    await host.stop();
+  }
+});
+
+test('a host event listener that throws is reported and the others still hear the event', async () => {
+  const failures: unknown[] = [];
+  const host = Host.start({
+    backend: simBackend(),
+    ownsBackend: true,
+    onListenerError: (e) => failures.push(e),
+  });
+  try {
+    const heard: string[] = [];
+    host.on(() => {
+      throw new Error('listener broke');
+    });
+    host.on((event) => heard.push(event.kind));
+    await host.createDomain({ vcpus: 1, memoryMiB: 1, workload: 'compute', paused: true });
+    assert.ok(heard.includes('created'));
+    assert.ok(failures.length >= 1);
+    assert.match((failures[0] as Error).message, /listener broke/);
+  } finally {
+    await host.stop();
+  }
+});
+
+test('a session cleanup that fails: the others run, and close() throws the failure', () => {
+  const d = new LocalSession();
+  const ran: string[] = [];
+  d.onClose(() => ran.push('a'));
+  d.onClose(() => {
+    throw new Error('cleanup broke');
+  });
+  d.onClose(() => ran.push('c'));
+  assert.throws(() => d.close(), InternalError);
+  assert.deepEqual(ran.sort(), ['a', 'c']);
+  assert.equal(d.closed, true);
+});
+
+test('a dispatcher reports defects by default (stderr) instead of ignoring them', async () => {
+  const d = new Dispatcher();
+  const writes: string[] = [];
+  const write = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((chunk: string) => {
+    writes.push(String(chunk));
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    d.reportInternalError('pools: stats table of domain 1', new Error('bad magic'));
+  } finally {
+    process.stderr.write = write;
+  }
+  assert.deepEqual(writes, ['hvkit: internal error in pools: stats table of domain 1: bad magic\n']);
+});
