@@ -7,9 +7,12 @@
  * generated C header describes the same bytes on any compiler and target.
  */
 import { FormatError } from '../errors.ts';
+import { isAbiName } from './abi-name.ts';
 import {
   LOCK_FORMAT,
   LOCK_FORMAT_VERSION,
+  MAX_MAJOR,
+  MIN_MAJOR,
   type ResolvedAbi,
   type ResolvedEnum,
   type ResolvedField,
@@ -21,7 +24,6 @@ export const CACHE_LINE = 64;
 export const PAGE_SIZE = 4096;
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const ABI_NAME = /^[a-z][a-z0-9-]*$/;
 /** Bound on any single struct so that resolved sizes stay far below 2^32. */
 const MAX_STRUCT_SIZE = 1 << 24;
 
@@ -55,9 +57,12 @@ function checkIntValue(abi: string, where: string, type: IntType, value: number 
 /** Resolve a schema; throws FormatError naming the struct/field and rule for an invalid schema. */
 export function resolveAbi(spec: AbiSpec, revision = 0): ResolvedAbi {
   const abi = spec.name;
-  if (!ABI_NAME.test(abi)) throw schemaError(abi, 'name', 'abi-name', 'ABI names are kebab-case', abi);
-  if (!Number.isInteger(spec.major) || spec.major < 0) {
-    throw schemaError(abi, 'major', 'major-not-integer', 'major must be a non-negative integer', spec.major);
+  if (!isAbiName(abi)) throw schemaError(abi, 'name', 'abi-name', 'ABI names are kebab-case', abi);
+  if (!Number.isInteger(spec.major) || spec.major < MIN_MAJOR || spec.major > MAX_MAJOR) {
+    throw schemaError(abi, 'major', 'major-range', `majors are integers in ${MIN_MAJOR}..${MAX_MAJOR}`, spec.major);
+  }
+  if (spec.majorSince !== undefined && (!Number.isInteger(spec.majorSince) || spec.majorSince < 1)) {
+    throw schemaError(abi, 'majorSince', 'major-since-range', 'a revision number (from 1)', spec.majorSince);
   }
 
   const constants = (spec.constants ?? []).map((c) => {

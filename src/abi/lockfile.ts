@@ -8,9 +8,12 @@
  * is returned as parsed, so serializeLock(parseLock(text)) reproduces the text.
  */
 import { FormatError } from '../errors.ts';
+import { isAbiName } from './abi-name.ts';
 import {
   LOCK_FORMAT,
   LOCK_FORMAT_VERSION,
+  MAX_MAJOR,
+  MIN_MAJOR,
   type ResolvedAbi,
   type ResolvedField,
   type ResolvedFieldKind,
@@ -25,7 +28,6 @@ const MAX_LIST = 65536;
 const MAX_STRUCT_SIZE = 1 << 24;
 const MAX_IDENT = 128;
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const ABI_NAME = /^[a-z][a-z0-9-]*$/;
 const PAD_NAME = /^_pad[0-9]{1,6}$/;
 /** Canonical decimal integers only: no sign on zero, no leading zeros, at most 20 digits. */
 const DECIMAL = /^(0|-?[1-9][0-9]{0,19})$/;
@@ -216,9 +218,9 @@ function validateAbi(r: LockReader, doc: unknown): void {
     r.fail('formatVersion', 'format-version', `expected ${LOCK_FORMAT_VERSION}`, top.formatVersion);
   }
   const name = r.string(top.abi, 'abi');
-  if (name.length > MAX_IDENT || !ABI_NAME.test(name)) r.fail('abi', 'abi-name', 'ABI names are kebab-case', name);
+  if (!isAbiName(name)) r.fail('abi', 'abi-name', 'ABI names are kebab-case', name);
   r.string(top.doc, 'doc');
-  r.int(top.major, 'major', 0, 0xffff);
+  r.int(top.major, 'major', MIN_MAJOR, MAX_MAJOR); // majors start at 1
   r.int(top.revision, 'revision', 0, 0xffffff);
 
   const constants = validateConstants(r, top.constants);
