@@ -12,6 +12,7 @@ import {
   LOCK_FORMAT,
   LOCK_FORMAT_VERSION,
   MAX_MAJOR,
+  MAX_STRUCT_NESTING,
   MIN_MAJOR,
   type ResolvedAbi,
   type ResolvedEnum,
@@ -119,18 +120,38 @@ export function resolveAbi(spec: AbiSpec, revision = 0): ResolvedAbi {
   }
 
   const resolved = new Map<string, ResolvedStruct>();
-  const visiting = new Set<string>();
+  /** Nesting depth of each resolved struct: 1 for plain fields, 1 + its deepest nested struct. */
+  const depths = new Map<string, number>();
+  /** The chain of structs being laid out, outermost first; its length bounds the recursion. */
+  const visiting: string[] = [];
   const ctx = { abi, constants: new Set(constants.map((c) => c.name)), enums };
+  const tooDeep = (outer: string) =>
+    schemaError(
+      abi,
+      `struct ${outer}`,
+      'nesting-too-deep',
+      `struct ${outer} nests structs more than ${MAX_STRUCT_NESTING} deep`,
+      outer,
+    );
 
   const resolveStruct = (name: string, from: string): ResolvedStruct => {
     const done = resolved.get(name);
-    if (done) return done;
+    if (done) {
+      if (visiting.length + (depths.get(name) ?? 1) > MAX_STRUCT_NESTING) throw tooDeep(visiting[0] ?? name);
+      return done;
+    }
     const s = specs.get(name);
     if (!s) throw schemaError(abi, from, 'unknown-struct', `struct ${name} is not defined`, name);
-    if (visiting.has(name)) throw schemaError(abi, `struct ${name}`, 'recursive-struct', 'a struct contains itself');
-    visiting.add(name);
+    if (visiting.includes(name))
+      throw schemaError(abi, `struct ${name}`, 'recursive-struct', 'a struct contains itself');
+    // Checked before recursing, so a deep schema is refused instead of overflowing the stack.
+    if (visiting.length >= MAX_STRUCT_NESTING) throw tooDeep(visiting[0] ?? name);
+    visiting.push(name);
     const r = layoutStruct(s, ctx, resolveStruct);
-    visiting.delete(name);
+    visiting.pop();
+    let depth = 1;
+    for (const f of r.fields) if (f.struct !== undefined) depth = Math.max(depth, (depths.get(f.struct) ?? 1) + 1);
+    depths.set(name, depth);
     resolved.set(name, r);
     return r;
   };

@@ -13,6 +13,7 @@ import {
   LOCK_FORMAT,
   LOCK_FORMAT_VERSION,
   MAX_MAJOR,
+  MAX_STRUCT_NESTING,
   MIN_MAJOR,
   type ResolvedAbi,
   type ResolvedField,
@@ -333,7 +334,8 @@ function validateStructs(
     const name = o.name as string;
     edges.set(name, validateFields(r, `structs[${i}]`, o, headers, constants, enums));
   });
-  rejectCycles(r, [...headers.keys()], edges);
+  const names = [...headers.keys()];
+  boundNesting(r, names, edges, rejectCycles(r, names, edges));
   return new Set(headers.keys());
 }
 
@@ -502,26 +504,53 @@ function validateStat(r: LockReader, q: string, o: Obj, count: number): void {
   }
 }
 
-/** Kahn's algorithm (iterative, so no stack depth depends on the input): a struct may not contain itself. */
-function rejectCycles(r: LockReader, names: string[], edges: Map<string, string[]>): void {
+/**
+ * Kahn's algorithm (iterative, so no stack depth depends on the input): a struct may not contain
+ * itself. Returns the structs outermost first (every struct before the structs it contains).
+ */
+function rejectCycles(r: LockReader, names: string[], edges: Map<string, string[]>): string[] {
   const indegree = new Map<string, number>(names.map((n) => [n, 0]));
   for (const targets of edges.values()) {
     for (const t of targets) indegree.set(t, (indegree.get(t) ?? 0) + 1);
   }
   const ready = names.filter((n) => indegree.get(n) === 0);
-  let done = 0;
+  const order: string[] = [];
   while (ready.length > 0) {
     const n = ready.pop() as string;
-    done++;
+    order.push(n);
     for (const t of edges.get(n) ?? []) {
       const d = (indegree.get(t) ?? 0) - 1;
       indegree.set(t, d);
       if (d === 0) ready.push(t);
     }
   }
-  if (done !== names.length) {
+  if (order.length !== names.length) {
     const i = names.findIndex((n) => (indegree.get(n) ?? 0) > 0);
     r.fail(`structs[${i}]`, 'recursive-struct', 'a struct contains itself', names[i]);
+  }
+  return order;
+}
+
+/**
+ * Refuses structs nested deeper than MAX_STRUCT_NESTING, innermost first (`outermostFirst`
+ * reversed), without recursion: every reader, generator and codec that later walks nested
+ * structs recursively then recurses a bounded number of times.
+ */
+function boundNesting(r: LockReader, names: string[], edges: Map<string, string[]>, outermostFirst: string[]): void {
+  const depth = new Map<string, number>();
+  for (let k = outermostFirst.length - 1; k >= 0; k--) {
+    const name = outermostFirst[k] as string;
+    let d = 1;
+    for (const inner of edges.get(name) ?? []) d = Math.max(d, (depth.get(inner) ?? 1) + 1);
+    if (d > MAX_STRUCT_NESTING) {
+      r.fail(
+        `structs[${names.indexOf(name)}]`,
+        'nesting-too-deep',
+        `struct ${name} nests structs more than ${MAX_STRUCT_NESTING} deep`,
+        name,
+      );
+    }
+    depth.set(name, d);
   }
 }
 
