@@ -96,7 +96,8 @@ function decodeField(
       }
       try {
         return decoder.decode(used);
-      } catch {
+      } catch (e) {
+        if (!(e instanceof TypeError)) throw e; // the fatal decoder's way of saying "not UTF-8"
         throw new FormatError(FORMAT, name, 'char-utf8', 'a name must be UTF-8');
       }
     }
