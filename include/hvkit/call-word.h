@@ -5,11 +5,11 @@
  */
 
 /**
- * DOC: hvkit ABI call-word, major 1, working schema (not frozen yet)
+ * DOC: hvkit ABI call-word, major 1, revision 3
  *
  * Structured calls: the 32-bit call word (family, call number, reserved, annotation), the status
- * codes, the calls of the core, domain, lifecycle and pool families, and the frames of a host’s
- * control socket.
+ * codes, the calls of the core, domain, lifecycle, pool, stream and experimental families, and the
+ * frames of a host’s control socket.
  *
  * Every padding byte is an explicit _padN member and must be zero; the static assertions below pin
  * every size and offset, so the layout is the same on every compiler and target.
@@ -38,7 +38,7 @@
 /**
  * define HVKIT_CALL_WORD_ABI_REVISION - frozen revision this header describes (0: working schema)
  */
-#define HVKIT_CALL_WORD_ABI_REVISION 0
+#define HVKIT_CALL_WORD_ABI_REVISION 3
 
 /** define HVKIT_CALL_WORD_FAMILY_SHIFT - Bit position of the family in a call word. (u32) */
 #define HVKIT_CALL_WORD_FAMILY_SHIFT 24U
@@ -363,6 +363,44 @@
 #define HVKIT_CALL_WORD_POOL_CALL_DESTROY      5U
 #define HVKIT_CALL_WORD_POOL_CALL_STATS        6U
 #define HVKIT_CALL_WORD_POOL_CALL_POOL_INFO    7U
+
+/**
+ * enum hvkit_call_word_stream_call - Calls of the stream family (save, restore and migration
+ * streams; the stream versions are the revisions of schemas/stream). Tools only: file paths and
+ * socket addresses do not fit in u64 arguments, so the transfers themselves go over the host’s
+ * local stream socket (`hvkit ctl save | restore | migrate`), not through calls.
+ * @HVKIT_CALL_WORD_STREAM_CALL_VERSIONS: Tools only. No arguments. Values: [stream version the host
+ * writes, oldest stream version it reads]. (1)
+ * @HVKIT_CALL_WORD_STREAM_CALL_SOCKET: Tools only. No arguments. Values: [1 when the host’s local
+ * stream socket is listening, else 0]. (2)
+ *
+ * Values of a u8 field. They are macros rather than a C enum because the field width is part of the
+ * ABI.
+ */
+#define HVKIT_CALL_WORD_STREAM_CALL_VERSIONS 1U
+#define HVKIT_CALL_WORD_STREAM_CALL_SOCKET   2U
+
+/**
+ * enum hvkit_call_word_experimental_call - Calls of the experimental family: side-effect-free calls
+ * that exercise the call paths (direct hypercalls, batches, the control socket) without touching
+ * any domain. Named here because a host serves them; the family still promises nothing about what
+ * its calls do. A running sum belongs to the caller’s session and vCPU and ends with the session.
+ * @HVKIT_CALL_WORD_EXPERIMENTAL_CALL_ECHO: Honours may_queue. Args: [a0, a1, a2, a3, a4]. Values:
+ * [a0, a1, a2, a3, a4]. (0)
+ * @HVKIT_CALL_WORD_EXPERIMENTAL_CALL_ADD: Honours may_queue. Args: [a, b]. Values: [(a + b) mod
+ * 2^64]. (1)
+ * @HVKIT_CALL_WORD_EXPERIMENTAL_CALL_ACCUMULATE: Honours may_queue. Args: [x]. Values: [the
+ * caller’s running sum after adding x, mod 2^64]. (2)
+ * @HVKIT_CALL_WORD_EXPERIMENTAL_CALL_READ_TOTAL: Never queued. No arguments. Values: [the caller’s
+ * running sum]. (3)
+ *
+ * Values of a u8 field. They are macros rather than a C enum because the field width is part of the
+ * ABI.
+ */
+#define HVKIT_CALL_WORD_EXPERIMENTAL_CALL_ECHO       0U
+#define HVKIT_CALL_WORD_EXPERIMENTAL_CALL_ADD        1U
+#define HVKIT_CALL_WORD_EXPERIMENTAL_CALL_ACCUMULATE 2U
+#define HVKIT_CALL_WORD_EXPERIMENTAL_CALL_READ_TOTAL 3U
 
 /**
  * enum hvkit_call_word_pool_flags - The create flags of pool.create (a u32 word): bit 0 persistent;

@@ -16,12 +16,16 @@
  *
  * Revision 2 adds the batch calls of the core family (their buffer is schemas/call-batch) and the
  * calls and create flags of the pool family (src/host/pools implements them).
+ *
+ * Revision 3 names the calls of the stream family (src/host/migration) and of the experimental
+ * family (src/host/calls-experimental.ts), which hosts already served: every call a host serves
+ * is named here (test/calls/served-calls.test.ts).
  */
 import { defineAbi, int, magic } from '../../src/abi/schema.ts';
 
 export default defineAbi({
   name: 'call-word',
-  doc: 'Structured calls: the 32-bit call word (family, call number, reserved, annotation), the status codes, the calls of the core, domain, lifecycle and pool families, and the frames of a host’s control socket.',
+  doc: 'Structured calls: the 32-bit call word (family, call number, reserved, annotation), the status codes, the calls of the core, domain, lifecycle, pool, stream and experimental families, and the frames of a host’s control socket.',
   major: 1,
   constants: [
     { name: 'FAMILY_SHIFT', doc: 'Bit position of the family in a call word.', type: 'u32', value: 24, kind: 'const' },
@@ -325,6 +329,44 @@ export default defineAbi({
           value: 0x07,
           doc: 'Tools only. Args: [domid, position (0 ≤ position < pools, by pool id)]. Values: [pool id, pool_flags word, pages, slab bytes]; bad_argument past the end.',
         },
+      ],
+    },
+    {
+      name: 'stream_call',
+      doc: 'Calls of the stream family (save, restore and migration streams; the stream versions are the revisions of schemas/stream). Tools only: file paths and socket addresses do not fit in u64 arguments, so the transfers themselves go over the host’s local stream socket (`hvkit ctl save | restore | migrate`), not through calls.',
+      kind: 'enum',
+      type: 'u8',
+      values: [
+        {
+          name: 'versions',
+          value: 0x01,
+          doc: 'Tools only. No arguments. Values: [stream version the host writes, oldest stream version it reads].',
+        },
+        {
+          name: 'socket',
+          value: 0x02,
+          doc: 'Tools only. No arguments. Values: [1 when the host’s local stream socket is listening, else 0].',
+        },
+      ],
+    },
+    {
+      name: 'experimental_call',
+      doc: 'Calls of the experimental family: side-effect-free calls that exercise the call paths (direct hypercalls, batches, the control socket) without touching any domain. Named here because a host serves them; the family still promises nothing about what its calls do. A running sum belongs to the caller’s session and vCPU and ends with the session.',
+      kind: 'enum',
+      type: 'u8',
+      values: [
+        {
+          name: 'echo',
+          value: 0x00,
+          doc: 'Honours may_queue. Args: [a0, a1, a2, a3, a4]. Values: [a0, a1, a2, a3, a4].',
+        },
+        { name: 'add', value: 0x01, doc: 'Honours may_queue. Args: [a, b]. Values: [(a + b) mod 2^64].' },
+        {
+          name: 'accumulate',
+          value: 0x02,
+          doc: 'Honours may_queue. Args: [x]. Values: [the caller’s running sum after adding x, mod 2^64].',
+        },
+        { name: 'read_total', value: 0x03, doc: 'Never queued. No arguments. Values: [the caller’s running sum].' },
       ],
     },
     {

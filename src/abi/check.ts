@@ -3,6 +3,7 @@
  * its frozen revisions, as printable lines and counts.
  */
 import { FormatError, UsageError } from '../errors.ts';
+import { abiDirectory } from './abi-name.ts';
 import { checkCompat, formatCompatViolation } from './compat.ts';
 import { DEFAULT_SCHEMAS_ROOT, listAbis, loadAbi } from './registry.ts';
 
@@ -20,6 +21,7 @@ export interface AbiCheckResult {
 export async function runAbiCheck(names?: string[], root = DEFAULT_SCHEMAS_ROOT): Promise<AbiCheckResult> {
   const known = await listAbis(root);
   const selected = names && names.length > 0 ? names : known;
+  for (const n of selected) abiDirectory(n, root); // the name check every abi command makes
   for (const n of selected) {
     if (!known.includes(n)) throw new UsageError(`unknown ABI ${n} (known: ${known.join(', ') || 'none'})`);
   }

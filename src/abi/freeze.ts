@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { environmentError, errorCode } from '../errors.ts';
 import { type CompatViolation, checkCompat, formatCompatViolation } from './compat.ts';
 import { parseLock, serializeLock } from './lockfile.ts';
 import { DEFAULT_SCHEMAS_ROOT, loadAbi, lockPath } from './registry.ts';
@@ -63,8 +64,9 @@ async function exists(path: string): Promise<boolean> {
   try {
     await stat(path);
     return true;
-  } catch {
-    return false;
+  } catch (e) {
+    if (errorCode(e) === 'ENOENT') return false;
+    throw environmentError(path, e);
   }
 }
 

@@ -7,9 +7,13 @@
  * generated C header describes the same bytes on any compiler and target.
  */
 import { FormatError } from '../errors.ts';
+import { isAbiName } from './abi-name.ts';
 import {
   LOCK_FORMAT,
   LOCK_FORMAT_VERSION,
+  MAX_MAJOR,
+  MAX_STRUCT_NESTING,
+  MIN_MAJOR,
   type ResolvedAbi,
   type ResolvedEnum,
   type ResolvedField,
@@ -21,7 +25,6 @@ export const CACHE_LINE = 64;
 export const PAGE_SIZE = 4096;
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const ABI_NAME = /^[a-z][a-z0-9-]*$/;
 /** Bound on any single struct so that resolved sizes stay far below 2^32. */
 const MAX_STRUCT_SIZE = 1 << 24;
 
@@ -55,9 +58,12 @@ function checkIntValue(abi: string, where: string, type: IntType, value: number 
 /** Resolve a schema; throws FormatError naming the struct/field and rule for an invalid schema. */
 export function resolveAbi(spec: AbiSpec, revision = 0): ResolvedAbi {
   const abi = spec.name;
-  if (!ABI_NAME.test(abi)) throw schemaError(abi, 'name', 'abi-name', 'ABI names are kebab-case', abi);
-  if (!Number.isInteger(spec.major) || spec.major < 0) {
-    throw schemaError(abi, 'major', 'major-not-integer', 'major must be a non-negative integer', spec.major);
+  if (!isAbiName(abi)) throw schemaError(abi, 'name', 'abi-name', 'ABI names are kebab-case', abi);
+  if (!Number.isInteger(spec.major) || spec.major < MIN_MAJOR || spec.major > MAX_MAJOR) {
+    throw schemaError(abi, 'major', 'major-range', `majors are integers in ${MIN_MAJOR}..${MAX_MAJOR}`, spec.major);
+  }
+  if (spec.majorSince !== undefined && (!Number.isInteger(spec.majorSince) || spec.majorSince < 1)) {
+    throw schemaError(abi, 'majorSince', 'major-since-range', 'a revision number (from 1)', spec.majorSince);
   }
 
   const constants = (spec.constants ?? []).map((c) => {
@@ -114,18 +120,38 @@ export function resolveAbi(spec: AbiSpec, revision = 0): ResolvedAbi {
   }
 
   const resolved = new Map<string, ResolvedStruct>();
-  const visiting = new Set<string>();
+  /** Nesting depth of each resolved struct: 1 for plain fields, 1 + its deepest nested struct. */
+  const depths = new Map<string, number>();
+  /** The chain of structs being laid out, outermost first; its length bounds the recursion. */
+  const visiting: string[] = [];
   const ctx = { abi, constants: new Set(constants.map((c) => c.name)), enums };
+  const tooDeep = (outer: string) =>
+    schemaError(
+      abi,
+      `struct ${outer}`,
+      'nesting-too-deep',
+      `struct ${outer} nests structs more than ${MAX_STRUCT_NESTING} deep`,
+      outer,
+    );
 
   const resolveStruct = (name: string, from: string): ResolvedStruct => {
     const done = resolved.get(name);
-    if (done) return done;
+    if (done) {
+      if (visiting.length + (depths.get(name) ?? 1) > MAX_STRUCT_NESTING) throw tooDeep(visiting[0] ?? name);
+      return done;
+    }
     const s = specs.get(name);
     if (!s) throw schemaError(abi, from, 'unknown-struct', `struct ${name} is not defined`, name);
-    if (visiting.has(name)) throw schemaError(abi, `struct ${name}`, 'recursive-struct', 'a struct contains itself');
-    visiting.add(name);
+    if (visiting.includes(name))
+      throw schemaError(abi, `struct ${name}`, 'recursive-struct', 'a struct contains itself');
+    // Checked before recursing, so a deep schema is refused instead of overflowing the stack.
+    if (visiting.length >= MAX_STRUCT_NESTING) throw tooDeep(visiting[0] ?? name);
+    visiting.push(name);
     const r = layoutStruct(s, ctx, resolveStruct);
-    visiting.delete(name);
+    visiting.pop();
+    let depth = 1;
+    for (const f of r.fields) if (f.struct !== undefined) depth = Math.max(depth, (depths.get(f.struct) ?? 1) + 1);
+    depths.set(name, depth);
     resolved.set(name, r);
     return r;
   };

@@ -8,9 +8,13 @@
  * is returned as parsed, so serializeLock(parseLock(text)) reproduces the text.
  */
 import { FormatError } from '../errors.ts';
+import { isAbiName } from './abi-name.ts';
 import {
   LOCK_FORMAT,
   LOCK_FORMAT_VERSION,
+  MAX_MAJOR,
+  MAX_STRUCT_NESTING,
+  MIN_MAJOR,
   type ResolvedAbi,
   type ResolvedField,
   type ResolvedFieldKind,
@@ -25,7 +29,6 @@ const MAX_LIST = 65536;
 const MAX_STRUCT_SIZE = 1 << 24;
 const MAX_IDENT = 128;
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const ABI_NAME = /^[a-z][a-z0-9-]*$/;
 const PAD_NAME = /^_pad[0-9]{1,6}$/;
 /** Canonical decimal integers only: no sign on zero, no leading zeros, at most 20 digits. */
 const DECIMAL = /^(0|-?[1-9][0-9]{0,19})$/;
@@ -216,9 +219,9 @@ function validateAbi(r: LockReader, doc: unknown): void {
     r.fail('formatVersion', 'format-version', `expected ${LOCK_FORMAT_VERSION}`, top.formatVersion);
   }
   const name = r.string(top.abi, 'abi');
-  if (name.length > MAX_IDENT || !ABI_NAME.test(name)) r.fail('abi', 'abi-name', 'ABI names are kebab-case', name);
+  if (!isAbiName(name)) r.fail('abi', 'abi-name', 'ABI names are kebab-case', name);
   r.string(top.doc, 'doc');
-  r.int(top.major, 'major', 0, 0xffff);
+  r.int(top.major, 'major', MIN_MAJOR, MAX_MAJOR); // majors start at 1
   r.int(top.revision, 'revision', 0, 0xffffff);
 
   const constants = validateConstants(r, top.constants);
@@ -331,7 +334,8 @@ function validateStructs(
     const name = o.name as string;
     edges.set(name, validateFields(r, `structs[${i}]`, o, headers, constants, enums));
   });
-  rejectCycles(r, [...headers.keys()], edges);
+  const names = [...headers.keys()];
+  boundNesting(r, names, edges, rejectCycles(r, names, edges));
   return new Set(headers.keys());
 }
 
@@ -500,26 +504,53 @@ function validateStat(r: LockReader, q: string, o: Obj, count: number): void {
   }
 }
 
-/** Kahn's algorithm (iterative, so no stack depth depends on the input): a struct may not contain itself. */
-function rejectCycles(r: LockReader, names: string[], edges: Map<string, string[]>): void {
+/**
+ * Kahn's algorithm (iterative, so no stack depth depends on the input): a struct may not contain
+ * itself. Returns the structs outermost first (every struct before the structs it contains).
+ */
+function rejectCycles(r: LockReader, names: string[], edges: Map<string, string[]>): string[] {
   const indegree = new Map<string, number>(names.map((n) => [n, 0]));
   for (const targets of edges.values()) {
     for (const t of targets) indegree.set(t, (indegree.get(t) ?? 0) + 1);
   }
   const ready = names.filter((n) => indegree.get(n) === 0);
-  let done = 0;
+  const order: string[] = [];
   while (ready.length > 0) {
     const n = ready.pop() as string;
-    done++;
+    order.push(n);
     for (const t of edges.get(n) ?? []) {
       const d = (indegree.get(t) ?? 0) - 1;
       indegree.set(t, d);
       if (d === 0) ready.push(t);
     }
   }
-  if (done !== names.length) {
+  if (order.length !== names.length) {
     const i = names.findIndex((n) => (indegree.get(n) ?? 0) > 0);
     r.fail(`structs[${i}]`, 'recursive-struct', 'a struct contains itself', names[i]);
+  }
+  return order;
+}
+
+/**
+ * Refuses structs nested deeper than MAX_STRUCT_NESTING, innermost first (`outermostFirst`
+ * reversed), without recursion: every reader, generator and codec that later walks nested
+ * structs recursively then recurses a bounded number of times.
+ */
+function boundNesting(r: LockReader, names: string[], edges: Map<string, string[]>, outermostFirst: string[]): void {
+  const depth = new Map<string, number>();
+  for (let k = outermostFirst.length - 1; k >= 0; k--) {
+    const name = outermostFirst[k] as string;
+    let d = 1;
+    for (const inner of edges.get(name) ?? []) d = Math.max(d, (depth.get(inner) ?? 1) + 1);
+    if (d > MAX_STRUCT_NESTING) {
+      r.fail(
+        `structs[${names.indexOf(name)}]`,
+        'nesting-too-deep',
+        `struct ${name} nests structs more than ${MAX_STRUCT_NESTING} deep`,
+        name,
+      );
+    }
+    depth.set(name, d);
   }
 }
 

@@ -4,16 +4,19 @@
  *
  * schemas/<abi>/schema.ts default-exports the current AbiSpec;
  * schemas/<abi>/revisions/rev-<N>.lock.json holds frozen revision N.
- * Directories whose name starts with `_` (fixtures) are not ABIs.
+ * Directories whose name is not an ABI name (`_fixtures`, `.hidden`) are not ABIs. Every path
+ * built from an ABI name goes through abiDirectory (abi-name.ts), which refuses names that are
+ * not plain directory names under the schemas directory before anything is imported or read.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { tsImport } from 'tsx/esm/api';
-import { FormatError, UsageError } from '../errors.ts';
+import { environmentError, FormatError, UsageError } from '../errors.ts';
+import { abiDirectory, isAbiName } from './abi-name.ts';
 import { resolveAbi } from './layout.ts';
 import { MAX_LOCK_BYTES, parseLock } from './lockfile.ts';
-import type { ResolvedAbi } from './resolved.ts';
+import { MIN_MAJOR, type ResolvedAbi } from './resolved.ts';
 import type { AbiSpec } from './schema.ts';
 
 /** The repository's schemas/ directory. */
@@ -36,11 +39,11 @@ function registryError(abi: string, field: string, rule: string, message: string
 }
 
 export function schemaPath(name: string, root = DEFAULT_SCHEMAS_ROOT): string {
-  return join(root, name, 'schema.ts');
+  return join(abiDirectory(name, root), 'schema.ts');
 }
 
 export function revisionsDir(name: string, root = DEFAULT_SCHEMAS_ROOT): string {
-  return join(root, name, 'revisions');
+  return join(abiDirectory(name, root), 'revisions');
 }
 
 export function lockPath(name: string, revision: number, root = DEFAULT_SCHEMAS_ROOT): string {
@@ -50,12 +53,14 @@ export function lockPath(name: string, revision: number, root = DEFAULT_SCHEMAS_
 async function isFile(path: string): Promise<boolean> {
   try {
     return (await stat(path)).isFile();
-  } catch {
-    return false;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+    throw environmentError(path, e);
   }
 }
 
-/** ABI names: directories of `root` holding a schema.ts, `_`-prefixed ones excluded; sorted. */
+/** ABI names: directories of `root` named like an ABI (so not `_fixtures`) holding a schema.ts; sorted. */
 export async function listAbis(root = DEFAULT_SCHEMAS_ROOT): Promise<string[]> {
   let entries: import('node:fs').Dirent[];
   try {
@@ -65,7 +70,7 @@ export async function listAbis(root = DEFAULT_SCHEMAS_ROOT): Promise<string[]> {
   }
   const names: string[] = [];
   for (const e of entries) {
-    if (!e.isDirectory() || e.name.startsWith('_') || e.name.startsWith('.')) continue;
+    if (!e.isDirectory() || !isAbiName(e.name)) continue;
     if (await isFile(schemaPath(e.name, root))) names.push(e.name);
   }
   return names.sort();
@@ -98,7 +103,10 @@ export async function loadSpec(name: string, root = DEFAULT_SCHEMAS_ROOT): Promi
 
 /** Loads and resolves the current schema (revision 0); schema mistakes come back as FormatError. */
 export async function loadCurrent(name: string, root = DEFAULT_SCHEMAS_ROOT): Promise<ResolvedAbi> {
-  const spec = await loadSpec(name, root);
+  return resolveCurrent(name, await loadSpec(name, root));
+}
+
+function resolveCurrent(name: string, spec: AbiSpec): ResolvedAbi {
   try {
     return resolveAbi(spec, 0);
   } catch (e) {
@@ -161,7 +169,46 @@ export async function loadRevisions(name: string, root = DEFAULT_SCHEMAS_ROOT): 
 }
 
 export async function loadAbi(name: string, root = DEFAULT_SCHEMAS_ROOT): Promise<LoadedAbi> {
-  const current = await loadCurrent(name, root);
+  const spec = await loadSpec(name, root);
+  const current = resolveCurrent(name, spec);
   const revisions = await loadRevisions(name, root);
+  checkLockMajors(name, current.major, spec.majorSince ?? 1, revisions);
   return { name, current, revisions };
+}
+
+/**
+ * Every lock's major against what the schema declares: revisions from `since` (the schema's
+ * majorSince) on carry the current major; earlier ones carry older majors, never decreasing.
+ * The checker compares only revisions of the current major, so without this a lock edited to an
+ * older major would be skipped instead of compared.
+ */
+export function checkLockMajors(name: string, major: number, since: number, revisions: ResolvedAbi[]): void {
+  const next = revisions.length + 1;
+  if (since > next) {
+    throw registryError(
+      name,
+      'schema.ts: majorSince',
+      'major-since-range',
+      `revision ${since} is past the next revision to freeze (${next})`,
+      String(since),
+    );
+  }
+  let previous = MIN_MAJOR;
+  for (const lock of revisions) {
+    const where = `${name}/revisions/rev-${lock.revision}.lock.json: major`;
+    const fromSince = lock.revision >= since;
+    if (fromSince ? lock.major !== major : lock.major >= major || lock.major < previous) {
+      const declared = fromSince
+        ? `the schema declares major ${major} from revision ${since}`
+        : `revisions before ${since} carry majors below ${major}, never decreasing`;
+      throw registryError(
+        name,
+        where,
+        'lock-major-mismatch',
+        `says major ${lock.major}; ${declared}`,
+        String(lock.major),
+      );
+    }
+    previous = lock.major;
+  }
 }

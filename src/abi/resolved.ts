@@ -80,6 +80,15 @@ export interface ResolvedRecord {
 
 export const LOCK_FORMAT = 'hvkit-abi-lock';
 export const LOCK_FORMAT_VERSION = 1;
+/** Majors start at 1 (an ABI that never broke); a lock or schema with another major is refused. */
+export const MIN_MAJOR = 1;
+export const MAX_MAJOR = 0xffff;
+/**
+ * How deep structs may nest (a struct holding a struct … counts each level, a struct of plain
+ * fields is depth 1). Lock files and schemas deeper than this are refused when read, so every
+ * later walk over nested structs (codecs, generators, the checker) recurses a bounded amount.
+ */
+export const MAX_STRUCT_NESTING = 16;
 
 export interface ResolvedAbi {
   format: typeof LOCK_FORMAT;

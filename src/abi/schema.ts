@@ -193,6 +193,13 @@ export interface AbiSpec {
   doc: string;
   /** Bumped only for a deliberate break; revisions of other majors are not compared. */
   major: number;
+  /**
+   * The first revision frozen under this major: revisions before it belong to older majors and
+   * are not compared. Absent means 1 (the ABI never broke). Set it when bumping the major, to
+   * the revision the next freeze will write; lock files must agree with it, so a hand-edited
+   * major cannot take a revision out of the compatibility check.
+   */
+  majorSince?: number;
   constants?: ConstantSpec[];
   enums?: EnumSpec[];
   structs: StructSpec[];

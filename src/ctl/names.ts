@@ -3,7 +3,14 @@
  * ABI's numbers. Numbers this build does not know print as hex (a newer host may serve them).
  */
 import { UsageError } from '../errors.ts';
-import { CORE_CALL, DOMAIN_CALL, FAMILY, LIFECYCLE_CALL, POOL_CALL } from '../formats/callword/constants.ts';
+import {
+  CORE_CALL,
+  DOMAIN_CALL,
+  FAMILY,
+  LIFECYCLE_CALL,
+  POOL_CALL,
+  STREAM_CALL,
+} from '../formats/callword/constants.ts';
 import { callWord, formatCallWord } from '../formats/callword/word.ts';
 import { EXPERIMENTAL_CALL } from '../host/calls-experimental.ts';
 
@@ -14,6 +21,7 @@ const CALLS: Record<number, Record<string, number>> = {
   [FAMILY.domain]: DOMAIN_CALL,
   [FAMILY.lifecycle]: LIFECYCLE_CALL,
   [FAMILY.pool]: POOL_CALL,
+  [FAMILY.stream]: STREAM_CALL,
   [FAMILY.experimental]: EXPERIMENTAL_CALL,
 };
 

@@ -92,7 +92,7 @@ export const alignment: AbiSpec = {
 export const minimal: AbiSpec = {
   name: 'gen-minimal',
   doc: '',
-  major: 0,
+  major: 1,
   structs: [{ name: 'one', doc: '', sizing: 'fixed', fields: [int('b', 'u8', '')] }],
 };
 

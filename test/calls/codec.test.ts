@@ -8,6 +8,7 @@ import * as C from '../../src/formats/callword/constants.ts';
 import { decodeRequest, decodeResponse, encodeRequest, encodeResponse } from '../../src/formats/callword/frame.ts';
 import { decodeDomainInfo, encodeDomainInfo, packName, unpackName } from '../../src/formats/callword/values.ts';
 import { callKey, callWord, decodeCallWord, encodeCallWord } from '../../src/formats/callword/word.ts';
+import { EXPERIMENTAL_CALL } from '../../src/host/calls-experimental.ts';
 import * as Pools from '../../src/host/pools/abi.ts';
 
 const u64 = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });
@@ -45,6 +46,8 @@ test('the TypeScript constants are the frozen ABI’s numbers', () => {
   assert.equal(C.CORE_CALL.batchRegister, BATCH_CALL.register);
   assert.equal(C.CORE_CALL.batchFlush, BATCH_CALL.flush);
   assert.deepEqual(enumValues('pool_call'), asSnake(C.POOL_CALL));
+  assert.deepEqual(enumValues('stream_call'), asSnake(C.STREAM_CALL));
+  assert.deepEqual(enumValues('experimental_call'), asSnake(EXPERIMENTAL_CALL));
   assert.deepEqual(enumValues('pool_version'), asSnake(C.POOL_VERSION));
   assert.deepEqual(enumValues('pool_flags'), { persistent: 0 });
   assert.equal(C.POOL_FLAG.persistent, 1);

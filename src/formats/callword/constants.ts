@@ -86,6 +86,9 @@ export const POOL_CALL = {
   poolInfo: 0x07,
 } as const;
 
+/** Calls of the stream family (named since revision 3; src/host/migration serves them). Tools only. */
+export const STREAM_CALL = { versions: 0x01, socket: 0x02 } as const;
+
 /** pool_flags: the create flags word of pool.create (masks and the version field). */
 export const POOL_FLAG = {
   persistent: 0x1,

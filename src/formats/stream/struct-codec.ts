@@ -4,7 +4,7 @@
  * nested structs as objects. Decoding is strict: reserved and padding bytes must be zero, a char
  * array must be UTF-8 padded with NULs — each failure a FormatError naming the field and rule.
  */
-import type { ResolvedAbi, ResolvedField, ResolvedStruct } from '../../abi/resolved.ts';
+import { MAX_STRUCT_NESTING, type ResolvedAbi, type ResolvedField, type ResolvedStruct } from '../../abi/resolved.ts';
 import type { IntType } from '../../abi/schema.ts';
 import { FormatError } from '../../errors.ts';
 import { streamStruct } from './abi.ts';
@@ -58,7 +58,24 @@ function writeInt(view: DataView, at: number, type: IntType, v: bigint): void {
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
-function decodeField(abi: ResolvedAbi, f: ResolvedField, bytes: Uint8Array, base: number, path: string): FieldValue {
+/**
+ * Lock files deeper than MAX_STRUCT_NESTING are refused when parsed; this guard keeps a
+ * ResolvedAbi built some other way from recursing past the same bound.
+ */
+function checkDepth(depth: number, path: string): void {
+  if (depth > MAX_STRUCT_NESTING) {
+    throw new FormatError(FORMAT, path, 'nesting-too-deep', `structs nest at most ${MAX_STRUCT_NESTING} deep`);
+  }
+}
+
+function decodeField(
+  abi: ResolvedAbi,
+  f: ResolvedField,
+  bytes: Uint8Array,
+  base: number,
+  path: string,
+  depth: number,
+): FieldValue {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const at = base + f.offset;
   const name = `${path}.${f.name}`;
@@ -79,7 +96,8 @@ function decodeField(abi: ResolvedAbi, f: ResolvedField, bytes: Uint8Array, base
       }
       try {
         return decoder.decode(used);
-      } catch {
+      } catch (e) {
+        if (!(e instanceof TypeError)) throw e; // the fatal decoder's way of saying "not UTF-8"
         throw new FormatError(FORMAT, name, 'char-utf8', 'a name must be UTF-8');
       }
     }
@@ -89,16 +107,24 @@ function decodeField(abi: ResolvedAbi, f: ResolvedField, bytes: Uint8Array, base
       return Array.from({ length: f.count }, (_, i) => readInt(view, at + i * width, f.type!));
     }
     case 'struct':
-      return decodeAt(abi, streamStruct(abi, f.struct!), bytes, at, name);
+      return decodeAt(abi, streamStruct(abi, f.struct!), bytes, at, name, depth + 1);
     default:
       return readInt(view, at, f.type!);
   }
 }
 
-function decodeAt(abi: ResolvedAbi, s: ResolvedStruct, bytes: Uint8Array, base: number, path: string): StructValue {
+function decodeAt(
+  abi: ResolvedAbi,
+  s: ResolvedStruct,
+  bytes: Uint8Array,
+  base: number,
+  path: string,
+  depth: number,
+): StructValue {
+  checkDepth(depth, path);
   const out: StructValue = {};
   for (const f of s.fields) {
-    const v = decodeField(abi, f, bytes, base, path);
+    const v = decodeField(abi, f, bytes, base, path, depth);
     if (f.kind !== 'reserved' && f.kind !== 'pad' && f.kind !== 'retired') out[f.name] = v;
   }
   return out;
@@ -110,10 +136,18 @@ export function decodeStruct(abi: ResolvedAbi, name: string, bytes: Uint8Array):
   if (bytes.length < s.size) {
     throw new FormatError(FORMAT, name, 'short-struct', `needs ${s.size} bytes, has ${bytes.length}`);
   }
-  return decodeAt(abi, s, bytes, 0, name);
+  return decodeAt(abi, s, bytes, 0, name, 1);
 }
 
-function encodeAt(abi: ResolvedAbi, s: ResolvedStruct, v: StructValue, out: Uint8Array, base: number): void {
+function encodeAt(
+  abi: ResolvedAbi,
+  s: ResolvedStruct,
+  v: StructValue,
+  out: Uint8Array,
+  base: number,
+  depth: number,
+): void {
+  checkDepth(depth, s.name);
   const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   for (const f of s.fields) {
     const value = v[f.name];
@@ -131,8 +165,9 @@ function encodeAt(abi: ResolvedAbi, s: ResolvedStruct, v: StructValue, out: Uint
           writeInt(view, at + i * width, f.type!, x);
         });
       }
-    } else if (f.kind === 'struct') encodeAt(abi, streamStruct(abi, f.struct!), value as StructValue, out, at);
-    else writeInt(view, at, f.type!, value as bigint);
+    } else if (f.kind === 'struct') {
+      encodeAt(abi, streamStruct(abi, f.struct!), value as StructValue, out, at, depth + 1);
+    } else writeInt(view, at, f.type!, value as bigint);
   }
 }
 
@@ -140,6 +175,6 @@ function encodeAt(abi: ResolvedAbi, s: ResolvedStruct, v: StructValue, out: Uint
 export function encodeStruct(abi: ResolvedAbi, name: string, value: StructValue): Uint8Array {
   const s = streamStruct(abi, name);
   const out = new Uint8Array(s.size);
-  encodeAt(abi, s, value, out, 0);
+  encodeAt(abi, s, value, out, 0, 1);
   return out;
 }
