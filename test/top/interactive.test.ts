@@ -57,19 +57,25 @@ function startTop(name: string, env = ''): { session: string; result: string; pi
   return { session: name, result, pidFile };
 }
 
-function paneModes(session: string): { alternate: string; cursor: string } {
-  const [alternate = '', cursor = ''] = tmux('display-message', '-p', '-t', session, '#{alternate_on} #{cursor_flag}')
+function paneModes(session: string): { alternate: string; cursor: string; wrap: string } {
+  const [alternate = '', cursor = '', wrap = ''] = tmux(
+    'display-message',
+    '-p',
+    '-t',
+    session,
+    '#{alternate_on} #{cursor_flag} #{wrap_flag}',
+  )
     .trim()
     .split(' ');
-  return { alternate, cursor };
+  return { alternate, cursor, wrap };
 }
 
-/** Raw mode off again (canonical input, echo), normal screen, cursor shown. */
+/** Raw mode off again (canonical input, echo), normal screen, cursor shown, autowrap back on. */
 function assertRestored(session: string, result: string): void {
   const stty = result.split('\n').slice(1).join('\n');
   assert.match(stty, /(^|\s)icanon(\s|$)/, 'canonical mode restored');
   assert.match(stty, /(^|\s)echo(\s|$)/, 'echo restored');
-  assert.deepEqual(paneModes(session), { alternate: '0', cursor: '1' });
+  assert.deepEqual(paneModes(session), { alternate: '0', cursor: '1', wrap: '1' });
 }
 
 const rowOrder = (text: string, names: string[]) => names.map((n) => text.search(new RegExp(`^${n} `, 'm')));
@@ -89,6 +95,7 @@ test('keys drive the live view; q restores the terminal', async (t) => {
   const { session, result } = startTop('keys');
   let text = await waitFor(session, (s) => /^gamma +33 .*5000/m.test(s), 'rates on screen');
   assert.equal(paneModes(session).alternate, '1', 'the view runs on the alternate screen');
+  assert.equal(paneModes(session).wrap, '0', 'autowrap is off while the view runs: no line can wrap or scroll');
   assert.match(text, /^hvkit top · 4 VMs, 5 vCPUs · every 100 ms · sort EXITS\/s↓/m);
   let [alpha, beta, gamma] = rowOrder(text, ['alpha', 'beta', 'gamma']);
   assert.ok(gamma! < beta! && beta! < alpha!, 'sorted by exits/s, largest first');

@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { applyKey, initialState, KEY, splitKeys, stepInterval, type ViewState } from '../../src/tools/top/state.ts';
+import fc from 'fast-check';
+import {
+  applyKey,
+  INTERVAL_LIMITS_MS,
+  initialState,
+  KEY,
+  splitKeys,
+  stepInterval,
+  type ViewState,
+} from '../../src/tools/top/state.ts';
 
 const vms = ['a', 'b', 'c'];
 
@@ -80,4 +89,22 @@ test('p pauses and resumes, +/- step the interval, h shows help until the next k
   assert.equal(help.help, true);
   assert.equal(press(help, 's').help, false);
   assert.equal(press(help, 's').sort.column, 'exits', 'the key that closes help does nothing else');
+});
+
+test('+ and - keep the interval within its limits, from any start within them', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: INTERVAL_LIMITS_MS.min, max: INTERVAL_LIMITS_MS.max }),
+      fc.array(fc.constantFrom('+', '-', '=', '_'), { maxLength: 30 }),
+      (start, keys) => {
+        let state = initialState({ intervalMs: start });
+        for (const k of keys) {
+          state = applyKey(state, k, vms).state;
+          assert.ok(state.intervalMs >= INTERVAL_LIMITS_MS.min && state.intervalMs <= INTERVAL_LIMITS_MS.max);
+        }
+      },
+    ),
+  );
+  assert.equal(stepInterval(INTERVAL_LIMITS_MS.max, 1), INTERVAL_LIMITS_MS.max);
+  assert.equal(stepInterval(INTERVAL_LIMITS_MS.max, -1), 10000);
 });

@@ -35,7 +35,7 @@ async function run(options: TopOptions) {
   const source = new ScriptedSource(script);
   const stdout = new Capture();
   const stderr = new Capture();
-  const code = await runTop(source, { intervalMs: 1, ...options }, { stdout, stderr });
+  const code = await runTop(source, { intervalMs: 100, ...options }, { stdout, stderr });
   return { code, out: stdout.text, err: stderr.text, source };
 }
 
@@ -177,7 +177,12 @@ test('bad options are usage errors (exit 2, one line on stderr), and the source 
     { json: true, csv: true },
     { csv: true, logFile: 'x.csv' },
     { intervalMs: 0 },
+    { intervalMs: 99, count: 1 },
+    { intervalMs: 99_999_999_999, count: 2 }, // past setTimeout's limit: was a warning and a 1 ms loop
+    { intervalMs: 150.5, count: 1 },
     { count: 0 },
+    { count: 1.5 },
+    { count: 1_000_000_001 },
   ] satisfies TopOptions[]) {
     const r = await run(options);
     assert.equal(r.code, 2, JSON.stringify(options));
@@ -202,7 +207,7 @@ test('a source that fails mid-run: exit 2, the error printed, the source closed'
   });
   const stdout = new Capture();
   const stderr = new Capture();
-  const code = await runTop(source, { intervalMs: 1, csv: true, count: 5 }, { stdout, stderr });
+  const code = await runTop(source, { intervalMs: 100, csv: true, count: 5 }, { stdout, stderr });
   assert.equal(code, 2);
   assert.equal(stderr.text, 'hvkit top: stats fd vanished\n');
   assert.equal(source.closed, true);

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { COLUMNS } from '../../src/tools/top/columns.ts';
 import { describeEvent, eventsLine } from '../../src/tools/top/events.ts';
-import { formatRate, truncate } from '../../src/tools/top/format.ts';
+import { formatRate, pad, textWidth, truncate } from '../../src/tools/top/format.ts';
 import { TopTracker } from '../../src/tools/top/frame.ts';
 import { fitLayout, headerLine, rowLine } from '../../src/tools/top/layout.ts';
 import { compileFilter, filterRows, parseSortColumn, sortRows } from '../../src/tools/top/order.ts';
@@ -232,4 +233,18 @@ test('rates are compact', () => {
   assert.equal(formatRate(3.25), '3.3');
   assert.equal(formatRate(12345), '12345');
   assert.equal(formatRate(1_234_567), '1.23M');
+});
+
+test('screen text is printable and measured in terminal columns: nothing is wider than asked', () => {
+  fc.assert(
+    fc.property(fc.string({ unit: 'binary', maxLength: 40 }), fc.integer({ min: 0, max: 30 }), (text, width) => {
+      const cut = truncate(text, width);
+      assert.ok(textWidth(cut) <= width, `${JSON.stringify(cut)} fits ${width}`);
+      assert.doesNotMatch(cut, /\p{Cc}/u, 'no control character reaches the terminal');
+      assert.equal(textWidth(pad(text, width, 'left')), width);
+    }),
+  );
+  assert.equal(truncate('虚拟机名', 5), '虚拟…', 'wide characters take two columns');
+  assert.equal(textWidth('虚拟机'), 6);
+  assert.equal(truncate('a\u001b[2Jb', 10), 'a?[2Jb');
 });

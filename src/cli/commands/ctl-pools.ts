@@ -8,7 +8,7 @@ import { POOL_COUNTERS } from '../../host/pools/counters.ts';
 import { poolList, poolStats } from '../../host/pools/ctl.ts';
 import { EXIT_OK } from '../errors.ts';
 import { printJson, renderTable } from '../output.ts';
-import { parseInteger } from './args.ts';
+import { DOMID, parseDomid } from './args.ts';
 import type { CtlExtension } from './ctl.ts';
 
 export const ctlPools: CtlExtension = (ctl: Command, kit) => {
@@ -16,10 +16,11 @@ export const ctlPools: CtlExtension = (ctl: Command, kit) => {
     .command('pools [domid]')
     .description('page-pool counters of every domain (or of one, with its pools)')
     .option('--json', 'print JSON')
-    .action((domid: string | undefined, opts: { json?: boolean }, command: Command) =>
-      kit.run(command, async (client) => {
-        if (domid !== undefined) {
-          const id = parseInteger('DOMID', domid);
+    .action((domid: string | undefined, opts: { json?: boolean }, command: Command) => {
+      // Checked before connecting: a bad DOMID is a usage error whether or not a host runs.
+      const id = domid === undefined ? undefined : parseDomid(domid, { ...DOMID, min: 0 });
+      return kit.run(command, async (client) => {
+        if (id !== undefined) {
           const stats = await poolStats(client, id);
           const pools = await poolList(client, id);
           if (opts.json) printJson({ ...stats, poolList: pools });
@@ -53,6 +54,6 @@ export const ctlPools: CtlExtension = (ctl: Command, kit) => {
           );
         }
         return EXIT_OK;
-      }),
-    );
+      });
+    });
 };

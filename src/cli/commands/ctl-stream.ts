@@ -13,13 +13,13 @@ import { UsageError } from '../../errors.ts';
 import { MAX_LINE } from '../../host/migration/wire.ts';
 import { EXIT_CHECK_FAILED, EXIT_OK } from '../errors.ts';
 import { printJson } from '../output.ts';
-import { parseInteger } from './args.ts';
+import { PID, parseDomid, parseInteger } from './args.ts';
 import type { CtlExtension } from './ctl.ts';
 
 /** The stream socket of the host `ctl --host PID` names (or the only one running). */
 export function streamSocketOf(command: Command): string {
   const text = (command.optsWithGlobals() as { host?: string }).host;
-  const ctl = resolveHostSocket(text === undefined ? {} : { host: parseInteger('--host', text) });
+  const ctl = resolveHostSocket(text === undefined ? {} : { host: parseInteger('--host', text, PID) });
   return ctl.replace(/\.ctl$/, '.stream');
 }
 
@@ -97,7 +97,7 @@ export const ctlStream: CtlExtension = (ctl: Command, kit) => {
     .option('--paused', 'leave the domain paused after the save')
     .option('--json', 'print JSON')
     .action(async (domid: string, file: string, opts: Opts, command: Command) => {
-      const id = parseInteger('DOMID', domid);
+      const id = parseDomid(domid);
       const code = await run(
         command,
         `SAVE ${id} ${opts.paused ? 1 : 0} ${resolve(file)}`,
@@ -125,7 +125,7 @@ export const ctlStream: CtlExtension = (ctl: Command, kit) => {
     .requiredOption('--to <socket>', 'destination: a unix socket path or host:port')
     .option('--json', 'print JSON')
     .action(async (domid: string, opts: Opts, command: Command) => {
-      const id = parseInteger('DOMID', domid);
+      const id = parseDomid(domid);
       const to = opts.to!.includes('/') ? resolve(opts.to!) : opts.to!;
       const code = await run(
         command,

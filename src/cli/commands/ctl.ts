@@ -23,7 +23,7 @@ import { MAX_MEMORY_MIB, MIN_MEMORY_MIB } from '../../vmm/domain-options.ts';
 import { MAX_GUEST_VCPUS } from '../../vmm/guest-abi.ts';
 import { EXIT_CHECK_FAILED, EXIT_OK } from '../errors.ts';
 import { printJson, renderTable } from '../output.ts';
-import { parseInteger } from './args.ts';
+import { MEMORY_MIB, PID, parseDomid, parseInteger, VCPUS } from './args.ts';
 
 /** What a ctl subcommand gets to talk to the host. */
 export interface CtlKit {
@@ -45,11 +45,7 @@ interface JsonOpt {
 
 function hostOption(command: Command): number | undefined {
   const text = (command.optsWithGlobals() as { host?: string }).host;
-  return text === undefined ? undefined : parseInteger('--host', text);
-}
-
-function domidArg(text: string): number {
-  return parseInteger('DOMID', text);
+  return text === undefined ? undefined : parseInteger('--host', text, PID);
 }
 
 function annotationNames(mask: number): string {
@@ -197,8 +193,8 @@ export function registerCtl(
           );
         }
         const args = {
-          vcpus: parseInteger('--vcpus', opts.vcpus),
-          memoryMiB: parseInteger('--memory', opts.memory),
+          vcpus: parseInteger('--vcpus', opts.vcpus, VCPUS),
+          memoryMiB: parseInteger('--memory', opts.memory, MEMORY_MIB),
           workload: opts.workload as WorkloadName,
           ...(opts.name === undefined ? {} : { name: opts.name }),
           paused: opts.paused === true,
@@ -236,7 +232,7 @@ export function registerCtl(
       .description(description)
       .option('--json', 'print JSON')
       .action((domid: string, opts: JsonOpt, command: Command) => {
-        const id = domidArg(domid);
+        const id = parseDomid(domid);
         return kit.run(command, async (client) => {
           printDomain(await domainOp(client, op, id), opts.json);
           return EXIT_OK;

@@ -1,7 +1,13 @@
 import type { Command } from 'commander';
 import { runDemo } from '../../tools/demo.ts';
+import { INTERVAL_LIMITS_MS } from '../../tools/top/run.ts';
 import { color } from '../output.ts';
-import { parseInteger } from './args.ts';
+import { type Limits, MEMORY_MIB, parseInteger, VCPUS } from './args.ts';
+
+/** How long the demo runs: up to a day. */
+const SECONDS: Limits = { min: 1, max: 86_400, unit: 's' };
+/** How often the cycler VM is re-created: a create takes tens of ms; setTimeout stops at 2^31-1 ms. */
+const RECREATE_MS: Limits = { min: 100, max: 3_600_000, unit: 'ms' };
 
 interface DemoCliOptions {
   vcpus: string;
@@ -23,16 +29,16 @@ export function registerDemo(program: Command, setExit: (code: number) => void):
     .option('--seconds <n>', 'stop after this long (default: until q or Ctrl-C on a terminal, 10 s otherwise)')
     .option('--own', 'show only the demo host’s VMs, not every KVM VM on the machine')
     .action(async (opts: DemoCliOptions) => {
-      const intervalMs = parseInteger('--interval', opts.interval);
+      const intervalMs = parseInteger('--interval', opts.interval, INTERVAL_LIMITS_MS);
       const interactive = process.stdout.isTTY === true && process.stdin.isTTY === true;
       const seconds =
-        opts.seconds === undefined ? (interactive ? undefined : 10) : parseInteger('--seconds', opts.seconds);
+        opts.seconds === undefined ? (interactive ? undefined : 10) : parseInteger('--seconds', opts.seconds, SECONDS);
       const count = seconds === undefined ? undefined : Math.max(1, Math.round((seconds * 1000) / intervalMs));
       const code = await runDemo(
         {
-          vcpus: parseInteger('--vcpus', opts.vcpus),
-          memoryMiB: parseInteger('--memory', opts.memory),
-          recreateEveryMs: parseInteger('--recreate-every', opts.recreateEvery),
+          vcpus: parseInteger('--vcpus', opts.vcpus, VCPUS),
+          memoryMiB: parseInteger('--memory', opts.memory, MEMORY_MIB),
+          recreateEveryMs: parseInteger('--recreate-every', opts.recreateEvery, RECREATE_MS),
           ownVmsOnly: opts.own === true,
           top: { intervalMs, ...(count === undefined ? {} : { count }) },
         },

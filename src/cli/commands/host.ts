@@ -3,7 +3,8 @@ import { startHostServer } from '../../ctl/serve.ts';
 import { UsageError } from '../../errors.ts';
 import { WORKLOADS, type Workload } from '../../host/backend.ts';
 import type { CallInstaller } from '../../host/calls-host.ts';
-import { parseInteger } from './args.ts';
+import { MAX_DOMID } from '../../host/lifecycle.ts';
+import { type Limits, MEMORY_MIB, parseInteger, parseSeconds, VCPUS } from './args.ts';
 
 interface HostCliOptions {
   domains: string;
@@ -28,14 +29,10 @@ export interface RegisterHostOptions {
   installers?: (options: HostServiceOptions) => readonly CallInstaller[];
 }
 
-/** Seconds given on the command line (0 < s ≤ 1 day) as milliseconds, or a usage error. */
-function parseSeconds(option: string, text: string): number {
-  const s = Number(text);
-  if (!/^\d+(\.\d+)?$/.test(text) || Math.round(s * 1000) < 1 || s > 86_400) {
-    throw new UsageError(`${option} takes seconds, more than 0 and at most 86400 (got "${text}")`);
-  }
-  return Math.round(s * 1000);
-}
+/** Domains created at start: as many as there are domids. */
+const DOMAINS: Limits = { min: 0, max: MAX_DOMID };
+/** A migration wait: more than 0, at most a day. */
+const MAX_TIMEOUT_SECONDS = 86_400;
 
 function parseWorkload(text: string): Workload {
   if (!(WORKLOADS as readonly string[]).includes(text)) {
@@ -70,15 +67,17 @@ export function registerHost(
     .action(async (opts: HostCliOptions) => {
       const services: HostServiceOptions = {
         ...(opts.listen === undefined ? {} : { listen: opts.listen }),
-        ...(opts.peerTimeout === undefined ? {} : { peerTimeoutMs: parseSeconds('--peer-timeout', opts.peerTimeout) }),
+        ...(opts.peerTimeout === undefined
+          ? {}
+          : { peerTimeoutMs: parseSeconds('--peer-timeout', opts.peerTimeout, MAX_TIMEOUT_SECONDS) }),
         ...(opts.verifyTimeout === undefined
           ? {}
-          : { verifyTimeoutMs: parseSeconds('--verify-timeout', opts.verifyTimeout) }),
+          : { verifyTimeoutMs: parseSeconds('--verify-timeout', opts.verifyTimeout, MAX_TIMEOUT_SECONDS) }),
       };
-      const count = parseInteger('--domains', opts.domains);
+      const count = parseInteger('--domains', opts.domains, DOMAINS);
       const workload = parseWorkload(opts.workload);
-      const vcpus = parseInteger('--vcpus', opts.vcpus);
-      const memoryMiB = parseInteger('--memory', opts.memory);
+      const vcpus = parseInteger('--vcpus', opts.vcpus, VCPUS);
+      const memoryMiB = parseInteger('--memory', opts.memory, MEMORY_MIB);
       const server = await startHostServer({
         ...(options.installers ? { installers: options.installers(services) } : {}),
         domains: Array.from({ length: count }, () => ({ vcpus, memoryMiB, workload })),

@@ -6,7 +6,10 @@ import { dumpToText } from '../../tools/dump-text.ts';
 import { resolveTarget } from '../../tools/target.ts';
 import { EXIT_CHECK_FAILED, EXIT_OK } from '../errors.ts';
 import { color, printJson, renderTable } from '../output.ts';
-import { parseInteger } from './args.ts';
+import { type Limits, parseInteger } from './args.ts';
+
+/** The pause between two samples of a live source: none at all up to a minute. */
+const CHECK_INTERVAL_MS: Limits = { min: 0, max: 60_000, unit: 'ms' };
 
 interface ReadOptions {
   shm?: string;
@@ -21,9 +24,8 @@ export function registerInspect(program: Command, setExit: (code: number) => voi
     .option('--interval <ms>', 'pause between the two samples of a live source', '100')
     .option('--json', 'print JSON')
     .action((file: string | undefined, opts: ReadOptions & { interval: string }) => {
-      const report = checkTarget(resolveTarget(file, opts.shm), {
-        intervalMs: parseInteger('--interval', opts.interval),
-      });
+      const intervalMs = parseInteger('--interval', opts.interval, CHECK_INTERVAL_MS);
+      const report = checkTarget(resolveTarget(file, opts.shm), { intervalMs });
       if (opts.json) printJson(report);
       else {
         for (const v of report.violations) {

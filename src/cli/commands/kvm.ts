@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.ts';
-import { captureKvmStats, DEFAULT_CAPTURE_VCPUS, formatCaptureResult } from '../../kvm/index.ts';
+import { captureKvmStats, DEFAULT_CAPTURE_VCPUS, formatCaptureResult, MAX_CAPTURE_VCPUS } from '../../kvm/index.ts';
 import { printJson } from '../output.ts';
 import { parseInteger } from './args.ts';
 
@@ -14,7 +14,10 @@ export function registerKvm(program: Command, setExit: (code: number) => void): 
     .option('--json', 'print what was written as JSON')
     .action((opts: { out: string; vcpus: string; json?: boolean }) => {
       if (!opts.out) throw new UsageError('--out DIR is required');
-      const result = captureKvmStats({ outDir: opts.out, vcpus: parseInteger('--vcpus', opts.vcpus) });
+      const result = captureKvmStats({
+        outDir: opts.out,
+        vcpus: parseInteger('--vcpus', opts.vcpus, { min: 1, max: MAX_CAPTURE_VCPUS }),
+      });
       if (opts.json) printJson(result);
       else process.stdout.write(`${formatCaptureResult(result)}\n`);
       setExit(0);

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { TopSource } from '../../tools/top/model.ts';
-import { DEFAULT_INTERVAL_MS, runTop } from '../../tools/top/run.ts';
+import { COUNT_LIMITS, DEFAULT_INTERVAL_MS, INTERVAL_LIMITS_MS, runTop } from '../../tools/top/run.ts';
 import { color } from '../output.ts';
 import { parseInteger } from './args.ts';
 
@@ -20,7 +20,11 @@ export function registerTop(program: Command, setExit: (code: number) => void, m
   program
     .command('top')
     .description('live view of every KVM VM on the host: rates, sparklines, histogram percentiles, lifecycle events')
-    .option('--interval <ms>', 'milliseconds between samples', String(DEFAULT_INTERVAL_MS))
+    .option(
+      '--interval <ms>',
+      `milliseconds between samples (${INTERVAL_LIMITS_MS.min}..${INTERVAL_LIMITS_MS.max})`,
+      String(DEFAULT_INTERVAL_MS),
+    )
     .option('--count <n>', 'stop after n samples')
     .option('--once', 'print one screen after two samples one interval apart, then exit')
     .option('--json', 'one JSON document per sample (JSON Lines; u64 values as decimal strings)')
@@ -31,8 +35,8 @@ export function registerTop(program: Command, setExit: (code: number) => void, m
     .option('--sort <column>', 'exits, halt, io, mmio, run, p99, name, pid or domid; add :asc or :desc')
     .action(async (opts: TopCliOptions) => {
       const options = {
-        intervalMs: parseInteger('--interval', opts.interval),
-        count: opts.count === undefined ? undefined : parseInteger('--count', opts.count),
+        intervalMs: parseInteger('--interval', opts.interval, INTERVAL_LIMITS_MS),
+        count: opts.count === undefined ? undefined : parseInteger('--count', opts.count, COUNT_LIMITS),
         once: opts.once,
         json: opts.json,
         csv: opts.csv,

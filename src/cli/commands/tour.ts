@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { MAX_CAPTURE_VCPUS } from '../../kvm/index.ts';
 import { runTour } from '../../tools/tour.ts';
 import { color, renderTable } from '../output.ts';
 import { parseInteger } from './args.ts';
@@ -16,7 +17,7 @@ export function registerTour(program: Command, setExit: (code: number) => void):
           table: (t) =>
             process.stdout.write(`${t.title}\n${renderTable(t.table.header, t.table.rows, t.table.align)}\n`),
         },
-        { vcpus: parseInteger('--vcpus', opts.vcpus) },
+        { vcpus: parseInteger('--vcpus', opts.vcpus, { min: 1, max: MAX_CAPTURE_VCPUS }) },
       );
       setExit(code);
     });

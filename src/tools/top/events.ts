@@ -1,5 +1,5 @@
 /** The lifecycle line: the newest events (created, destroyed, domid reused, …) that fit in one line. */
-import { clock, truncate } from './format.ts';
+import { clock, textWidth, truncate } from './format.ts';
 import type { LifecycleEvent, LifecycleKind } from './model.ts';
 
 const LABELS: Record<LifecycleKind, string> = {
@@ -26,7 +26,7 @@ export function eventsLine(events: readonly LifecycleEvent[], width: number): st
   let line = prefix + describeEvent(events[0]!);
   for (const e of events.slice(1)) {
     const next = `${line} │ ${describeEvent(e)}`;
-    if ([...next].length > width) break;
+    if (textWidth(next) > width) break;
     line = next;
   }
   return truncate(line, width);

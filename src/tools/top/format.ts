@@ -1,17 +1,53 @@
 /** Small text helpers of the top view: fixed-width cells and compact numbers. */
 import { uniqueIdHex } from '../../shm/region-names.ts';
 
-/** Code points, so a multi-unit character is never split. */
-export function textWidth(text: string): number {
-  return [...text].length;
+// Every piece of text on the screen goes through truncate or pad: they make it safe to print (a
+// control character in a VM name must not move the cursor) and measure it in terminal columns.
+
+/** C0 and C1 control characters and DEL: a terminal acts on them instead of showing them. */
+function isControl(ch: string): boolean {
+  const cp = ch.codePointAt(0)!;
+  return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f);
+}
+/** Combining marks and zero-width characters: drawn on the cell before them. */
+const ZERO_WIDTH = /^[\p{Mn}\p{Me}\u200b-\u200f\u2060\ufeff]$/u;
+/** East Asian wide and fullwidth characters and the common emoji blocks: two cells each. */
+const DOUBLE_WIDTH =
+  /^[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\u{1f300}-\u{1f64f}\u{1f900}-\u{1f9ff}\u{20000}-\u{3fffd}]$/u;
+
+function charWidth(ch: string): number {
+  if (ZERO_WIDTH.test(ch)) return 0;
+  return DOUBLE_WIDTH.test(ch) ? 2 : 1;
 }
 
-/** At most `width` characters; a cut name ends in "…". */
+/** The text with control characters shown as "?". */
+export function printable(text: string): string {
+  let out = '';
+  for (const ch of text) out += isControl(ch) ? '?' : ch;
+  return out;
+}
+
+/** Terminal columns the text takes once printable. */
+export function textWidth(text: string): number {
+  let width = 0;
+  for (const ch of printable(text)) width += charWidth(ch);
+  return width;
+}
+
+/** Printable, at most `width` columns; cut text ends in "…". A character is never split. */
 export function truncate(text: string, width: number): string {
-  const chars = [...text];
-  if (chars.length <= width) return text;
+  const safe = printable(text);
+  if (textWidth(safe) <= width) return safe;
   if (width <= 0) return '';
-  return `${chars.slice(0, width - 1).join('')}…`;
+  let out = '';
+  let used = 0;
+  for (const ch of safe) {
+    const w = charWidth(ch);
+    if (used + w > width - 1) break;
+    out += ch;
+    used += w;
+  }
+  return `${out}…`;
 }
 
 export function pad(text: string, width: number, align: 'left' | 'right'): string {

@@ -11,7 +11,7 @@ import { frameDocument, serializeJson } from './json.ts';
 import type { TopSource } from './model.ts';
 import { compileFilter, parseSortColumn, type SortSpec } from './order.ts';
 import { type Paint, PLAIN, renderScreen, visibleVmRows } from './screen.ts';
-import { initialState, type ViewState } from './state.ts';
+import { INTERVAL_LIMITS_MS, initialState, type ViewState } from './state.ts';
 import { type InteractiveIo, runInteractive, type TerminalIn, type TerminalOut } from './terminal.ts';
 
 export interface TopOptions {
@@ -43,6 +43,16 @@ export interface TopIo {
 }
 
 export const DEFAULT_INTERVAL_MS = 1000;
+export { INTERVAL_LIMITS_MS };
+/** Samples `--count` may ask for: at least one; a billion lasts years even at the shortest interval. */
+export const COUNT_LIMITS = { min: 1, max: 1_000_000_000 } as const;
+
+function checkLimits(option: string, value: number, limits: { min: number; max: number; unit?: string }): void {
+  if (!Number.isInteger(value) || value < limits.min || value > limits.max) {
+    const unit = limits.unit ? ` ${limits.unit}` : '';
+    throw new UsageError(`${option} must be a whole number in ${limits.min}..${limits.max}${unit} (got ${value})`);
+  }
+}
 /** Width of plain output when stdout is not a terminal: wide enough for every column. */
 export const PLAIN_WIDTH = 200;
 
@@ -64,11 +74,8 @@ export function chooseMode(options: TopOptions, io: TopIo): TopMode {
   if (options.json && (options.csv || options.logFile))
     throw new UsageError('--json cannot be combined with --csv or --log');
   if (options.csv && options.logFile) throw new UsageError('--csv and --log both write CSV; choose one');
-  const interval = options.intervalMs ?? DEFAULT_INTERVAL_MS;
-  if (!Number.isInteger(interval) || interval < 1)
-    throw new UsageError(`--interval must be at least 1 ms (got ${interval})`);
-  if (options.count !== undefined && (!Number.isInteger(options.count) || options.count < 1))
-    throw new UsageError(`--count must be at least 1 (got ${options.count})`);
+  checkLimits('--interval', options.intervalMs ?? DEFAULT_INTERVAL_MS, INTERVAL_LIMITS_MS);
+  if (options.count !== undefined) checkLimits('--count', options.count, COUNT_LIMITS);
   if (options.json) return 'json';
   if (options.csv || options.logFile) return 'csv';
   if (!options.once && io.stdout.isTTY && io.stdin?.isTTY && io.stdin.setRawMode) return 'interactive';

@@ -21,6 +21,13 @@ export interface ViewState {
   help: boolean;
 }
 
+/**
+ * Sampling intervals top accepts, in ms: at least 100 (sampling every stats fd of every VM takes
+ * time; faster is noise), at most an hour (far below setTimeout's 2^31-1 ms limit).
+ */
+export const INTERVAL_LIMITS_MS = { min: 100, max: 3_600_000, unit: 'ms' } as const;
+
+/** What `+` and `-` step through; every step lies within INTERVAL_LIMITS_MS. */
 export const INTERVAL_STEPS = [100, 200, 250, 500, 1000, 2000, 5000, 10000];
 
 export function initialState(options: { intervalMs: number; sort?: SortSpec; filter?: string }): ViewState {
@@ -40,9 +47,13 @@ function withFilter(state: ViewState, pattern: string): ViewState {
   return { ...state, filter: pattern, filterError: compiled.ok ? undefined : compiled.error, editing: undefined };
 }
 
+/** The next step up or down from `ms`; `ms` itself when there is none (it stays where it was). */
 export function stepInterval(ms: number, direction: 1 | -1): number {
-  if (direction > 0) return INTERVAL_STEPS.find((s) => s > ms) ?? ms;
-  return [...INTERVAL_STEPS].reverse().find((s) => s < ms) ?? ms;
+  const next =
+    direction > 0
+      ? (INTERVAL_STEPS.find((s) => s > ms) ?? ms)
+      : ([...INTERVAL_STEPS].reverse().find((s) => s < ms) ?? ms);
+  return Math.min(INTERVAL_LIMITS_MS.max, Math.max(INTERVAL_LIMITS_MS.min, next));
 }
 
 /** Splits raw terminal input into keys: escape sequences stay whole, a lone ESC is the Esc key. */

@@ -1,13 +1,15 @@
 /**
- * The interactive view on a terminal: alternate screen, raw-mode keys, redraws through log-update.
+ * The interactive view on a terminal: alternate screen, raw-mode keys, every frame a full repaint
+ * (repaint.ts).
  * Whatever ends the session (q, Ctrl-C, SIGTERM, SIGINT, an error anywhere) goes through one
  * `finish` that restores the terminal before anything else is printed.
  */
-import { createLogUpdate } from 'log-update';
-import type { Frame, TopTracker } from './frame.ts';
+import type { TopTracker } from './frame.ts';
 import type { TopSource } from './model.ts';
-import { type Paint, renderScreen, visibleVmRows } from './screen.ts';
-import { applyKey, splitKeys, type ViewState } from './state.ts';
+import { VIEW_BEGIN, VIEW_END } from './repaint.ts';
+import type { Paint } from './screen.ts';
+import { TopSession } from './session.ts';
+import { splitKeys, type ViewState } from './state.ts';
 
 export interface TerminalOut {
   write(text: string): unknown;
@@ -35,10 +37,6 @@ export interface InteractiveIo {
   paint: Paint;
 }
 
-const ALT_SCREEN_ON = '\u001b[?1049h\u001b[H';
-const ALT_SCREEN_OFF = '\u001b[?1049l';
-const SHOW_CURSOR = '\u001b[?25h';
-
 /** Exit codes: 0 after q or Ctrl-C, 128 + signal number after a signal, 2 after an error. */
 export function runInteractive(
   source: TopSource,
@@ -47,26 +45,20 @@ export function runInteractive(
   io: InteractiveIo,
 ): Promise<number> {
   return new Promise<number>((resolve) => {
-    let state = initial;
-    let frame: Frame | undefined;
+    const session = new TopSession(tracker, initial, io.paint);
     let timer: NodeJS.Timeout | undefined;
     let finished = false;
-    let log = createLogUpdate(io.stdout as NodeJS.WriteStream);
 
+    // A full repaint each time (whatever was on the screen before), so a resize needs nothing more.
     const draw = () => {
-      if (!frame) return;
-      const size = { columns: io.stdout.columns ?? 80, rows: Math.max(3, (io.stdout.rows ?? 24) - 1) };
-      const lines = renderScreen(frame, state, size, { paint: io.paint, interactive: true });
-      // Always the same number of lines: log-update patches changed blocks in place, which is only
-      // right when a block keeps its length (a removed line in the middle would shift nothing).
-      while (lines.length < size.rows) lines.push('');
-      log(lines.join('\n'));
+      const bytes = session.draw({ columns: io.stdout.columns ?? 80, rows: io.stdout.rows ?? 24 });
+      if (bytes !== '') io.stdout.write(bytes);
     };
 
     const sampleNow = () => {
       timer = undefined;
       guard(() => {
-        frame = tracker.push(source.sample());
+        session.push(source.sample());
         draw();
         schedule();
       });
@@ -74,30 +66,22 @@ export function runInteractive(
 
     const schedule = () => {
       if (timer) clearTimeout(timer);
-      timer = state.paused || finished ? undefined : setTimeout(sampleNow, state.intervalMs);
+      timer = session.state.paused || finished ? undefined : setTimeout(sampleNow, session.state.intervalMs);
     };
 
     const onData = (data: string) =>
       guard(() => {
         for (const key of splitKeys(data)) {
-          const vmKeys = frame ? visibleVmRows(frame, state).map((r) => r.key) : [];
-          const wasPaused = state.paused;
-          const result = applyKey(state, key, vmKeys);
-          state = result.state;
+          const wasPaused = session.state.paused;
+          const result = session.key(key);
           if (result.quit) return finish(0);
-          if (wasPaused && !state.paused) sampleNow();
-          else if (result.intervalChanged || state.paused !== wasPaused) schedule();
+          if (wasPaused && !session.state.paused) sampleNow();
+          else if (result.intervalChanged || session.state.paused !== wasPaused) schedule();
         }
         draw();
       });
 
-    const onResize = () =>
-      guard(() => {
-        // Start over on a clean screen: the old frame's line count means nothing after a resize.
-        io.stdout.write('\u001b[2J\u001b[H');
-        log = createLogUpdate(io.stdout as NodeJS.WriteStream);
-        draw();
-      });
+    const onResize = () => guard(draw);
 
     const onSigterm = () => finish(128 + 15);
     const onSigint = () => finish(128 + 2);
@@ -115,15 +99,10 @@ export function runInteractive(
 
     function restoreTerminal(): void {
       try {
-        log.done();
-      } catch {
-        // The terminal may already be gone (SIGHUP); restoring the rest still matters.
-      }
-      try {
         io.stdin.setRawMode?.(false);
       } catch {}
       io.stdin.pause();
-      io.stdout.write(SHOW_CURSOR + ALT_SCREEN_OFF);
+      io.stdout.write(VIEW_END);
     }
 
     function finish(code: number, error?: unknown): void {
@@ -153,7 +132,7 @@ export function runInteractive(
     process.on('SIGHUP', onSighup);
     process.on('uncaughtException', onUncaught);
     guard(() => {
-      io.stdout.write(ALT_SCREEN_ON);
+      io.stdout.write(VIEW_BEGIN);
       io.stdin.setRawMode?.(true);
       io.stdin.setEncoding('utf8');
       io.stdin.on('data', onData);
