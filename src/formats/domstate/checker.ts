@@ -101,8 +101,17 @@ export function checkDomainDirectory(
   const entries: DirectoryEntry[] = [];
   const owners = new Map<bigint, number>();
   const flagsFromOlder = layout.revision !== 0 && layout.revision <= model.abi.revision;
+  const budget = reader.readBudget(); // one bound for the whole scan, not only per entry
   for (let domid = 0; domid < reader.entries; domid++) {
-    const { entry, bytes: copy } = reader.entryWithBytes(domid);
+    let read: { entry: DirectoryEntry; bytes: Uint8Array };
+    try {
+      read = reader.entryWithBytes(domid, budget);
+    } catch (e) {
+      if (!(e instanceof FormatError && e.rule === 'unstable')) throw e;
+      out.push(e.toViolation());
+      return { violations: out, layout, entries };
+    }
+    const { entry, bytes: copy } = read;
     const name = `entry[${domid}]`;
     if (entry.torn) {
       out.push(
@@ -161,7 +170,7 @@ export function checkDomainDirectory(
 
   checkSlack(region, layout, reader.entries, out);
   if (options.previous?.entries && options.previous.layout) {
-    out.push(...compareDirectories(options.previous.layout, options.previous.entries, layout, entries));
+    for (const v of compareDirectories(options.previous.layout, options.previous.entries, layout, entries)) out.push(v);
   }
   return { violations: out, layout, entries };
 }

@@ -211,7 +211,7 @@ export function checkStatsTable(region: Region, abi: ResolvedAbi, options: Check
   }
 
   checkSlack(region, copy, layout, out);
-  if (options.previous) out.push(...compareTables(options.previous, table));
+  if (options.previous) for (const v of compareTables(options.previous, table)) out.push(v);
   return { violations: out, table };
 }
 
