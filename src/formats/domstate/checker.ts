@@ -8,6 +8,8 @@
  *                           entry_size and entry_stride, or after the last entry
  *   domid0-used             entry 0 (domid 0 is "not a domain") stays all zero
  *   seq-odd                 an entry's sequence word never settled (odd at rest, or stuck)
+ *   unstable                the scan spent its whole-read retry budget (many entries kept
+ *                           changing or stayed odd): the scan stopped at that entry
  *   state-unknown           a state value this revision does not know (warning)
  *   never-used-with-data    a `none` entry holds a unique id, generation, flags or vCPUs
  *   unique-id-zero          a used entry has unique id 0
