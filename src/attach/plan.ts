@@ -78,8 +78,8 @@ export function planVms(input: PlanInput): Plan {
 
   for (const p of input.processes) {
     const tables = tablesOf.get(`${p.pid}:${p.startTime}`);
-    if (tables) vms.push(...unmappedVms(p, tables));
-    else vms.push(...otherVms(p));
+    // Appended by a loop, not spread into push(): a process may hold thousands of VMs.
+    for (const vm of tables ? unmappedVms(p, tables) : otherVms(p)) vms.push(vm);
   }
   return { vms, staleTables };
 }

@@ -19,7 +19,11 @@ export type Align = 'left' | 'right';
 
 /** Render rows as a table with a header line; numeric-looking columns may be right-aligned. */
 export function renderTable(header: string[], rows: string[][], align: Align[] = []): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  // A loop, not Math.max(...column): spreading thousands of rows into arguments overflows the stack.
+  const widths = header.map((h) => h.length);
+  for (const r of rows) {
+    for (let i = 0; i < widths.length; i++) widths[i] = Math.max(widths[i]!, (r[i] ?? '').length);
+  }
   const line = (cells: string[]) =>
     cells
       .map((c, i) => {
@@ -28,5 +32,7 @@ export function renderTable(header: string[], rows: string[][], align: Align[] =
       })
       .join('  ')
       .trimEnd();
-  return [color.bold(line(header)), ...rows.map(line)].join('\n');
+  const lines = [color.bold(line(header))];
+  for (const r of rows) lines.push(line(r));
+  return lines.join('\n');
 }

@@ -5,7 +5,8 @@
  * store. Reader: atomic load of seq, retry while odd; plain copy of the group's bytes; atomic load
  * of seq again; retry if it changed. The reader never writes to the region and never makes the
  * writer wait; it gives up after a bounded number of retries and reports the group as torn
- * instead of spinning.
+ * instead of spinning, and a whole read (many groups) shares one ReadBudget of retries, past
+ * which the region is reported unstable.
  *
  * Ordering (hvkit's native layer targets x86-64 only, see src/kvm/libc.ts):
  *  - end: the even value is published with Atomics.store. This is the edge the ECMAScript memory
@@ -23,8 +24,41 @@
  *    between the two atomic loads.
  */
 
+import { FormatError } from '../errors.ts';
+
 /** Default bound on retries of one group read. */
 export const DEFAULT_MAX_RETRIES = 1000;
+
+/**
+ * Default bound on the retries of one whole read (every group of a table, every entry of a
+ * directory together). The per-group bound alone lets a hostile region with an odd sequence word
+ * in every group cost groups × DEFAULT_MAX_RETRIES; a live writer collides with a reader only
+ * now and then, so a read that needs more than this in all is reported unstable instead.
+ */
+export const DEFAULT_READ_RETRIES = 4 * DEFAULT_MAX_RETRIES;
+
+/** The retries one whole read may still spend, shared by its group reads. */
+export class ReadBudget {
+  #left: number;
+  #spent = 0;
+
+  constructor(readonly limit = DEFAULT_READ_RETRIES) {
+    this.#left = limit;
+  }
+
+  /** Takes one retry; false once none is left. */
+  spend(): boolean {
+    if (this.#left <= 0) return false;
+    this.#left--;
+    this.#spent++;
+    return true;
+  }
+
+  /** Retries spent so far. */
+  get spent(): number {
+    return this.#spent;
+  }
+}
 
 /** x64 only: see "begin" above. */
 const PLAIN_BEGIN = process.arch === 'x64';
@@ -77,8 +111,11 @@ function backoff(attempt: number): void {
 }
 
 export interface SeqReadOutcome {
-  /** 'ok': `dst` holds a consistent copy; 'torn': the bound was hit (writer busy or stuck odd). */
-  status: 'ok' | 'torn';
+  /**
+   * 'ok': `dst` holds a consistent copy; 'torn': this group's bound was hit (writer busy or stuck
+   * odd); 'unstable': the whole read's budget ran out — the caller stops reading the region.
+   */
+  status: 'ok' | 'torn' | 'unstable';
   /** The (even) sequence value the copy belongs to; the last value seen when torn. */
   seq: number;
   /** Attempts beyond the first. */
@@ -87,7 +124,8 @@ export interface SeqReadOutcome {
 
 /**
  * Copies `length` bytes at `offset` of `src` into `dst` at `dstOffset`, consistently with the
- * sequence word at `words[seqIndex]`.
+ * sequence word at `words[seqIndex]`. Each retry is also taken from `budget` (the whole read's),
+ * when given: once it is spent the copy stops with 'unstable'.
  */
 export function seqReadInto(
   words: Uint32Array,
@@ -98,10 +136,14 @@ export function seqReadInto(
   dst: Uint8Array,
   dstOffset: number,
   maxRetries = DEFAULT_MAX_RETRIES,
+  budget?: ReadBudget,
 ): SeqReadOutcome {
   let seen = 0;
   for (let attempt = 0; attempt <= maxRetries; attempt++) {
-    if (attempt > 0) backoff(attempt);
+    if (attempt > 0) {
+      if (budget && !budget.spend()) return { status: 'unstable', seq: seen, retries: attempt - 1 };
+      backoff(attempt);
+    }
     const before = Atomics.load(words, seqIndex);
     seen = before;
     if (before & 1) continue;
@@ -111,4 +153,18 @@ export function seqReadInto(
     seen = after;
   }
   return { status: 'torn', seq: seen, retries: maxRetries };
+}
+
+/**
+ * The error a reader throws when a read's budget ran out: rule 'unstable', `field` naming the
+ * group (or entry) being read when it did, the message naming the region.
+ */
+export function unstableRegionError(format: string, field: string, region: string, budget: ReadBudget): FormatError {
+  return new FormatError(
+    format,
+    field,
+    'unstable',
+    `${region} kept changing: the read stopped after ${budget.spent} retries in all (the bound for one read)`,
+    String(budget.spent),
+  );
 }

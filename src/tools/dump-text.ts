@@ -57,10 +57,16 @@ function kvmText(report: KvmDump): DumpText {
       for (const b of r.histogram.buckets) if (b.count !== '0') rows.push(['', '', '', `  ${b.text}  ${b.count}`]);
     }
   }
+  const notes: string[] = [];
+  if (s.itemsOmitted) {
+    notes.push(
+      `${s.itemsOmitted} stat(s) share data items with others: listed without their buckets (summaries are exact)`,
+    );
+  }
   return {
     title: `${report.target}: KVM binary stats "${s.id}", ${s.rows.length} stats, data block ${s.dataSize} bytes`,
     table: { header: ['NAME', 'TYPE', 'UNIT', 'VALUE'], rows, align: ['left', 'left', 'left', 'left'] },
-    notes: [],
+    notes,
   };
 }
 

@@ -60,15 +60,20 @@ export function percentile(
   let total = 0n;
   for (let i = 0; i < counts.length; i++) total += counts[i]!;
   if (total === 0n) return undefined;
-  const ppm = BigInt(Math.round(quantile * 1_000_000));
-  let rank = (total * ppm + 999_999n) / 1_000_000n;
-  if (rank < 1n) rank = 1n;
+  const rank = percentileRank(total, quantile);
   let seen = 0n;
   for (let i = 0; i < counts.length; i++) {
     seen += counts[i]!;
     if (seen >= rank) return { quantile, ...bucketRange(kind, i, counts.length, bucketSize) };
   }
   return undefined; // unreachable: seen reaches total ≥ rank
+}
+
+/** The nearest rank of `quantile` among `total` (> 0) samples: ⌈q·total⌉, at least 1 (q in millionths). */
+export function percentileRank(total: bigint, quantile: number): bigint {
+  const ppm = BigInt(Math.round(quantile * 1_000_000));
+  const rank = (total * ppm + 999_999n) / 1_000_000n;
+  return rank < 1n ? 1n : rank;
 }
 
 export interface HistogramSummary {

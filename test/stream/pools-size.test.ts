@@ -95,6 +95,11 @@ test('POOLS records must be consecutive, share one format and stay within the po
   assert.equal(verifyStream(big, { maxPoolBytes: 1.5 * MIB }).pools?.data.length, 1.5 * MIB);
   refused(() => verifyStream(big, { maxPoolBytes: 1.5 * MIB - 1 }), 'pools-too-large');
   refused(() => verifyStream(big, { maxPoolBytes: 4096 }), 'pools-too-large');
+  // The value named is the offending size (what the snapshot would reach), never the limit.
+  assert.throws(
+    () => verifyStream(big, { maxPoolBytes: 1.5 * MIB - 1 }),
+    (e: unknown) => e instanceof FormatError && e.value === String(1.5 * MIB),
+  );
 });
 
 test('a record the reader would refuse is never written, and never renamed over a good file', () => {

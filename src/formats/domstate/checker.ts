@@ -8,6 +8,8 @@
  *                           entry_size and entry_stride, or after the last entry
  *   domid0-used             entry 0 (domid 0 is "not a domain") stays all zero
  *   seq-odd                 an entry's sequence word never settled (odd at rest, or stuck)
+ *   unstable                the scan spent its whole-read retry budget (many entries kept
+ *                           changing or stayed odd): the scan stopped at that entry
  *   state-unknown           a state value this revision does not know (warning)
  *   never-used-with-data    a `none` entry holds a unique id, generation, flags or vCPUs
  *   unique-id-zero          a used entry has unique id 0
@@ -101,8 +103,17 @@ export function checkDomainDirectory(
   const entries: DirectoryEntry[] = [];
   const owners = new Map<bigint, number>();
   const flagsFromOlder = layout.revision !== 0 && layout.revision <= model.abi.revision;
+  const budget = reader.readBudget(); // one bound for the whole scan, not only per entry
   for (let domid = 0; domid < reader.entries; domid++) {
-    const { entry, bytes: copy } = reader.entryWithBytes(domid);
+    let read: { entry: DirectoryEntry; bytes: Uint8Array };
+    try {
+      read = reader.entryWithBytes(domid, budget);
+    } catch (e) {
+      if (!(e instanceof FormatError && e.rule === 'unstable')) throw e;
+      out.push(e.toViolation());
+      return { violations: out, layout, entries };
+    }
+    const { entry, bytes: copy } = read;
     const name = `entry[${domid}]`;
     if (entry.torn) {
       out.push(
@@ -161,7 +172,7 @@ export function checkDomainDirectory(
 
   checkSlack(region, layout, reader.entries, out);
   if (options.previous?.entries && options.previous.layout) {
-    out.push(...compareDirectories(options.previous.layout, options.previous.entries, layout, entries));
+    for (const v of compareDirectories(options.previous.layout, options.previous.entries, layout, entries)) out.push(v);
   }
   return { violations: out, layout, entries };
 }

@@ -12,9 +12,15 @@
 import type { ResolvedAbi } from '../../abi/resolved.ts';
 import { ClosedError, UsageError, type Violation } from '../../errors.ts';
 import type { Region } from '../../shm/region.ts';
-import { DEFAULT_MAX_RETRIES, seqReadInto } from '../../shm/seqlock.ts';
+import {
+  DEFAULT_MAX_RETRIES,
+  DEFAULT_READ_RETRIES,
+  ReadBudget,
+  seqReadInto,
+  unstableRegionError,
+} from '../../shm/seqlock.ts';
 import { type DirectoryLayout, entryOffset, readLayout } from './layout.ts';
-import { type DirectoryModel, directoryModel, type EntryField } from './model.ts';
+import { type DirectoryModel, directoryModel, type EntryField, FORMAT } from './model.ts';
 import { type DirectoryState, stateName } from './states.ts';
 
 export interface DirectoryEntry {
@@ -38,6 +44,12 @@ export interface DirectoryEntry {
 export interface DirectoryReaderOptions {
   /** Bound on the retries of one entry read (default DEFAULT_MAX_RETRIES). */
   maxRetries?: number;
+  /**
+   * Bound on the retries of one whole read of many entries — list(), or a caller's scan sharing
+   * readBudget() — (default DEFAULT_READ_RETRIES); past it the read throws a FormatError with
+   * rule 'unstable'.
+   */
+  maxReadRetries?: number;
 }
 
 export class DomainDirectoryReader {
@@ -48,6 +60,8 @@ export class DomainDirectoryReader {
   /** Entries this reader reads: nr_entries, capped at what its revision knows. */
   readonly entries: number;
   readonly #maxRetries: number;
+  readonly #maxReadRetries: number;
+  readonly #regionName: string;
   /** Bytes of an entry copied: the producer's entry_size, capped at the consumer's. */
   readonly #copyLength: number;
   readonly #scratch: Uint8Array;
@@ -61,6 +75,8 @@ export class DomainDirectoryReader {
     this.warnings = violations;
     this.entries = Math.min(layout.nrEntries, model.maxEntries);
     this.#maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
+    this.#maxReadRetries = options.maxReadRetries ?? DEFAULT_READ_RETRIES;
+    this.#regionName = region.name;
     this.#copyLength = Math.min(layout.entrySize, model.entrySize);
     this.#scratch = new Uint8Array(model.entrySize);
     this.#scratchView = new DataView(this.#scratch.buffer);
@@ -91,18 +107,26 @@ export class DomainDirectoryReader {
     return Atomics.load(this.#live().words, this.model.header.changes.offset / 4);
   }
 
-  /** The entry of `domid` (0 ≤ domid < entries), copied consistently. */
-  entry(domid: number): DirectoryEntry {
-    return this.#read(domid);
+  /** A retry budget for one read of many entries (pass it to each entry() of the scan). */
+  readBudget(): ReadBudget {
+    return new ReadBudget(this.#maxReadRetries);
+  }
+
+  /**
+   * The entry of `domid` (0 ≤ domid < entries), copied consistently. With `budget` (a scan's,
+   * from readBudget()), throws FormatError 'unstable' once the scan's retries are spent.
+   */
+  entry(domid: number, budget?: ReadBudget): DirectoryEntry {
+    return this.#read(domid, budget);
   }
 
   /** The entry and a private copy of the bytes it was decoded from (the producer's entry_size, capped). */
-  entryWithBytes(domid: number): { entry: DirectoryEntry; bytes: Uint8Array } {
-    const entry = this.#read(domid);
+  entryWithBytes(domid: number, budget?: ReadBudget): { entry: DirectoryEntry; bytes: Uint8Array } {
+    const entry = this.#read(domid, budget);
     return { entry, bytes: this.#scratch.slice(0, this.#copyLength) };
   }
 
-  #read(domid: number): DirectoryEntry {
+  #read(domid: number, budget: ReadBudget | undefined): DirectoryEntry {
     if (!Number.isInteger(domid) || domid < 0 || domid >= this.entries) {
       throw new UsageError(`domid ${domid} is outside 0..${this.entries - 1}`);
     }
@@ -119,7 +143,11 @@ export class DomainDirectoryReader {
       copy,
       0,
       this.#maxRetries,
+      budget,
     );
+    if (r.status === 'unstable' && budget) {
+      throw unstableRegionError(FORMAT, `entry[${domid}].seq`, `directory ${this.#regionName}`, budget);
+    }
     return this.#decode(domid, r.seq, r.status === 'torn');
   }
 
@@ -150,8 +178,9 @@ export class DomainDirectoryReader {
   /** Every used entry (state other than none, or torn), by domid; destroyed ones included. */
   list(): DirectoryEntry[] {
     const out: DirectoryEntry[] = [];
+    const budget = this.readBudget();
     for (let domid = 1; domid < this.entries; domid++) {
-      const entry = this.entry(domid);
+      const entry = this.entry(domid, budget);
       if (entry.state !== 'none' || entry.torn) out.push(entry);
     }
     return out;

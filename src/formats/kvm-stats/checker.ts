@@ -8,6 +8,8 @@
  */
 import { FormatError, type Violation } from '../../errors.ts';
 import { DESC_FIXED_SIZE, HeaderField, isHistogram, isMonotonic, StatUnit, typeName } from './constants.ts';
+import type { WorkMeter } from './data-index.ts';
+import { FlaggedWords } from './flagged-words.ts';
 import { inspectMetadata } from './inspect.ts';
 import { KvmStatsReader } from './reader.ts';
 import { readFully, type StatsSource } from './source.ts';
@@ -18,6 +20,8 @@ export interface CheckOptions {
   samples?: number;
   /** Called between samples (e.g. to let a guest run, or to wait). */
   betweenSamples?: () => void;
+  /** Counts the data items visited (tests bound it by the file's size). */
+  meter?: WorkMeter;
 }
 
 export interface CheckResult {
@@ -50,15 +54,15 @@ export function checkKvmStats(source: StatsSource, options: CheckOptions = {}): 
         violations.push(e.toViolation());
         break;
       }
-      for (const v of checkValues(layout, values)) {
+      for (const v of checkValues(layout, values, options.meter)) {
         const key = `${v.field} ${v.rule}`;
         if (!reported.has(key)) violations.push(v);
         reported.add(key);
       }
-      if (previous) violations.push(...checkProgress(layout, previous, values));
+      if (previous) for (const v of checkProgress(layout, previous, values, options.meter)) violations.push(v);
       previous = values;
     }
-    violations.push(...checkUnchanged(layout, source));
+    for (const v of checkUnchanged(layout, source)) violations.push(v);
   }
   return summarize(violations, layout);
 }
@@ -70,44 +74,53 @@ function summarize(violations: Violation[], layout: KvmStatsLayout | undefined):
   return result;
 }
 
-/** Rules on one data block: boolean scalars hold 0 or 1. */
-export function checkValues(layout: KvmStatsLayout, values: BigUint64Array): Violation[] {
+/**
+ * Rules on one data block: boolean scalars hold 0 or 1. A bad word is reported once, under the
+ * first boolean scalar covering it (FlaggedWords: linear however descriptors overlap).
+ */
+export function checkValues(layout: KvmStatsLayout, values: BigUint64Array, meter?: WorkMeter): Violation[] {
   const out: Violation[] = [];
+  const bad = new FlaggedWords(values.length, (w) => values[w]! > 1n, meter);
   for (const d of layout.descriptors) {
     if (d.unit !== StatUnit.Boolean || isHistogram(d.type)) continue;
-    for (let j = 0; j < d.size; j++) {
-      const v = values[d.word + j]!;
-      if (v > 1n) {
-        out.push({
-          field: itemField(d.index, d.size, j),
-          rule: 'boolean-value',
-          severity: 'error',
-          message: `"${d.name}" is boolean but holds ${v}`,
-          value: v.toString(),
-        });
-      }
+    for (const w of bad.take(d.word, d.word + d.size)) {
+      const v = values[w]!;
+      out.push({
+        field: itemField(d.index, d.size, w - d.word),
+        rule: 'boolean-value',
+        severity: 'error',
+        message: `"${d.name}" is boolean but holds ${v}`,
+        value: v.toString(),
+      });
     }
   }
   return out;
 }
 
-/** Cumulative, peak and histogram items must not decrease between two samples; a drop is a `reset` warning. */
-export function checkProgress(layout: KvmStatsLayout, before: BigUint64Array, after: BigUint64Array): Violation[] {
+/**
+ * Cumulative, peak and histogram items must not decrease between two samples; a drop is a `reset`
+ * warning, reported once per word under the first such stat covering it.
+ */
+export function checkProgress(
+  layout: KvmStatsLayout,
+  before: BigUint64Array,
+  after: BigUint64Array,
+  meter?: WorkMeter,
+): Violation[] {
   const out: Violation[] = [];
+  const dropped = new FlaggedWords(Math.min(before.length, after.length), (w) => after[w]! < before[w]!, meter);
   for (const d of layout.descriptors) {
     if (!isMonotonic(d.type)) continue;
-    for (let j = 0; j < d.size; j++) {
-      const a = before[d.word + j]!;
-      const b = after[d.word + j]!;
-      if (b < a) {
-        out.push({
-          field: itemField(d.index, d.size, j),
-          rule: 'reset',
-          severity: 'warning',
-          message: `${typeName(d.type)} stat "${d.name}" went down from ${a} to ${b} (reset?)`,
-          value: b.toString(),
-        });
-      }
+    for (const w of dropped.take(d.word, d.word + d.size)) {
+      const a = before[w]!;
+      const b = after[w]!;
+      out.push({
+        field: itemField(d.index, d.size, w - d.word),
+        rule: 'reset',
+        severity: 'warning',
+        message: `${typeName(d.type)} stat "${d.name}" went down from ${a} to ${b} (reset?)`,
+        value: b.toString(),
+      });
     }
   }
   return out;

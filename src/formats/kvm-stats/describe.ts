@@ -7,6 +7,7 @@
 import { bucketRange, type HistogramKind, type Percentile, summarizeHistogram } from '../../tools/histogram.ts';
 import { scaleValue, type UnitKind, type UnitScale } from '../../tools/units.ts';
 import { baseName, isHistogram, StatBase, StatType, typeName, UNIT_NAMES, unitName } from './constants.ts';
+import { DataIndex, type WorkMeter } from './data-index.ts';
 import type { KvmStatDescriptor, KvmStatsHeader, KvmStatsLayout } from './types.ts';
 
 export interface RangeRow {
@@ -38,9 +39,11 @@ export interface KvmStatRow {
   exponent: number;
   /** Scalars: the scaled value ("1.5 ms"). Histograms: the sample count. */
   value: string;
-  /** Raw u64 items as decimal strings (one for a scalar). */
+  /** Raw u64 items as decimal strings (one for a scalar); empty when itemsOmitted. */
   raw: string[];
   histogram?: HistogramRow;
+  /** Set when the raw items and buckets were left out (see listingBudget): the summary is exact. */
+  itemsOmitted?: true;
 }
 
 export interface KvmStatsDescription {
@@ -48,6 +51,8 @@ export interface KvmStatsDescription {
   header: KvmStatsHeader;
   dataSize: number;
   rows: KvmStatRow[];
+  /** How many stats were described without their items (see listingBudget); absent when none. */
+  itemsOmitted?: number;
 }
 
 /** Scale of a descriptor for units.ts; unknown units display as plain numbers. */
@@ -56,18 +61,54 @@ export function descriptorScale(d: KvmStatDescriptor): UnitScale {
   return { unit, base: d.base === StatBase.Pow2 ? 2 : 10, exponent: d.exponent };
 }
 
-export function describeKvmStats(layout: KvmStatsLayout, values: BigUint64Array): KvmStatsDescription {
-  return {
+/**
+ * How many data items a description lists (raw items and buckets, over every stat): twice the
+ * data block, and never less than 4096. A file whose stats do not share items lists at most the
+ * block once, so it is always listed whole; stats piled on the same items (a hostile file) are
+ * listed only until the listing reaches this bound, the rest summarised without their items —
+ * so the work and the output stay linear in the file, not in what the overlaps multiply.
+ */
+export function listingBudget(dataWords: number): number {
+  return Math.max(2 * dataWords, 4096);
+}
+
+export interface DescribeOptions {
+  /** Counts the data items visited (tests bound it by the file's size). */
+  meter?: WorkMeter;
+}
+
+export function describeKvmStats(
+  layout: KvmStatsLayout,
+  values: BigUint64Array,
+  options: DescribeOptions = {},
+): KvmStatsDescription {
+  const meter = options.meter;
+  let budget = listingBudget(values.length);
+  let index: DataIndex | undefined;
+  const rows = layout.descriptors.map((d) => {
+    const items = values.subarray(d.word, d.word + d.size);
+    if (items.length <= 1 || items.length <= budget) {
+      budget -= items.length;
+      // summarizeHistogram passes over the items once for the total and once per percentile.
+      if (meter) meter.items += items.length * (isHistogram(d.type) ? 5 : 1);
+      return describeStat(d, items);
+    }
+    index ??= new DataIndex(values, meter);
+    return describeStatSummary(d, items, index);
+  });
+  const description: KvmStatsDescription = {
     id: layout.id,
     header: { ...layout.header },
     dataSize: layout.dataSize,
-    rows: layout.descriptors.map((d) => describeStat(d, values.subarray(d.word, d.word + d.size))),
+    rows,
   };
+  const omitted = rows.filter((r) => r.itemsOmitted).length;
+  if (omitted > 0) description.itemsOmitted = omitted;
+  return description;
 }
 
-export function describeStat(d: KvmStatDescriptor, items: BigUint64Array): KvmStatRow {
-  const scale = descriptorScale(d);
-  const row: KvmStatRow = {
+function baseRow(d: KvmStatDescriptor): KvmStatRow {
+  return {
     index: d.index,
     name: d.name,
     type: typeName(d.type),
@@ -75,31 +116,66 @@ export function describeStat(d: KvmStatDescriptor, items: BigUint64Array): KvmSt
     base: baseName(d.base),
     exponent: d.exponent,
     value: '',
-    raw: Array.from(items, (v) => v.toString()),
+    raw: [],
   };
+}
+
+function histogramKind(d: KvmStatDescriptor): HistogramKind {
+  return d.type === StatType.LinearHist ? 'linear' : 'log2';
+}
+
+/** Histogram units apply to the bucket bounds; the items are sample counts. */
+function boundScale(d: KvmStatDescriptor): UnitScale {
+  const scale = descriptorScale(d);
+  return scale.unit === 'boolean' ? { ...scale, unit: 'none' } : scale;
+}
+
+export function describeStat(d: KvmStatDescriptor, items: BigUint64Array): KvmStatRow {
+  const row = baseRow(d);
+  row.raw = Array.from(items, (v) => v.toString());
   if (isHistogram(d.type)) {
-    const kind: HistogramKind = d.type === StatType.LinearHist ? 'linear' : 'log2';
-    // Histogram units apply to the bucket bounds; the items are sample counts.
-    const boundScale: UnitScale = scale.unit === 'boolean' ? { ...scale, unit: 'none' } : scale;
+    const kind = histogramKind(d);
+    const scale = boundScale(d);
     const s = summarizeHistogram(kind, items, d.bucketSize);
     const hist: HistogramRow = {
       kind,
       total: s.total.toString(),
       nonEmptyBuckets: s.nonEmptyBuckets,
       buckets: Array.from(items, (count, i) => ({
-        ...bucketRow(kind, i, items.length, d.bucketSize, boundScale),
+        ...bucketRow(kind, i, items.length, d.bucketSize, scale),
         count: count.toString(),
       })),
     };
-    const percentileRow = (p: Percentile) => bucketRow(kind, p.index, items.length, d.bucketSize, boundScale);
+    const percentileRow = (p: Percentile) => bucketRow(kind, p.index, items.length, d.bucketSize, scale);
     if (s.p50) hist.p50 = percentileRow(s.p50);
     if (s.p90) hist.p90 = percentileRow(s.p90);
     if (s.p99) hist.p99 = percentileRow(s.p99);
     row.histogram = hist;
     row.value = hist.total;
   } else {
-    row.value = items.length === 0 ? '' : scaleValue(items[0]!, scale).text;
+    row.value = items.length === 0 ? '' : scaleValue(items[0]!, descriptorScale(d)).text;
   }
+  return row;
+}
+
+/** A stat past the listing budget: its summary from the index, without its items. */
+function describeStatSummary(d: KvmStatDescriptor, items: BigUint64Array, index: DataIndex): KvmStatRow {
+  const row = baseRow(d);
+  row.itemsOmitted = true;
+  if (!isHistogram(d.type)) {
+    row.value = scaleValue(items[0]!, descriptorScale(d)).text;
+    return row;
+  }
+  const kind = histogramKind(d);
+  const scale = boundScale(d);
+  const s = index.summarize(d.word, d.size);
+  const hist: HistogramRow = { kind, total: s.total.toString(), nonEmptyBuckets: s.nonEmptyBuckets, buckets: [] };
+  const percentileRow = (i: number) => bucketRow(kind, i, d.size, d.bucketSize, scale);
+  if (s.p50 !== undefined) hist.p50 = percentileRow(s.p50);
+  if (s.p90 !== undefined) hist.p90 = percentileRow(s.p90);
+  if (s.p99 !== undefined) hist.p99 = percentileRow(s.p99);
+  row.histogram = hist;
+  row.value = hist.total;
   return row;
 }
 

@@ -1,6 +1,7 @@
 /** KVM binary statistics (KVM_GET_STATS_FD): reader, writer, checker and description. */
 export * from './checker.ts';
 export * from './constants.ts';
+export { DataIndex, type RangeSummary, type WorkMeter } from './data-index.ts';
 export * from './describe.ts';
 export { decodeHeader, type Finding, type Inspection, inspectMetadata } from './inspect.ts';
 export * from './reader.ts';

@@ -17,6 +17,8 @@
  *   slack-nonzero          nothing is produced outside a block's size (except its arch block)
  *   vcpu-magic, vcpu-id    every vCPU block starts with VCPU_MAGIC and its own index
  *   seq-odd                a group's sequence word never settled (odd at rest, or stuck)
+ *   unstable               the snapshot spent its whole-read retry budget (many groups kept
+ *                          changing or stayed odd): the read stopped there, nothing more judged
  *   active-bit-unproducible  an active group lies past the producer's block size
  *   active-bit-unknown     an active bit no group has, from a producer no newer than the checker
  *   inactive-group-data    a group whose active bit is clear holds data
@@ -211,7 +213,7 @@ export function checkStatsTable(region: Region, abi: ResolvedAbi, options: Check
   }
 
   checkSlack(region, copy, layout, out);
-  if (options.previous) out.push(...compareTables(options.previous, table));
+  if (options.previous) for (const v of compareTables(options.previous, table)) out.push(v);
   return { violations: out, table };
 }
 

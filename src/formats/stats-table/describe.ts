@@ -175,12 +175,16 @@ function groupRows(block: string, vcpu: number | undefined, g: DecodedGroup): St
 export function describeTable(table: DecodedTable): StatRow[] {
   const names = new Set(table.identityWords);
   const rows = identityRows('dom', 'dom', undefined, DOM_IDENTITY, table.identity, names);
-  rows.push(...table.dom.groups.flatMap((g) => groupRows('dom', undefined, g)));
+  // Appended by loops, never spread into push(): a table may hold thousands of vCPUs.
+  const add = (more: StatRow[]) => {
+    for (const r of more) rows.push(r);
+  };
+  for (const g of table.dom.groups) add(groupRows('dom', undefined, g));
   for (const block of table.vcpus) {
     const name = `vcpu[${block.index}]`;
-    rows.push(...identityRows(name, 'vcpu', block.index, VCPU_IDENTITY, block.identity ?? {}, names));
-    for (const g of block.groups) rows.push(...groupRows(name, block.index, g));
-    if (block.arch) rows.push(...groupRows(name, block.index, block.arch));
+    add(identityRows(name, 'vcpu', block.index, VCPU_IDENTITY, block.identity ?? {}, names));
+    for (const g of block.groups) add(groupRows(name, block.index, g));
+    if (block.arch) add(groupRows(name, block.index, block.arch));
   }
   return rows;
 }

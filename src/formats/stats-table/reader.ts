@@ -18,7 +18,13 @@
 import type { ResolvedAbi } from '../../abi/resolved.ts';
 import { ClosedError, FormatError, type Violation } from '../../errors.ts';
 import type { Region } from '../../shm/region.ts';
-import { DEFAULT_MAX_RETRIES, seqReadInto } from '../../shm/seqlock.ts';
+import {
+  DEFAULT_MAX_RETRIES,
+  DEFAULT_READ_RETRIES,
+  ReadBudget,
+  seqReadInto,
+  unstableRegionError,
+} from '../../shm/seqlock.ts';
 import { type DomainIdentity, decodeDomainIdentity, decodeVcpuIdentity, type VcpuIdentity } from './identity.ts';
 import { blockOffset, layoutExtent, producerSize, readLayout, type TableLayout } from './layout.ts';
 import { FORMAT, type GroupModel, type Scope, type TableModel, tableModel } from './model.ts';
@@ -106,6 +112,17 @@ export interface DecodedTable {
 export interface ReaderOptions {
   /** Bound on the retries of one group read (default DEFAULT_MAX_RETRIES). */
   maxRetries?: number;
+  /**
+   * Bound on the retries of one whole snapshot, every group together (default
+   * DEFAULT_READ_RETRIES); past it the snapshot throws a FormatError with rule 'unstable'.
+   */
+  maxReadRetries?: number;
+}
+
+/** A group's name in messages and violations: `dom.G`, `vcpu[i].G` or `vcpu[i].arch`. */
+export function slotField(slot: GroupSlot): string {
+  if (slot.scope === 'dom') return `dom.${slot.group.name}`;
+  return `vcpu[${slot.index}].${slot.scope === 'vcpu' ? slot.group.name : 'arch'}`;
 }
 
 const ALL_ONES = 0xffff_ffff_ffff_ffffn;
@@ -123,6 +140,8 @@ export class StatsTableReader {
   /** What this consumer knows of the producer's revision. */
   readonly producer: ProducerView;
   readonly #maxRetries: number;
+  readonly #maxReadRetries: number;
+  readonly #regionName: string;
   readonly #header: Uint8Array;
   /** The region's views (the extent pre-cut, so a snapshot allocates nothing); dropped on close. */
   #views: { words: Uint32Array; bytes: Uint8Array; extent: Uint8Array; u64: BigUint64Array | undefined } | undefined;
@@ -142,6 +161,8 @@ export class StatsTableReader {
     this.#header = raw.subarray(0, model.layoutWordsEnd);
     this.producer = producerView(model, layout.revision);
     this.#maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
+    this.#maxReadRetries = options.maxReadRetries ?? DEFAULT_READ_RETRIES;
+    this.#regionName = region.name;
     this.extent = layoutExtent(layout);
     this.slots = placeSlots(model, layout);
     this.readSlots = this.slots.flatMap((s, i) => (s.staticState === 'ok' ? [i] : []));
@@ -208,6 +229,7 @@ export class StatsTableReader {
     dst.set(extent);
     let retries = 0;
     let tornCount = 0;
+    let budget: ReadBudget | undefined; // made at the first group that needs a retry
     for (let k = 0; k < n; k++) {
       const b = before[k]!;
       const after = Atomics.load(words, seqIndex[k]!);
@@ -217,7 +239,12 @@ export class StatsTableReader {
         continue;
       }
       const start = this.#start[k]!;
-      const r = seqReadInto(words, seqIndex[k]!, src, start, this.#length[k]!, dst, start, this.#maxRetries);
+      budget ??= new ReadBudget(this.#maxReadRetries);
+      const r = seqReadInto(words, seqIndex[k]!, src, start, this.#length[k]!, dst, start, this.#maxRetries, budget);
+      if (r.status === 'unstable') {
+        const slot = this.slots[this.readSlots[k]!]!;
+        throw unstableRegionError(FORMAT, `${slotField(slot)}.seq`, `stats table ${this.#regionName}`, budget);
+      }
       retries += r.retries + 1;
       seqs[k] = r.seq;
       torn[k] = r.status === 'torn' ? 1 : 0;

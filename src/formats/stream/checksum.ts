@@ -30,7 +30,15 @@ function tableCrc(data: Uint8Array, value = 0): number {
 }
 
 /** CRC-32 of `data`, continuing from `value` (the CRC of the bytes before it; 0 to start). */
-export const crc32: Crc = native ? (data, value = 0) => native(data, value) >>> 0 : tableCrc;
+export const crc32: Crc = native ? (data, value = 0) => nativeCrc(native, data, value) : tableCrc;
+
+/**
+ * Node's zlib.crc32 returns 0, not `value`, for some empty views (an empty subarray of an empty
+ * array): the CRC of no bytes is the running value, whatever the view.
+ */
+function nativeCrc(crc: Crc, data: Uint8Array, value: number): number {
+  return data.length === 0 ? value >>> 0 : crc(data, value) >>> 0;
+}
 
 /** CRC-32 of several pieces as if concatenated. */
 export function crc32Of(pieces: readonly Uint8Array[]): number {

@@ -75,7 +75,9 @@ export class StreamReader {
   readonly #readerRevision: number;
   readonly #maxMemoryMiB: number;
   readonly #maxPoolBytes: number;
+  /** Pushed bytes not yet consumed: the pieces from index #head on (none of them empty). */
   readonly #queue: Uint8Array[] = [];
+  #head = 0;
   #queued = 0;
   /** Stream offset of the first queued byte. */
   #offset = 0;
@@ -188,30 +190,54 @@ export class StreamReader {
     };
   }
 
-  /** Removes and returns the next `n` queued bytes as one array, or undefined if fewer are queued. */
+  /**
+   * Removes and returns the next `n` queued bytes as one array, or undefined if fewer are queued.
+   * Any `n` from 0 up is fine whatever the chunking: 0 bytes are always there, even from an empty
+   * queue (an empty record body ending exactly where the last chunk ended).
+   */
   #take(n: number): Uint8Array | undefined {
     if (this.#queued < n) return undefined;
     let out: Uint8Array;
-    const first = this.#queue[0]!;
-    if (first.length >= n) {
-      out = first.subarray(0, n);
-      if (first.length === n) this.#queue.shift();
-      else this.#queue[0] = first.subarray(n);
+    const first = this.#queue[this.#head];
+    if (n === 0) out = new Uint8Array(0);
+    else if (first!.length >= n) {
+      out = first!.subarray(0, n);
+      this.#dropFromHead(n);
     } else {
       out = new Uint8Array(n);
       let filled = 0;
       while (filled < n) {
-        const head = this.#queue[0]!;
+        const head = this.#queue[this.#head]!;
         const part = Math.min(head.length, n - filled);
         out.set(head.subarray(0, part), filled);
         filled += part;
-        if (part === head.length) this.#queue.shift();
-        else this.#queue[0] = head.subarray(part);
+        this.#dropFromHead(part);
       }
     }
     this.#queued -= n;
     this.#offset += n;
     return out;
+  }
+
+  /**
+   * Drops `n` bytes (at most the whole piece) from the first queued piece. Used-up pieces are
+   * skipped by index and cut off in bulk, so a stream pushed in many tiny chunks costs linear time
+   * (Array#shift per piece would make it quadratic).
+   */
+  #dropFromHead(n: number): void {
+    const piece = this.#queue[this.#head]!;
+    if (n < piece.length) {
+      this.#queue[this.#head] = piece.subarray(n);
+      return;
+    }
+    this.#head++;
+    if (this.#head === this.#queue.length) {
+      this.#queue.length = 0;
+      this.#head = 0;
+    } else if (this.#head >= 1024 && this.#head * 2 >= this.#queue.length) {
+      this.#queue.splice(0, this.#head);
+      this.#head = 0;
+    }
   }
 
   #parse(): void {
@@ -311,8 +337,9 @@ export class StreamReader {
         fail(
           `${where}.length`,
           'pools-too-large',
-          `the pool snapshot may hold at most ${this.#maxPoolBytes} bytes in all; ${held} are read already`,
-          length,
+          `the pool snapshot may hold at most ${this.#maxPoolBytes} bytes in all: ${held} are read already and this record adds ${data}`,
+          // The offending size (the joined snapshot this record would make), not the limit.
+          held + data,
         );
       }
     }

@@ -348,16 +348,16 @@ export class HostTopSource implements TopSource {
         const t = r.table.read();
         if (r.table.takeIdentityChange()) this.#forceRescan = true;
         sources.push('stats-table');
-        vm.push(...tableStatSamples(t.dom.groups));
+        appendAll(vm, tableStatSamples(t.dom.groups));
         for (const b of t.vcpus) {
-          perVcpu(b.index).push(...tableStatSamples(b.arch ? [...b.groups, b.arch] : b.groups));
+          appendAll(perVcpu(b.index), tableStatSamples(b.arch ? [...b.groups, b.arch] : b.groups));
         }
         if (t.tornCount > 0) notes.push(`${t.tornCount} stats-table groups torn in this sample`);
       }
       if (r.vmStats || r.vcpuStats.length > 0) sources.push('kvm-stats-fd');
-      if (r.vmStats) vm.push(...kvmStatSamples(r.vmStats.reader.layout, r.vmStats.read()));
+      if (r.vmStats) appendAll(vm, kvmStatSamples(r.vmStats.reader.layout, r.vmStats.read()));
       for (const { index, handle } of r.vcpuStats) {
-        perVcpu(index).push(...kvmStatSamples(handle.reader.layout, handle.read()));
+        appendAll(perVcpu(index), kvmStatSamples(handle.reader.layout, handle.read()));
       }
       if (r.debugfs) {
         sources.push('debugfs');
@@ -453,4 +453,9 @@ export function guestName(cmdline: readonly string[] | undefined): string | unde
   const first = arg.split(/(?<!,),(?!,)/)[0]!;
   const name = first.startsWith('guest=') ? first.slice(6) : first.includes('=') ? undefined : first;
   return name === undefined || name === '' ? undefined : name.replaceAll(',,', ',');
+}
+
+/** Appends by a loop: spreading a stats file's samples (up to 65536 descriptors) into push() can overflow the stack. */
+function appendAll<T>(to: T[], more: readonly T[]): void {
+  for (const x of more) to.push(x);
 }
