@@ -9,7 +9,7 @@
 import type { ResolvedField } from '../../abi/resolved.ts';
 import type { DebugfsStat } from '../../attach/debugfs.ts';
 import { isHistogram, StatType } from '../../formats/kvm-stats/constants.ts';
-import { descriptorScale } from '../../formats/kvm-stats/describe.ts';
+import { descriptorScale, listingBudget } from '../../formats/kvm-stats/describe.ts';
 import type { KvmStatDescriptor, KvmStatsLayout } from '../../formats/kvm-stats/types.ts';
 import type { DecodedGroup } from '../../formats/stats-table/reader.ts';
 import type { UnitScale } from '../units.ts';
@@ -23,6 +23,8 @@ export interface StatTemplate {
   base: Omit<StatSample, 'value' | 'buckets'>;
   word: number;
   size: number;
+  /** A histogram past the listing budget: sampled without its buckets (see kvmStatPlan). */
+  bucketsOmitted?: boolean;
 }
 
 /** The kind of a KVM stat type; unknown (future) types are shown as gauges, never as rates. */
@@ -43,11 +45,26 @@ export function kvmStatTemplate(d: KvmStatDescriptor): StatTemplate {
 
 const plans = new WeakMap<KvmStatsLayout, StatTemplate[]>();
 
-/** Templates of every stat of a layout (stats of size 0 carry nothing and are left out). */
+/**
+ * Templates of every stat of a layout (stats of size 0 carry nothing and are left out). Each
+ * sample copies the histograms' buckets; descriptors piled on the same items would multiply that
+ * copy, so the buckets copied per sample stop at the same budget dump lists (twice the data
+ * block): histograms past it are sampled without buckets. A kernel's own layouts never share
+ * items and always fit.
+ */
 export function kvmStatPlan(layout: KvmStatsLayout): StatTemplate[] {
   let plan = plans.get(layout);
   if (!plan) {
-    plan = layout.descriptors.filter((d) => d.size > 0).map(kvmStatTemplate);
+    let budget = listingBudget(layout.dataSize / 8);
+    plan = layout.descriptors
+      .filter((d) => d.size > 0)
+      .map((d) => {
+        const t = kvmStatTemplate(d);
+        if (t.base.kind !== 'histogram') return t;
+        if (t.size > budget) return { ...t, bucketsOmitted: true };
+        budget -= t.size;
+        return t;
+      });
     plans.set(layout, plan);
   }
   return plan;
@@ -61,11 +78,11 @@ export function kvmStatSamples(layout: KvmStatsLayout, values: BigUint64Array): 
   const plan = kvmStatPlan(layout);
   const out: StatSample[] = new Array(plan.length);
   for (let i = 0; i < plan.length; i++) {
-    const { base, word, size } = plan[i]!;
+    const { base, word, size, bucketsOmitted } = plan[i]!;
     const s: StatSample = { name: base.name, kind: base.kind, unit: base.unit, origin: base.origin };
     if (base.histogram) {
       s.histogram = base.histogram;
-      s.buckets = Array.from(values.subarray(word, word + size));
+      if (!bucketsOmitted) s.buckets = Array.from(values.subarray(word, word + size));
     } else s.value = values[word]!;
     out[i] = s;
   }
