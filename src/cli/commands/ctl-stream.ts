@@ -9,8 +9,9 @@ import { connect } from 'node:net';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { resolveHostSocket } from '../../ctl/client.ts';
-import { UsageError } from '../../errors.ts';
+import { EnvironmentError, UsageError } from '../../errors.ts';
 import { MAX_LINE } from '../../host/migration/wire.ts';
+import { peerText } from '../../peer-text.ts';
 import { EXIT_CHECK_FAILED, EXIT_OK } from '../errors.ts';
 import { printJson } from '../output.ts';
 import { parseInteger } from './args.ts';
@@ -23,17 +24,35 @@ export function streamSocketOf(command: Command): string {
   return ctl.replace(/\.ctl$/, '.stream');
 }
 
+export interface StreamAnswer {
+  ok: boolean;
+  result?: unknown;
+  error?: string;
+  /** The host cut its answer (or this client could not read all of it): `result` is partial or absent. */
+  truncated?: boolean;
+}
+
+/**
+ * An answer longer than this client reads. The host puts `ok` first, so its start still says
+ * whether the request succeeded: a success is never reported as a failure for being unreadable.
+ */
+function overlongAnswer(text: string): StreamAnswer {
+  if (text.startsWith('{"ok":true')) return { ok: true, truncated: true };
+  if (text.startsWith('{"ok":false')) {
+    return { ok: false, truncated: true, error: "the request failed (the host's reason was too long to read)" };
+  }
+  throw new EnvironmentError(
+    `the host's answer is longer than ${MAX_LINE} bytes and unreadable: the outcome is unknown (check with hvkit ctl list)`,
+  );
+}
+
 /** Sends one request line; resolves with the host's JSON answer. */
-export function streamRequest(
-  path: string,
-  line: string,
-  timeoutMs = 600_000,
-): Promise<{ ok: boolean; result?: unknown; error?: string }> {
+export function streamRequest(path: string, line: string, timeoutMs = 600_000): Promise<StreamAnswer> {
   return new Promise((done, fail) => {
     const socket = connect(path);
     let text = '';
     let settled = false;
-    const settle = (answer: () => { ok: boolean; result?: unknown; error?: string }) => {
+    const settle = (answer: () => StreamAnswer) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
@@ -50,18 +69,19 @@ export function streamRequest(
       });
     const timer = setTimeout(() => refuse(`the host did not answer within ${timeoutMs} ms`), timeoutMs);
     socket.on('connect', () => socket.write(`${line}\n`));
-    socket.on('data', (chunk) => {
-      text += chunk.toString('utf8');
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      text += chunk;
       const nl = text.indexOf('\n');
-      if (nl < 0 ? text.length > MAX_LINE : nl > MAX_LINE)
-        return refuse(`the host's answer is longer than ${MAX_LINE} bytes`);
+      // Too long to read whole: the request may well have been done, so the answer's start decides.
+      if (nl < 0 ? text.length > MAX_LINE : nl > MAX_LINE) return settle(() => overlongAnswer(text));
       if (nl < 0) return;
       const answer = text.slice(0, nl);
       settle(() => {
         try {
           return JSON.parse(answer);
         } catch {
-          throw new UsageError(`the host answered something else than JSON: ${answer.slice(0, 200)}`);
+          throw new EnvironmentError(`the host answered something else than JSON: ${peerText(answer, 200)}`);
         }
       });
     });
@@ -85,8 +105,10 @@ async function run(
 ): Promise<number> {
   const answer = await streamRequest(streamSocketOf(command), line);
   if (opts.json) printJson(answer);
-  else if (answer.ok) process.stdout.write(`${describe(answer.result as Record<string, unknown>)}\n`);
-  else process.stderr.write(`hvkit: ${answer.error}\n`);
+  else if (answer.ok && answer.result === undefined)
+    process.stdout.write("done (the host's answer was too long to show: see hvkit ctl list)\n");
+  else if (answer.ok) process.stdout.write(`${peerText(describe(answer.result as Record<string, unknown>), 2000)}\n`);
+  else process.stderr.write(`hvkit: ${peerText(answer.error ?? 'the request failed', 2000)}\n`);
   return answer.ok ? EXIT_OK : EXIT_CHECK_FAILED;
 }
 

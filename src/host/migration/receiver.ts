@@ -25,6 +25,7 @@ import { isAbsolute, join } from 'node:path';
 import { UsageError } from '../../errors.ts';
 import { newestStreamVersion, readableVersions } from '../../formats/stream/abi.ts';
 import { StreamReader } from '../../formats/stream/reader.ts';
+import { peerText } from '../../peer-text.ts';
 import { hostPrefix } from '../../shm/region-names.ts';
 import { SHM_DIR } from '../../shm/shm-file.ts';
 import type { Host } from '../host.ts';
@@ -33,7 +34,7 @@ import type { PoolStreamHooks } from './hooks.ts';
 import { migrate } from './migrate.ts';
 import { helloLine, MIGRATE_IN, oneLine, splitLine } from './protocol.ts';
 import { restoreDomain, restoreImage, saveDomain } from './save-restore.ts';
-import { Wire } from './wire.ts';
+import { MAX_LINE, Wire } from './wire.ts';
 
 export const STREAM_SOCKET_SUFFIX = 'stream';
 
@@ -74,12 +75,17 @@ export interface StreamListener {
   close(): Promise<void>;
 }
 
+/** Every log line goes out sanitised: most of them quote what a peer sent (peer-text.ts). */
+function logLine(options: ReceiverOptions, line: string): void {
+  options.onLog?.(peerText(line, 2000));
+}
+
 /** Hosts receiving a migration right now: one at a time each. */
 const receiving = new WeakSet<Host>();
 
 async function receive(host: Host, wire: Wire, options: ReceiverOptions): Promise<void> {
   if (receiving.has(host)) {
-    options.onLog?.('migration in refused: another one is in progress');
+    logLine(options, 'migration in refused: another one is in progress');
     await wire.write('FAIL this host is receiving another migration; try again later\n');
     return;
   }
@@ -122,16 +128,16 @@ async function receiveOne(host: Host, wire: Wire, options: ReceiverOptions): Pro
     committed = true;
     if (!image.options.paused) await host.unpause(created);
     await wire.write(`RUNNING ${created}\n`);
-    options.onLog?.(`migration in: domain ${created} (${image.domain.name}) running`);
+    logLine(options, `migration in: domain ${created} (${image.domain.name}) running`);
   } catch (err) {
     const why = (err as Error).message;
     if (committed) {
-      options.onLog?.(`migration in: domain ${created} kept after GO, unconfirmed: ${why}`);
+      logLine(options, `migration in: domain ${created} kept after GO, unconfirmed: ${why}`);
       await wire.write(`FAIL domain ${created} kept after GO: ${oneLine(why)}\n`).catch(() => {});
       return;
     }
     if (created !== undefined) await host.destroy(created).catch(() => {});
-    options.onLog?.(`migration in failed: ${why}`);
+    logLine(options, `migration in failed: ${why}`);
     await wire.write(`FAIL ${oneLine(why)}\n`).catch(() => {});
   }
 }
@@ -161,6 +167,40 @@ async function request(host: Host, word: string, rest: string, options: Receiver
   throw new UsageError(`unknown stream request ${JSON.stringify(oneLine(word))}`);
 }
 
+/** Strings and lists in an answer that is too long are cut to these. */
+const ANSWER_STRING_MAX = 256;
+const ANSWER_LIST_MAX = 8;
+
+function shrink(value: unknown): unknown {
+  if (typeof value === 'string') return value.length > ANSWER_STRING_MAX ? peerText(value, ANSWER_STRING_MAX) : value;
+  if (Array.isArray(value)) {
+    const kept = value.slice(0, ANSWER_LIST_MAX).map(shrink);
+    return value.length > ANSWER_LIST_MAX ? [...kept, `… and ${value.length - ANSWER_LIST_MAX} more`] : kept;
+  }
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, shrink(v)]));
+  }
+  return value;
+}
+
+/**
+ * One answer line of a stream request: JSON with `ok` first, at most MAX_LINE bytes with its
+ * newline, so the client can always read it. The size of a result can depend on the input (a
+ * stream's optional records, a long path), so a result that would not fit is cut (long strings
+ * and lists shortened, `truncated: true`) — never dropped: the request did what the answer says.
+ */
+export function answerLine(answer: { ok: true; result: unknown } | { ok: false; error: string }): string {
+  const fits = (line: string) => Buffer.byteLength(line) <= MAX_LINE;
+  if (!answer.ok) {
+    const line = `${JSON.stringify({ ok: false, error: oneLine(answer.error) })}\n`;
+    return fits(line) ? line : `${JSON.stringify({ ok: false, error: peerText(answer.error, ANSWER_STRING_MAX) })}\n`;
+  }
+  const line = `${JSON.stringify({ ok: true, result: answer.result })}\n`;
+  if (fits(line)) return line;
+  const cut = `${JSON.stringify({ ok: true, truncated: true, result: shrink(answer.result) })}\n`;
+  return fits(cut) ? cut : `${JSON.stringify({ ok: true, truncated: true })}\n`;
+}
+
 async function serve(host: Host, socket: Socket, options: ReceiverOptions, requests: boolean): Promise<void> {
   const timeout = options.timeoutMs ?? 10_000;
   const wire = new Wire(socket, { writeStallMs: timeout });
@@ -172,14 +212,16 @@ async function serve(host: Host, socket: Socket, options: ReceiverOptions, reque
       await wire.write(`FAIL this endpoint only receives migrations\n`);
       return;
     }
+    let answer: string;
     try {
       const result = await request(host, word, rest, options);
-      options.onLog?.(`${word} ${rest}: ok`);
-      await wire.write(`${JSON.stringify({ ok: true, result })}\n`);
+      logLine(options, `${word} ${rest}: ok`);
+      answer = answerLine({ ok: true, result });
     } catch (err) {
-      options.onLog?.(`${word} ${rest}: ${(err as Error).message}`);
-      await wire.write(`${JSON.stringify({ ok: false, error: (err as Error).message })}\n`);
+      logLine(options, `${word} ${rest}: ${(err as Error).message}`);
+      answer = answerLine({ ok: false, error: (err as Error).message });
     }
+    await wire.write(answer);
   } catch {
     // The peer went away or timed out: nothing was created that is not cleaned up above.
   } finally {
