@@ -24,6 +24,8 @@ import {
 import { callWord, decodeCallWord } from '../formats/callword/word.ts';
 import { fromBitset256 } from '../host/calls-core.ts';
 import type { CallerKind } from '../host/dispatcher.ts';
+import { DEFAULT_MAX_GUEST_MEMORY_MIB } from '../host/limits.ts';
+import { MAX_GUEST_VCPUS } from '../vmm/guest-abi.ts';
 import type { CallResult } from './client.ts';
 import { callName } from './names.ts';
 
@@ -38,8 +40,10 @@ export class CallFailed extends Error {
   constructor(
     readonly call: string,
     readonly status: number,
+    /** What the status probably means for this call (the frame carries no text). */
+    readonly hint?: string,
   ) {
-    super(`${call}: ${statusName(status)}`);
+    super(`${call}: ${statusName(status)}${hint === undefined ? '' : ` (${hint})`}`);
   }
 }
 
@@ -136,7 +140,7 @@ export interface CreateArgs {
 
 export async function createDomain(c: Caller, a: CreateArgs): Promise<DomainInfoValues> {
   const [n0, n1] = packName(a.name ?? '');
-  const values = await mustCall(c, callWord(FAMILY.domain, DOMAIN_CALL.create), [
+  const r = await c.call(callWord(FAMILY.domain, DOMAIN_CALL.create), [
     BigInt(a.vcpus),
     BigInt(a.memoryMiB),
     BigInt(WORKLOAD[a.workload]),
@@ -144,7 +148,16 @@ export async function createDomain(c: Caller, a: CreateArgs): Promise<DomainInfo
     n0,
     n1,
   ]);
-  return decodeDomainInfo(values);
+  if (r.status === STATUS.badArgument) {
+    // The answer has no room for the host's reason: name the host's limits, the usual cause.
+    throw new CallFailed(
+      'domain.create',
+      r.status,
+      `the host refused this guest: at most ${MAX_GUEST_VCPUS} vCPUs and the guest memory its --max-guest-memory allows (default ${DEFAULT_MAX_GUEST_MEMORY_MIB} MiB)`,
+    );
+  }
+  if (r.status !== STATUS.ok) throw new CallFailed('domain.create', r.status);
+  return decodeDomainInfo(r.values);
 }
 
 export type DomainOp = 'destroy' | 'pause' | 'unpause' | 'shutdown';

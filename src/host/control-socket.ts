@@ -25,15 +25,17 @@
 import { chmodSync, existsSync, readdirSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { FormatError, UsageError } from '../errors.ts';
+import { environmentError, FormatError, UsageError } from '../errors.ts';
 import { STATUS } from '../formats/callword/constants.ts';
 import { decodeRequest, encodeResponse } from '../formats/callword/frame.ts';
 import { type HostIdentity, hostPrefix, parseRegionName } from '../shm/region-names.ts';
 import { SHM_DIR } from '../shm/shm-file.ts';
 import { type Dispatcher, LocalSession } from './dispatcher.ts';
+import { checkUnixPath } from './migration/endpoint.ts';
 import { processLiveness } from './proc.ts';
 
 export const CONTROL_SOCKET_SUFFIX = 'ctl';
+
 /** Bytes of unread input a connection may hold before reading pauses. */
 export const MAX_BUFFERED = 64 * 1024;
 export const DEFAULT_MAX_CONNECTIONS = 64;
@@ -102,6 +104,7 @@ export class ControlSocket {
     options: ControlSocketOptions = {},
   ): Promise<ControlSocket> {
     const path = join(options.dir ?? SHM_DIR, controlSocketName(host));
+    checkUnixPath(path);
     if (existsSync(path)) throw new UsageError(`${path} already exists: another control socket of this host?`);
     const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
     if (!Number.isInteger(maxConnections) || maxConnections < 1) {
@@ -119,7 +122,7 @@ export class ControlSocket {
     const cs = new ControlSocket(path, server, maxConnections, limits);
     server.on('connection', (socket) => cs.#accept(socket, dispatcher));
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      server.once('error', (err) => reject(environmentError(path, err)));
       // The socket is created by bind() inside listen(): a umask of 0177 makes it 0600 from birth.
       const umask = process.umask(0o177);
       try {
@@ -131,7 +134,12 @@ export class ControlSocket {
         process.umask(umask);
       }
     });
-    chmodSync(path, 0o600);
+    try {
+      chmodSync(path, 0o600);
+    } catch (err) {
+      await cs.close();
+      throw environmentError(path, err);
+    }
     return cs;
   }
 

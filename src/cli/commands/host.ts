@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
 import { startHostServer } from '../../ctl/serve.ts';
-import { UsageError } from '../../errors.ts';
+import { HvkitError, UsageError } from '../../errors.ts';
 import { WORKLOADS, type Workload } from '../../host/backend.ts';
 import type { CallInstaller } from '../../host/calls-host.ts';
+import { DEFAULT_MAX_GUEST_MEMORY_MIB, guestLimits } from '../../host/limits.ts';
+import { parseEndpoint } from '../../host/migration/endpoint.ts';
 import { parseInteger } from './args.ts';
 
 interface HostCliOptions {
@@ -14,6 +16,7 @@ interface HostCliOptions {
   listen?: string;
   peerTimeout?: string;
   verifyTimeout?: string;
+  maxGuestMemory: string;
 }
 
 /** What `hvkit host` passes to the families it installs. */
@@ -37,11 +40,33 @@ function parseSeconds(option: string, text: string): number {
   return Math.round(s * 1000);
 }
 
+/** The --listen address, checked completely before anything is created. */
+function parseListen(text: string): string {
+  try {
+    parseEndpoint(text, { listening: true });
+  } catch (e) {
+    if (e instanceof UsageError) throw new UsageError(`--listen: ${e.message}`);
+    throw e;
+  }
+  return text;
+}
+
 function parseWorkload(text: string): Workload {
   if (!(WORKLOADS as readonly string[]).includes(text)) {
     throw new UsageError(`--workload must be one of ${WORKLOADS.join(', ')} (got "${text}")`);
   }
   return text as Workload;
+}
+
+function guestLimitsOption(text: string): { maxGuestMemoryMiB: number } {
+  try {
+    return guestLimits({ maxGuestMemoryMiB: parseInteger('--max-guest-memory', text) });
+  } catch (e) {
+    if (e instanceof HvkitError && e.kind === 'usage' && !e.message.startsWith('--')) {
+      throw new UsageError(`--max-guest-memory: ${e.message}`);
+    }
+    throw e;
+  }
 }
 
 /** `hvkit host`: a host in the foreground serving its control socket until SIGINT/SIGTERM. */
@@ -66,10 +91,16 @@ export function registerHost(
       '--verify-timeout <seconds>',
       'how long a destination may take to verify a migration stream this host sends (default 60)',
     )
+    .option(
+      '--max-guest-memory <MiB>',
+      'largest guest RAM one domain may have, created, restored or migrated in',
+      String(DEFAULT_MAX_GUEST_MEMORY_MIB),
+    )
     .option('--json', 'print the start line as JSON')
     .action(async (opts: HostCliOptions) => {
+      // Every option is checked before anything is created: a bad one is a usage error, nothing else.
       const services: HostServiceOptions = {
-        ...(opts.listen === undefined ? {} : { listen: opts.listen }),
+        ...(opts.listen === undefined ? {} : { listen: parseListen(opts.listen) }),
         ...(opts.peerTimeout === undefined ? {} : { peerTimeoutMs: parseSeconds('--peer-timeout', opts.peerTimeout) }),
         ...(opts.verifyTimeout === undefined
           ? {}
@@ -79,12 +110,31 @@ export function registerHost(
       const workload = parseWorkload(opts.workload);
       const vcpus = parseInteger('--vcpus', opts.vcpus);
       const memoryMiB = parseInteger('--memory', opts.memory);
-      const server = await startHostServer({
-        ...(options.installers ? { installers: options.installers(services) } : {}),
-        domains: Array.from({ length: count }, () => ({ vcpus, memoryMiB, workload })),
-        onInternalError: (call, e) =>
-          process.stderr.write(`hvkit host: ${call} failed: ${(e as Error)?.message ?? e}\n`),
+      const limits = guestLimitsOption(opts.maxGuestMemory);
+      // Handlers go in before the host starts: a signal during startup stops it once it is up
+      // (or lets a failed start report), never kills it with half its regions created. They stay
+      // installed while stopping: a second Ctrl-C must not kill the cleanup half-way.
+      let signalled!: () => void;
+      const stopSignal = new Promise<void>((resolve) => {
+        signalled = resolve;
       });
+      const onSignal = () => signalled();
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      let server: Awaited<ReturnType<typeof startHostServer>>;
+      try {
+        server = await startHostServer({
+          host: { limits },
+          ...(options.installers ? { installers: options.installers(services) } : {}),
+          domains: Array.from({ length: count }, () => ({ vcpus, memoryMiB, workload })),
+          onInternalError: (call, e) =>
+            process.stderr.write(`hvkit host: ${call} failed: ${(e as Error)?.message ?? e}\n`),
+        });
+      } catch (e) {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        throw e;
+      }
       const { host } = server;
       const start = {
         pid: host.identity.pid,
@@ -100,14 +150,6 @@ export function registerHost(
         );
         for (const d of start.domains) process.stdout.write(`  domain ${d.domid} ${d.name} ${d.state}\n`);
       }
-      // Handlers stay installed while stopping: a second Ctrl-C must not kill the cleanup half-way.
-      let signalled!: () => void;
-      const stopSignal = new Promise<void>((resolve) => {
-        signalled = resolve;
-      });
-      const onSignal = () => signalled();
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
       await stopSignal;
       try {
         await server.stop();

@@ -14,7 +14,7 @@
  * paused from then on), so after GO this host keeps the domain even when it cannot confirm.
  *
  * What a sender can make this host hold is bounded: one incoming migration per host at a time
- * (others are answered FAIL), guest RAM up to `maxMemoryMiB`, and a whole stream must arrive
+ * (others are answered FAIL), guest RAM up to the host's limit (Host.limits), and a whole stream must arrive
  * within `receiveTimeoutMs` besides the per-wait idle timeout. There is no authentication: a TCP
  * listener must be on loopback or a trusted network, since anyone who reaches it can hand this
  * host a domain to run.
@@ -22,14 +22,15 @@
 import { chmodSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { isAbsolute, join } from 'node:path';
-import { UsageError } from '../../errors.ts';
+import { environmentError, errorCode, UsageError } from '../../errors.ts';
 import { newestStreamVersion, readableVersions } from '../../formats/stream/abi.ts';
 import { StreamReader } from '../../formats/stream/reader.ts';
 import { peerText } from '../../peer-text.ts';
 import { hostPrefix } from '../../shm/region-names.ts';
 import { SHM_DIR } from '../../shm/shm-file.ts';
 import type { Host } from '../host.ts';
-import { describeEndpoint, type Endpoint, parseEndpoint } from './endpoint.ts';
+import { asLimitError } from '../limits.ts';
+import { checkUnixPath, describeEndpoint, type Endpoint, parseEndpoint } from './endpoint.ts';
 import type { PoolStreamHooks } from './hooks.ts';
 import { migrate } from './migrate.ts';
 import { helloLine, MIGRATE_IN, oneLine, splitLine } from './protocol.ts';
@@ -43,8 +44,6 @@ export function streamSocketPath(host: Host, dir = SHM_DIR): string {
   return join(dir, `${hostPrefix(host.identity)}.${STREAM_SOCKET_SUFFIX}`);
 }
 
-/** Default largest guest RAM an incoming migration may bring, in MiB. */
-export const DEFAULT_RECEIVE_MEMORY_MIB = 1024;
 /** Default time a whole incoming stream may take, in ms. */
 export const DEFAULT_RECEIVE_DEADLINE_MS = 10 * 60_000;
 
@@ -54,7 +53,10 @@ export interface ReceiverOptions {
   timeoutMs?: number;
   /** For MIGRATE requests: how long the destination may take to verify (MigrateOptions.verifyTimeoutMs). */
   verifyTimeoutMs?: number;
-  /** Largest guest RAM accepted from an incoming migration (default DEFAULT_RECEIVE_MEMORY_MIB). */
+  /**
+   * Tests: accept less guest RAM from an incoming migration than the host's limit (never more).
+   * The limit itself is the host's (Host.limits, `hvkit host --max-guest-memory`).
+   */
   maxMemoryMiB?: number;
   /** How long receiving a whole stream may take (default DEFAULT_RECEIVE_DEADLINE_MS). */
   receiveTimeoutMs?: number;
@@ -99,14 +101,20 @@ async function receive(host: Host, wire: Wire, options: ReceiverOptions): Promis
 
 async function receiveOne(host: Host, wire: Wire, options: ReceiverOptions): Promise<void> {
   const timeout = options.timeoutMs ?? 10_000;
-  const reader = new StreamReader({ maxMemoryMiB: options.maxMemoryMiB ?? DEFAULT_RECEIVE_MEMORY_MIB });
+  // The host's one guest-memory limit, applied at the stream's header: more is never read.
+  const maxMemoryMiB = Math.min(options.maxMemoryMiB ?? Number.POSITIVE_INFINITY, host.limits.maxGuestMemoryMiB);
+  const reader = new StreamReader({ maxMemoryMiB });
   let created: number | undefined;
   let committed = false;
   try {
     await wire.write(helloLine(readableVersions(newestStreamVersion())));
     await wire.readBinary(
       (chunk) => {
-        reader.push(chunk);
+        try {
+          reader.push(chunk);
+        } catch (err) {
+          throw asLimitError(err, host.limits);
+        }
         options.onReceive?.(reader.offset);
         return reader.ended;
       },
@@ -258,14 +266,18 @@ export async function claimSocketPath(path: string): Promise<void> {
 
 /**
  * Listens at `at` (unix path or host:port; TCP port 0 picks one). A TCP address must be loopback
- * or a trusted network: incoming migrations are not authenticated.
+ * or a trusted network: incoming migrations are not authenticated. Rejects — never throws, never
+ * leaves a socket behind — when the address is malformed or cannot be bound; the error names the
+ * address as given.
  */
-export function listenForStreams(
+export async function listenForStreams(
   host: Host,
   at: string | Endpoint,
   options: ReceiverOptions = {},
 ): Promise<StreamListener> {
-  const endpoint = typeof at === 'string' ? parseEndpoint(at) : at;
+  const endpoint = typeof at === 'string' ? parseEndpoint(at, { listening: true }) : at;
+  if (endpoint.kind === 'unix') checkUnixPath(endpoint.path);
+  const what = describeEndpoint(endpoint);
   const requests = options.requests ?? endpoint.kind === 'unix';
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
@@ -273,35 +285,37 @@ export function listenForStreams(
     socket.on('close', () => sockets.delete(socket));
     void serve(host, socket, options, requests);
   });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    const done = () => {
-      server.off('error', reject);
-      let address = describeEndpoint(endpoint);
-      if (endpoint.kind === 'unix') chmodSync(endpoint.path, 0o600);
-      else {
-        const a = server.address();
-        if (a && typeof a === 'object') address = `${endpoint.host}:${a.port}`;
+  const close = () =>
+    new Promise<void>((res) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => res());
+      if (endpoint.kind === 'unix' && existsSync(endpoint.path)) {
+        try {
+          unlinkSync(endpoint.path);
+        } catch (err) {
+          // Someone removed it meanwhile: that is the state closing wants.
+          if (errorCode(err) !== 'ENOENT') throw environmentError(what, err);
+        }
       }
-      resolve({
-        endpoint,
-        address,
-        close: () =>
-          new Promise<void>((res) => {
-            for (const s of sockets) s.destroy();
-            server.close(() => res());
-            if (endpoint.kind === 'unix' && existsSync(endpoint.path)) {
-              try {
-                unlinkSync(endpoint.path);
-              } catch {}
-            }
-          }),
-      });
-    };
-    if (endpoint.kind === 'unix') {
-      claimSocketPath(endpoint.path).then(() => server.listen(endpoint.path, done), reject);
-    } else server.listen(endpoint.port, endpoint.host, done);
+    });
+  if (endpoint.kind === 'unix') await claimSocketPath(endpoint.path);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) => reject(environmentError(what, err)));
+    if (endpoint.kind === 'unix') server.listen(endpoint.path, resolve);
+    else server.listen(endpoint.port, endpoint.host, resolve);
   });
+  let address = what;
+  try {
+    if (endpoint.kind === 'unix') chmodSync(endpoint.path, 0o600);
+    else {
+      const a = server.address();
+      if (a && typeof a === 'object') address = describeEndpoint({ ...endpoint, port: a.port });
+    }
+  } catch (err) {
+    await close();
+    throw environmentError(what, err);
+  }
+  return { endpoint, address, close };
 }
 
 /** The host's local stream socket (streamSocketPath), serving requests and migrations. */

@@ -24,6 +24,7 @@ import { streamPieces, type WriteOptions } from '../../formats/stream/writer.ts'
 import type { GuestProgram } from '../../vmm/guests.ts';
 import type { Workload } from '../backend.ts';
 import type { DomainInfo, Host } from '../host.ts';
+import { asLimitError } from '../limits.ts';
 import { type CaptureOptions, captureDomain } from './capture.ts';
 import type { PoolStreamHooks } from './hooks.ts';
 
@@ -224,5 +225,13 @@ export async function restoreImage(
 
 /** Verifies `file` completely, then restores it (see restoreImage). */
 export async function restoreDomain(host: Host, file: string, options: RestoreOptions = {}): Promise<RestoreResult> {
-  return restoreImage(host, readStreamFile(file, options), options);
+  // The host's guest-memory limit applies at the stream's header: a larger guest is never read.
+  const maxMemoryMiB = Math.min(options.maxMemoryMiB ?? Number.POSITIVE_INFINITY, host.limits.maxGuestMemoryMiB);
+  let image: VerifiedImage;
+  try {
+    image = readStreamFile(file, { ...options, maxMemoryMiB });
+  } catch (err) {
+    throw asLimitError(err, host.limits);
+  }
+  return restoreImage(host, image, options);
 }
