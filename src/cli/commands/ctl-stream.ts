@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { resolveHostSocket } from '../../ctl/client.ts';
-import { EnvironmentError, UsageError } from '../../errors.ts';
+import { EnvironmentError, errnoText, UsageError } from '../../errors.ts';
 import { MAX_LINE } from '../../host/migration/wire.ts';
 import { peerText } from '../../peer-text.ts';
 import { EXIT_CHECK_FAILED, EXIT_OK } from '../errors.ts';
@@ -77,6 +77,8 @@ export function streamRequest(path: string, line: string, timeoutMs = 600_000): 
       if (nl < 0 ? text.length > MAX_LINE : nl > MAX_LINE) return settle(() => overlongAnswer(text));
       if (nl < 0) return;
       const answer = text.slice(0, nl);
+      // A host that refuses the connection (busy) says so in the migration protocol's words.
+      if (answer.startsWith('FAIL ')) return settle(() => ({ ok: false, error: peerText(answer.slice(5)) }));
       settle(() => {
         try {
           return JSON.parse(answer);
@@ -87,7 +89,9 @@ export function streamRequest(path: string, line: string, timeoutMs = 600_000): 
     });
     socket.on('end', () => refuse(`the host closed its stream socket ${path} without answering`));
     socket.on('close', () => refuse(`the host closed its stream socket ${path} without answering`));
-    socket.on('error', (err) => refuse(`cannot reach the host's stream socket ${path}: ${err.message}`));
+    socket.on('error', (err: NodeJS.ErrnoException) =>
+      refuse(`cannot reach the host's stream socket ${path}: ${err.code ? errnoText(err.code) : err.message}`),
+    );
   });
 }
 

@@ -35,7 +35,7 @@ import type { PoolStreamHooks } from './hooks.ts';
 import { migrate } from './migrate.ts';
 import { helloLine, MIGRATE_IN, oneLine, splitLine } from './protocol.ts';
 import { restoreDomain, restoreImage, saveDomain } from './save-restore.ts';
-import { MAX_LINE, Wire } from './wire.ts';
+import { MAX_LINE, Wire, WireError } from './wire.ts';
 
 export const STREAM_SOCKET_SUFFIX = 'stream';
 
@@ -44,6 +44,8 @@ export function streamSocketPath(host: Host, dir = SHM_DIR): string {
   return join(dir, `${hostPrefix(host.identity)}.${STREAM_SOCKET_SUFFIX}`);
 }
 
+/** Default of ReceiverOptions.maxConnections: each connection waits at most the peer timeout idle. */
+export const DEFAULT_STREAM_CONNECTIONS = 16;
 /** Default time a whole incoming stream may take, in ms. */
 export const DEFAULT_RECEIVE_DEADLINE_MS = 10 * 60_000;
 
@@ -60,6 +62,8 @@ export interface ReceiverOptions {
   maxMemoryMiB?: number;
   /** How long receiving a whole stream may take (default DEFAULT_RECEIVE_DEADLINE_MS). */
   receiveTimeoutMs?: number;
+  /** Connections served at once; more are answered `FAIL host busy` and closed (default 16). */
+  maxConnections?: number;
   /** Serve SAVE/RESTORE/MIGRATE requests too (default: on unix sockets only). */
   requests?: boolean;
   /** Tests: called after each chunk of an incoming stream with the bytes received so far. */
@@ -230,8 +234,10 @@ async function serve(host: Host, socket: Socket, options: ReceiverOptions, reque
       answer = answerLine({ ok: false, error: (err as Error).message });
     }
     await wire.write(answer);
-  } catch {
+  } catch (err) {
     // The peer went away or timed out: nothing was created that is not cleaned up above.
+    // Anything else is a defect of this host, reported rather than passed off as the peer's.
+    if (!(err instanceof WireError)) logLine(options, `internal error serving a stream connection: ${String(err)}`);
   } finally {
     wire.close();
   }
@@ -280,7 +286,16 @@ export async function listenForStreams(
   const what = describeEndpoint(endpoint);
   const requests = options.requests ?? endpoint.kind === 'unix';
   const sockets = new Set<Socket>();
+  const maxConnections = options.maxConnections ?? DEFAULT_STREAM_CONNECTIONS;
   const server: Server = createServer((socket) => {
+    if (sockets.size >= maxConnections) {
+      // Refused with a line both a migration source and `hvkit ctl` show, not a bare reset.
+      socket.on('error', () => {});
+      socket.resume();
+      socket.end(`FAIL host busy: ${sockets.size} stream connections, the most it serves at once; try again later\n`);
+      setTimeout(() => socket.destroy(), 2000).unref();
+      return;
+    }
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     void serve(host, socket, options, requests);
