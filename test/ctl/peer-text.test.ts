@@ -6,6 +6,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { type Caller, domainOp } from '../../src/ctl/api.ts';
+import { STATUS } from '../../src/formats/callword/constants.ts';
+import { encodeDomainInfo } from '../../src/formats/callword/values.ts';
 import { PEER_TEXT_MAX, peerText } from '../../src/peer-text.ts';
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
@@ -50,4 +53,20 @@ test('property: printable text shorter than the bound is kept as it is', () => {
 
 test('escapes are shown, not interpreted', () => {
   assert.equal(peerText('a\x1b[2Jb\u202ec\r\nd'), 'a\\x1b[2Jb\\u202ec\\x0d\\x0ad');
+});
+
+test('a domain name with control characters from a host is printable once ctl decodes it', async () => {
+  const values = encodeDomainInfo({
+    domid: 1,
+    uniqueId: 1n,
+    generation: 1,
+    state: 'running',
+    vcpus: 1,
+    memoryMiB: 1,
+    workload: 'compute',
+    name: '\x1b[2Jevil\u202e',
+  });
+  const host: Caller = { call: async () => ({ status: STATUS.ok, values }) };
+  const d = await domainOp(host, 'pause', 1);
+  assert.equal(d.name, '\\x1b[2Jevil\\u202e');
 });
