@@ -25,9 +25,9 @@ import { callWord, decodeCallWord } from '../formats/callword/word.ts';
 import { fromBitset256 } from '../host/calls-core.ts';
 import type { CallerKind } from '../host/dispatcher.ts';
 import { DEFAULT_MAX_GUEST_MEMORY_MIB } from '../host/limits.ts';
+import { peerText } from '../peer-text.ts';
 import { MAX_GUEST_VCPUS } from '../vmm/guest-abi.ts';
 import type { CallResult } from './client.ts';
-import { peerText } from '../peer-text.ts';
 import { callName } from './names.ts';
 
 /**

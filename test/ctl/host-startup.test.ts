@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { test } from 'node:test';
 import { hangDeadline } from '../support/slowdown.ts';
 import { ctl, startHost, stopHost } from './host-process.ts';
@@ -94,6 +94,24 @@ test('ctl create over --max-guest-memory is refused, naming the limit', async ()
     assert.equal(r.code, 1, r.err);
     assert.match(r.err, /--max-guest-memory/);
     assert.equal(ctl(h.pid, ['create', '--vcpus', '1', '--memory', '2', '--workload', 'compute']).code, 0);
+  } finally {
+    await stopHost(h);
+  }
+});
+
+test('--ctl-idle-timeout: an idle control-socket connection is closed by the host', async () => {
+  const h = await startHost({ HVKIT_BACKEND: 'sim' }, ['--ctl-idle-timeout', '0.2']);
+  try {
+    const closed = await new Promise<boolean>((resolve) => {
+      const s = connect(h.socket);
+      const timer = setTimeout(() => resolve(false), hangDeadline(10_000));
+      s.on('error', () => {});
+      s.once('close', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+    assert.equal(closed, true);
   } finally {
     await stopHost(h);
   }

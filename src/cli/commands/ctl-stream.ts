@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { resolveHostSocket } from '../../ctl/client.ts';
 import { EnvironmentError, errnoText, UsageError } from '../../errors.ts';
+import { describeEndpoint, parseEndpoint } from '../../host/migration/endpoint.ts';
 import { MAX_LINE } from '../../host/migration/wire.ts';
 import { peerText } from '../../peer-text.ts';
 import { EXIT_CHECK_FAILED, EXIT_OK } from '../errors.ts';
@@ -152,7 +153,9 @@ export const ctlStream: CtlExtension = (ctl: Command, kit) => {
     .option('--json', 'print JSON')
     .action(async (domid: string, opts: Opts, command: Command) => {
       const id = parseInteger('DOMID', domid);
-      const to = opts.to!.includes('/') ? resolve(opts.to!) : opts.to!;
+      // Checked here, before the host is asked: a malformed address is the command line's fault.
+      const endpoint = parseEndpoint(opts.to!);
+      const to = endpoint.kind === 'unix' ? resolve(endpoint.path) : describeEndpoint(endpoint);
       const code = await run(
         command,
         `MIGRATE ${id} ${to}`,

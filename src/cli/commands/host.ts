@@ -17,6 +17,8 @@ interface HostCliOptions {
   peerTimeout?: string;
   verifyTimeout?: string;
   maxGuestMemory: string;
+  ctlIdleTimeout?: string;
+  ctlRequestTimeout?: string;
 }
 
 /** What `hvkit host` passes to the families it installs. */
@@ -96,6 +98,11 @@ export function registerHost(
       'largest guest RAM one domain may have, created, restored or migrated in',
       String(DEFAULT_MAX_GUEST_MEMORY_MIB),
     )
+    .option('--ctl-idle-timeout <seconds>', 'close a control-socket connection idle this long (default 60)')
+    .option(
+      '--ctl-request-timeout <seconds>',
+      'cut off a control-socket request not sent whole, or its answer not read, within this (default 10)',
+    )
     .option('--json', 'print the start line as JSON')
     .action(async (opts: HostCliOptions) => {
       // Every option is checked before anything is created: a bad one is a usage error, nothing else.
@@ -111,6 +118,14 @@ export function registerHost(
       const vcpus = parseInteger('--vcpus', opts.vcpus);
       const memoryMiB = parseInteger('--memory', opts.memory);
       const limits = guestLimitsOption(opts.maxGuestMemory);
+      const socket = {
+        ...(opts.ctlIdleTimeout === undefined
+          ? {}
+          : { idleTimeoutMs: parseSeconds('--ctl-idle-timeout', opts.ctlIdleTimeout) }),
+        ...(opts.ctlRequestTimeout === undefined
+          ? {}
+          : { requestTimeoutMs: parseSeconds('--ctl-request-timeout', opts.ctlRequestTimeout) }),
+      };
       // Handlers go in before the host starts: a signal during startup stops it once it is up
       // (or lets a failed start report), never kills it with half its regions created. They stay
       // installed while stopping: a second Ctrl-C must not kill the cleanup half-way.
@@ -125,6 +140,7 @@ export function registerHost(
       try {
         server = await startHostServer({
           host: { limits },
+          socket,
           ...(options.installers ? { installers: options.installers(services) } : {}),
           domains: Array.from({ length: count }, () => ({ vcpus, memoryMiB, workload })),
           onInternalError: (call, e) =>
