@@ -248,7 +248,7 @@ class Connection {
     if (this.#closed || this.#dispatching) return;
     const owed = this.#draining || this.#buf.length > 0;
     this.#timer = setTimeout(
-      () => (owed ? this.#socket.destroy() : this.#socket.end()),
+      () => (owed ? this.#socket.destroy() : this.#end()),
       owed ? this.#limits.requestTimeoutMs : this.#limits.idleTimeoutMs,
     );
   }
@@ -260,7 +260,17 @@ class Connection {
     this.#closed = true;
     clearTimeout(this.#timer);
     this.#buf = Buffer.alloc(0);
-    this.#socket.end(encodeResponse(STATUS.internalError, []));
+    this.#end(encodeResponse(STATUS.internalError, []));
+  }
+
+  /**
+   * Ends the connection (after `last`, if given). A peer that does not close its side in turn is
+   * destroyed after the request deadline: an ended connection still counts against the limit.
+   */
+  #end(last?: Buffer): void {
+    if (last) this.#socket.end(last);
+    else this.#socket.end();
+    setTimeout(() => this.#socket.destroy(), this.#limits.requestTimeoutMs).unref();
   }
 
   async #serve(): Promise<void> {
@@ -274,7 +284,7 @@ class Connection {
         } catch (e) {
           // Only the decoder's verdict on the bytes is the peer's fault; anything else is ours.
           if (!(e instanceof FormatError)) throw e;
-          this.#socket.end(encodeResponse(STATUS.badFrame, []));
+          this.#end(encodeResponse(STATUS.badFrame, []));
           this.#closed = true;
           clearTimeout(this.#timer);
           this.#buf = Buffer.alloc(0);

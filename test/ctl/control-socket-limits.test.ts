@@ -123,3 +123,18 @@ test('a decoder failure that is not a FormatError is answered internal_error and
   assert.equal(reported.length, 1);
   assert.match(String(reported[0]), /a defect in the decoder/);
 });
+
+test('an idle peer that does not close its side after the host ended is dropped all the same', async () => {
+  await withSocket({ idleTimeoutMs: 100, requestTimeoutMs: 100 }, async (cs) => {
+    const s = connect({ path: cs.path, allowHalfOpen: true });
+    s.on('error', () => {});
+    s.resume();
+    await new Promise<void>((r) => s.once('connect', () => r()));
+    // The host counts it until it is gone on its side (the peer, half-open, notices nothing).
+    while (cs.connections === 0) await new Promise((r) => setTimeout(r, 5));
+    const deadline = Date.now() + hangDeadline(10_000);
+    while (cs.connections > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(cs.connections, 0, 'the lingering connection was dropped');
+    s.destroy();
+  });
+});
