@@ -26,8 +26,20 @@ import {
 import { callWord, decodeCallWord } from '../formats/callword/word.ts';
 import { fromBitset256 } from '../host/calls-core.ts';
 import type { CallerKind } from '../host/dispatcher.ts';
+import { DEFAULT_MAX_GUEST_MEMORY_MIB } from '../host/limits.ts';
+import { peerText } from '../peer-text.ts';
+import { MAX_GUEST_VCPUS } from '../vmm/guest-abi.ts';
 import type { CallResult } from './client.ts';
 import { callName } from './names.ts';
+
+/**
+ * A domain's info as the host answered it, its name made printable: the name comes from the host
+ * (well-formed UTF-8, but not necessarily free of control characters) and ctl prints it.
+ */
+function domainInfoFrom(values: readonly bigint[]): DomainInfoValues {
+  const info = decodeDomainInfo([...values]);
+  return { ...info, name: peerText(info.name, 64) };
+}
 
 /** Anything that can make a call: a CtlClient, or a test's in-process adapter. */
 export interface Caller {
@@ -129,7 +141,7 @@ export async function listDomains(c: Caller): Promise<DomainInfoValues[]> {
     // Domains destroyed since the count shorten the list: the end comes early.
     if (r.status === STATUS.badArgument) break;
     if (r.status !== STATUS.ok) throw new CallFailed('domain.get', r.status);
-    out.push(decodeDomainInfo(r.values));
+    out.push(domainInfoFrom(r.values));
   }
   return out;
 }
@@ -144,7 +156,7 @@ export async function domainInfo(c: Caller, domid: number): Promise<DomainInfoVa
     const r = await c.call(word, [BigInt(domid)]);
     if (r.status === STATUS.noSuchDomain) return undefined;
     if (r.status !== STATUS.ok) throw new CallFailed('domain.info', r.status);
-    return decodeDomainInfo(r.values);
+    return domainInfoFrom(r.values);
   }
   return (await listDomains(c)).find((d) => d.domid === domid);
 }
@@ -159,7 +171,7 @@ export interface CreateArgs {
 
 export async function createDomain(c: Caller, a: CreateArgs): Promise<DomainInfoValues> {
   const [n0, n1] = packName(a.name ?? '');
-  const values = await mustCall(c, callWord(FAMILY.domain, DOMAIN_CALL.create), [
+  const r = await c.call(callWord(FAMILY.domain, DOMAIN_CALL.create), [
     BigInt(a.vcpus),
     BigInt(a.memoryMiB),
     BigInt(WORKLOAD[a.workload]),
@@ -167,13 +179,23 @@ export async function createDomain(c: Caller, a: CreateArgs): Promise<DomainInfo
     n0,
     n1,
   ]);
-  return decodeDomainInfo(values);
+  if (r.status === STATUS.badArgument) {
+    // The answer has no room for the host's reason: name the host's limits, the usual cause.
+    throw new CallFailed(
+      'domain.create',
+      r.status,
+      `the host refused --vcpus ${a.vcpus} --memory ${a.memoryMiB}: it allows 1..${MAX_GUEST_VCPUS} vCPUs and ` +
+        `the guest memory its --max-guest-memory allows (default ${DEFAULT_MAX_GUEST_MEMORY_MIB} MiB)`,
+    );
+  }
+  if (r.status !== STATUS.ok) throw new CallFailed('domain.create', r.status);
+  return domainInfoFrom(r.values);
 }
 
 export type DomainOp = 'destroy' | 'pause' | 'unpause' | 'shutdown';
 
 export async function domainOp(c: Caller, op: DomainOp, domid: number): Promise<DomainInfoValues> {
-  return decodeDomainInfo(await mustCall(c, callWord(FAMILY.domain, DOMAIN_CALL[op]), [BigInt(domid)]));
+  return domainInfoFrom(await mustCall(c, callWord(FAMILY.domain, DOMAIN_CALL[op]), [BigInt(domid)]));
 }
 
 export async function subscribe(c: Caller): Promise<bigint> {

@@ -4,9 +4,10 @@
  * still waiting (a CtlConnectionError) — the client never guesses.
  */
 import { connect, type Socket } from 'node:net';
-import { EnvironmentError, UsageError } from '../errors.ts';
+import { EnvironmentError, errnoText, UsageError } from '../errors.ts';
+import { STATUS } from '../formats/callword/constants.ts';
 import { decodeResponse, encodeRequest, type ResponseFrame } from '../formats/callword/frame.ts';
-import { findControlSockets } from '../host/control-socket.ts';
+import { BUSY_REFUSAL, findControlSockets } from '../host/control-socket.ts';
 
 export type CallResult = ResponseFrame;
 
@@ -31,7 +32,9 @@ export class CtlClient {
     this.path = path;
     this.#socket = socket;
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
-    socket.on('error', (e) => this.#fail(new CtlConnectionError(`control socket ${path}: ${e.message}`)));
+    socket.on('error', (e: NodeJS.ErrnoException) =>
+      this.#fail(new CtlConnectionError(`control socket ${path}: ${e.code ? errnoText(e.code) : e.message}`)),
+    );
     socket.on('close', () =>
       this.#fail(new CtlConnectionError(`control socket ${path}: the host closed the connection`)),
     );
@@ -41,7 +44,7 @@ export class CtlClient {
     return new Promise((resolve, reject) => {
       const socket = connect(path);
       const onError = (e: NodeJS.ErrnoException) => {
-        reject(new CtlConnectionError(`cannot connect to ${path}: ${e.code ?? e.message}`));
+        reject(new CtlConnectionError(`cannot connect to ${path}: ${e.code ? errnoText(e.code) : e.message}`));
       };
       socket.once('error', onError);
       socket.once('connect', () => {
@@ -77,6 +80,11 @@ export class CtlClient {
       }
       if (d.kind === 'need') return;
       this.#buf = this.#buf.subarray(d.size);
+      if (isBusyRefusal(d.frame)) {
+        const n = d.frame.values[1];
+        this.#fail(new CtlConnectionError(`host busy: ${n} connections, the most it serves at once; try again later`));
+        return;
+      }
       const w = this.#waiting.shift();
       if (!w) {
         this.#fail(new CtlConnectionError(`control socket ${this.path}: a response nobody asked for`));
@@ -91,6 +99,11 @@ export class CtlClient {
     for (const w of this.#waiting.splice(0)) w.reject(this.#failure);
     this.#socket.destroy();
   }
+}
+
+/** The frame a host sends a connection it refuses (over its connection limit), before closing it. */
+function isBusyRefusal(frame: ResponseFrame): boolean {
+  return frame.status === STATUS.busy && frame.values.length === 2 && frame.values[0] === BUSY_REFUSAL;
 }
 
 /** The control socket to use: the one of `pid`, or the only running host's. */

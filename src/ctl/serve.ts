@@ -2,6 +2,8 @@
  * A host serving its control socket: what `hvkit host` runs, and what tests and other tools
  * (a migration destination) start in-process. Stopping closes the socket first (no new calls),
  * then the dispatcher's families, then the host (every domain destroyed, every region removed).
+ * Starting is all or nothing: when any part fails (a listener that cannot bind, the control
+ * socket, a domain to create) everything started is stopped before the error goes on.
  */
 import { type CallInstaller, createHostDispatcher } from '../host/calls-host.ts';
 import { ControlSocket, type ControlSocketOptions } from '../host/control-socket.ts';
@@ -47,7 +49,15 @@ export async function startHostServer(options: HostServerOptions = {}): Promise<
       ...(options.onInternalError ? { onInternalError: options.onInternalError } : {}),
     });
     guestCalls.attach(calls.dispatcher);
-    socket = await ControlSocket.listen(host.identity, calls.dispatcher, options.socket);
+    // All or nothing: the control socket (how tools find a host) appears only once every
+    // installer's listener is up; any failure stops what started and removes what was created.
+    await calls.ready;
+    socket = await ControlSocket.listen(host.identity, calls.dispatcher, {
+      ...(options.onInternalError
+        ? { onInternalError: (what: string, e: unknown) => options.onInternalError?.(`control socket (${what})`, e) }
+        : {}),
+      ...options.socket,
+    });
     const domains: DomainInfo[] = [];
     for (const d of options.domains ?? []) domains.push(await host.createDomain(d));
     let stopping: Promise<void> | undefined;

@@ -10,14 +10,28 @@ import { registerLifecycleCalls } from './calls-lifecycle.ts';
 import { Dispatcher, type DispatcherOptions, runAllAsync } from './dispatcher.ts';
 import type { Host } from './host.ts';
 
+type Cleanup = () => void | Promise<void>;
+
+/**
+ * What an installer that starts something asynchronous (a listening socket) returns: its cleanup,
+ * and `ready`, settled once what it started is up — rejected when it could not start, which makes
+ * the host's start fail as a whole.
+ */
+export interface Installed {
+  cleanup: Cleanup;
+  ready: Promise<void>;
+}
+
 /**
  * Adds calls to a host's dispatcher; may return a cleanup, run (in reverse order) when the
- * dispatcher is closed, before the host stops.
+ * dispatcher is closed, before the host stops — or an Installed, to be waited for at start.
  */
-export type CallInstaller = (dispatcher: Dispatcher, host: Host) => undefined | (() => void | Promise<void>);
+export type CallInstaller = (dispatcher: Dispatcher, host: Host) => undefined | Cleanup | Installed;
 
 export interface HostDispatcher {
   dispatcher: Dispatcher;
+  /** Settles once every installer's start is done; rejects with the first that failed. */
+  ready: Promise<void>;
   /** Unregisters everything and runs the installers' cleanups. */
   close(): Promise<void>;
 }
@@ -34,17 +48,29 @@ export function createHostDispatcher(
     registerDomainCalls(dispatcher, host),
     registerLifecycleCalls(dispatcher, host),
   ];
-  for (const install of installers) {
-    const cleanup = install(dispatcher, host);
-    if (cleanup) cleanups.push(cleanup);
-  }
+  const readies: Promise<void>[] = [];
   let closing: Promise<void> | undefined;
-  return {
-    dispatcher,
-    close() {
-      // Every cleanup runs even when one fails; the failures are thrown after.
-      closing ??= runAllAsync(cleanups.reverse());
-      return closing;
-    },
+  const close = () => {
+    // Every cleanup runs even when one fails; the failures are thrown after.
+    closing ??= runAllAsync(cleanups.reverse());
+    return closing;
   };
+  try {
+    for (const install of installers) {
+      const installed = install(dispatcher, host);
+      if (typeof installed === 'function') cleanups.push(installed);
+      else if (installed) {
+        cleanups.push(installed.cleanup);
+        readies.push(installed.ready);
+      }
+    }
+  } catch (e) {
+    // All or nothing: what the earlier installers started is stopped before the failure goes on.
+    close().catch((failed) => dispatcher.reportInternalError('cleanup after a failed start', failed));
+    throw e;
+  }
+  const ready = Promise.all(readies).then(() => {});
+  // Observed here so that a start failure nobody waits for is not an unhandled rejection.
+  ready.catch(() => {});
+  return { dispatcher, ready, close };
 }

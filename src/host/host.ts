@@ -30,6 +30,7 @@ import type { Backend, BackendKind, DomainConfig, DomainEvent, DomainRuntime, Wo
 import { removeStaleRegions } from './cleanup.ts';
 import { DomainTable } from './domain-table.ts';
 import { type DomainState, type DomainStateInfo, LifecycleFeed } from './lifecycle.ts';
+import { checkGuestLimits, type GuestLimits, guestLimits } from './limits.ts';
 import { selfIdentity } from './proc.ts';
 import type { UniqueIdAllocator } from './unique-id.ts';
 
@@ -46,6 +47,8 @@ export interface HostOptions {
   calls?: CallSink;
   /** Told when an event listener throws (default: one line on stderr); the host goes on. */
   onListenerError?: (error: unknown) => void;
+  /** What one guest may take (default DEFAULT_GUEST_LIMITS); checked by every creation. */
+  limits?: Partial<GuestLimits>;
 }
 
 export interface CreateDomainOptions {
@@ -111,6 +114,8 @@ export class Host {
   readonly directoryRegion: string;
   /** Stale regions of dead hosts removed at start. */
   readonly removedStale: readonly string[];
+  /** What one guest may take: created, restored and migrated-in domains alike. */
+  readonly limits: GuestLimits;
   readonly #table: DomainTable;
   readonly #directory: DomainDirectoryWriter;
   readonly #domains = new Map<number, Domain>();
@@ -130,6 +135,7 @@ export class Host {
     this.#onListenerError =
       options.onListenerError ??
       ((e) => process.stderr.write(`hvkit: a host event listener failed: ${e instanceof Error ? e.message : e}\n`));
+    this.limits = guestLimits(options.limits);
     this.backend = backend.backend;
     this.backendReason = backend.reason;
     this.#ownsBackend = options.ownsBackend ?? backend.owned;
@@ -158,6 +164,8 @@ export class Host {
    * stale regions of dead hosts, publishes the directory, opens the backend unless given.
    */
   static start(options: HostOptions = {}): Host {
+    // Checked before anything is created or removed.
+    guestLimits(options.limits);
     const removed = options.removeStale === false ? [] : removeStaleRegions();
     const identity = selfIdentity();
     if (options.backend) {
@@ -218,6 +226,7 @@ export class Host {
     const abi = shippedStatsTableAbi();
     // A name the stats table cannot hold is refused before anything is reserved or created.
     if (options.name !== undefined) StatsTableWriter.checkIdentity(abi, { name: options.name });
+    checkGuestLimits(this.limits, options);
     const { domid, uniqueId, generation } = this.#table.reserve();
     const name = options.name ?? `dom${domid}`;
     const statsRegion = statsRegionName(this.identity, domid, uniqueId);

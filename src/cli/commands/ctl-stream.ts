@@ -9,8 +9,10 @@ import { connect } from 'node:net';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { resolveHostSocket } from '../../ctl/client.ts';
-import { UsageError } from '../../errors.ts';
+import { EnvironmentError, errnoText, UsageError } from '../../errors.ts';
+import { describeEndpoint, parseEndpoint } from '../../host/migration/endpoint.ts';
 import { MAX_LINE } from '../../host/migration/wire.ts';
+import { peerText } from '../../peer-text.ts';
 import { EXIT_CHECK_FAILED, EXIT_OK } from '../errors.ts';
 import { printJson } from '../output.ts';
 import { PID, parseDomid, parseInteger } from './args.ts';
@@ -23,17 +25,35 @@ export function streamSocketOf(command: Command): string {
   return ctl.replace(/\.ctl$/, '.stream');
 }
 
+export interface StreamAnswer {
+  ok: boolean;
+  result?: unknown;
+  error?: string;
+  /** The host cut its answer (or this client could not read all of it): `result` is partial or absent. */
+  truncated?: boolean;
+}
+
+/**
+ * An answer longer than this client reads. The host puts `ok` first, so its start still says
+ * whether the request succeeded: a success is never reported as a failure for being unreadable.
+ */
+function overlongAnswer(text: string): StreamAnswer {
+  if (text.startsWith('{"ok":true')) return { ok: true, truncated: true };
+  if (text.startsWith('{"ok":false')) {
+    return { ok: false, truncated: true, error: "the request failed (the host's reason was too long to read)" };
+  }
+  throw new EnvironmentError(
+    `the host's answer is longer than ${MAX_LINE} bytes and unreadable: the outcome is unknown (check with hvkit ctl list)`,
+  );
+}
+
 /** Sends one request line; resolves with the host's JSON answer. */
-export function streamRequest(
-  path: string,
-  line: string,
-  timeoutMs = 600_000,
-): Promise<{ ok: boolean; result?: unknown; error?: string }> {
+export function streamRequest(path: string, line: string, timeoutMs = 600_000): Promise<StreamAnswer> {
   return new Promise((done, fail) => {
     const socket = connect(path);
     let text = '';
     let settled = false;
-    const settle = (answer: () => { ok: boolean; result?: unknown; error?: string }) => {
+    const settle = (answer: () => StreamAnswer) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
@@ -50,24 +70,29 @@ export function streamRequest(
       });
     const timer = setTimeout(() => refuse(`the host did not answer within ${timeoutMs} ms`), timeoutMs);
     socket.on('connect', () => socket.write(`${line}\n`));
-    socket.on('data', (chunk) => {
-      text += chunk.toString('utf8');
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      text += chunk;
       const nl = text.indexOf('\n');
-      if (nl < 0 ? text.length > MAX_LINE : nl > MAX_LINE)
-        return refuse(`the host's answer is longer than ${MAX_LINE} bytes`);
+      // Too long to read whole: the request may well have been done, so the answer's start decides.
+      if (nl < 0 ? text.length > MAX_LINE : nl > MAX_LINE) return settle(() => overlongAnswer(text));
       if (nl < 0) return;
       const answer = text.slice(0, nl);
+      // A host that refuses the connection (busy) says so in the migration protocol's words.
+      if (answer.startsWith('FAIL ')) return settle(() => ({ ok: false, error: peerText(answer.slice(5)) }));
       settle(() => {
         try {
           return JSON.parse(answer);
         } catch {
-          throw new UsageError(`the host answered something else than JSON: ${answer.slice(0, 200)}`);
+          throw new EnvironmentError(`the host answered something else than JSON: ${peerText(answer, 200)}`);
         }
       });
     });
     socket.on('end', () => refuse(`the host closed its stream socket ${path} without answering`));
     socket.on('close', () => refuse(`the host closed its stream socket ${path} without answering`));
-    socket.on('error', (err) => refuse(`cannot reach the host's stream socket ${path}: ${err.message}`));
+    socket.on('error', (err: NodeJS.ErrnoException) =>
+      refuse(`cannot reach the host's stream socket ${path}: ${err.code ? errnoText(err.code) : err.message}`),
+    );
   });
 }
 
@@ -85,8 +110,10 @@ async function run(
 ): Promise<number> {
   const answer = await streamRequest(streamSocketOf(command), line);
   if (opts.json) printJson(answer);
-  else if (answer.ok) process.stdout.write(`${describe(answer.result as Record<string, unknown>)}\n`);
-  else process.stderr.write(`hvkit: ${answer.error}\n`);
+  else if (answer.ok && answer.result === undefined)
+    process.stdout.write("done (the host's answer was too long to show: see hvkit ctl list)\n");
+  else if (answer.ok) process.stdout.write(`${peerText(describe(answer.result as Record<string, unknown>), 2000)}\n`);
+  else process.stderr.write(`hvkit: ${peerText(answer.error ?? 'the request failed', 2000)}\n`);
   return answer.ok ? EXIT_OK : EXIT_CHECK_FAILED;
 }
 
@@ -126,7 +153,9 @@ export const ctlStream: CtlExtension = (ctl: Command, kit) => {
     .option('--json', 'print JSON')
     .action(async (domid: string, opts: Opts, command: Command) => {
       const id = parseDomid(domid);
-      const to = opts.to!.includes('/') ? resolve(opts.to!) : opts.to!;
+      // Checked here, before the host is asked: a malformed address is the command line's fault.
+      const endpoint = parseEndpoint(opts.to!);
+      const to = endpoint.kind === 'unix' ? resolve(endpoint.path) : describeEndpoint(endpoint);
       const code = await run(
         command,
         `MIGRATE ${id} ${to}`,

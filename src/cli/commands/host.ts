@@ -4,6 +4,8 @@ import { UsageError } from '../../errors.ts';
 import { WORKLOADS, type Workload } from '../../host/backend.ts';
 import type { CallInstaller } from '../../host/calls-host.ts';
 import { MAX_DOMID } from '../../host/lifecycle.ts';
+import { DEFAULT_MAX_GUEST_MEMORY_MIB, guestLimits } from '../../host/limits.ts';
+import { parseEndpoint } from '../../host/migration/endpoint.ts';
 import { type Limits, MEMORY_MIB, parseInteger, parseSeconds, VCPUS } from './args.ts';
 
 interface HostCliOptions {
@@ -15,6 +17,9 @@ interface HostCliOptions {
   listen?: string;
   peerTimeout?: string;
   verifyTimeout?: string;
+  maxGuestMemory: string;
+  ctlIdleTimeout?: string;
+  ctlRequestTimeout?: string;
 }
 
 /** What `hvkit host` passes to the families it installs. */
@@ -34,11 +39,26 @@ const DOMAINS: Limits = { min: 0, max: MAX_DOMID };
 /** A migration wait: more than 0, at most a day. */
 const MAX_TIMEOUT_SECONDS = 86_400;
 
+/** The --listen address, checked completely before anything is created. */
+function parseListen(text: string): string {
+  try {
+    parseEndpoint(text, { listening: true });
+  } catch (e) {
+    if (e instanceof UsageError) throw new UsageError(`--listen: ${e.message}`);
+    throw e;
+  }
+  return text;
+}
+
 function parseWorkload(text: string): Workload {
   if (!(WORKLOADS as readonly string[]).includes(text)) {
     throw new UsageError(`--workload must be one of ${WORKLOADS.join(', ')} (got "${text}")`);
   }
   return text as Workload;
+}
+
+function guestLimitsOption(text: string): { maxGuestMemoryMiB: number } {
+  return guestLimits({ maxGuestMemoryMiB: parseInteger('--max-guest-memory', text, MEMORY_MIB) });
 }
 
 /** `hvkit host`: a host in the foreground serving its control socket until SIGINT/SIGTERM. */
@@ -63,10 +83,21 @@ export function registerHost(
       '--verify-timeout <seconds>',
       'how long a destination may take to verify a migration stream this host sends (default 60)',
     )
+    .option(
+      '--max-guest-memory <MiB>',
+      'largest guest RAM one domain may have, created, restored or migrated in',
+      String(DEFAULT_MAX_GUEST_MEMORY_MIB),
+    )
+    .option('--ctl-idle-timeout <seconds>', 'close a control-socket connection idle this long (default 60)')
+    .option(
+      '--ctl-request-timeout <seconds>',
+      'cut off a control-socket request not sent whole, or its answer not read, within this (default 10)',
+    )
     .option('--json', 'print the start line as JSON')
     .action(async (opts: HostCliOptions) => {
+      // Every option is checked before anything is created: a bad one is a usage error, nothing else.
       const services: HostServiceOptions = {
-        ...(opts.listen === undefined ? {} : { listen: opts.listen }),
+        ...(opts.listen === undefined ? {} : { listen: parseListen(opts.listen) }),
         ...(opts.peerTimeout === undefined
           ? {}
           : { peerTimeoutMs: parseSeconds('--peer-timeout', opts.peerTimeout, MAX_TIMEOUT_SECONDS) }),
@@ -78,12 +109,40 @@ export function registerHost(
       const workload = parseWorkload(opts.workload);
       const vcpus = parseInteger('--vcpus', opts.vcpus, VCPUS);
       const memoryMiB = parseInteger('--memory', opts.memory, MEMORY_MIB);
-      const server = await startHostServer({
-        ...(options.installers ? { installers: options.installers(services) } : {}),
-        domains: Array.from({ length: count }, () => ({ vcpus, memoryMiB, workload })),
-        onInternalError: (call, e) =>
-          process.stderr.write(`hvkit host: ${call} failed: ${(e as Error)?.message ?? e}\n`),
+      const limits = guestLimitsOption(opts.maxGuestMemory);
+      const socket = {
+        ...(opts.ctlIdleTimeout === undefined
+          ? {}
+          : { idleTimeoutMs: parseSeconds('--ctl-idle-timeout', opts.ctlIdleTimeout, MAX_TIMEOUT_SECONDS) }),
+        ...(opts.ctlRequestTimeout === undefined
+          ? {}
+          : { requestTimeoutMs: parseSeconds('--ctl-request-timeout', opts.ctlRequestTimeout, MAX_TIMEOUT_SECONDS) }),
+      };
+      // Handlers go in before the host starts: a signal during startup stops it once it is up
+      // (or lets a failed start report), never kills it with half its regions created. They stay
+      // installed while stopping: a second Ctrl-C must not kill the cleanup half-way.
+      let signalled!: () => void;
+      const stopSignal = new Promise<void>((resolve) => {
+        signalled = resolve;
       });
+      const onSignal = () => signalled();
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      let server: Awaited<ReturnType<typeof startHostServer>>;
+      try {
+        server = await startHostServer({
+          host: { limits },
+          socket,
+          ...(options.installers ? { installers: options.installers(services) } : {}),
+          domains: Array.from({ length: count }, () => ({ vcpus, memoryMiB, workload })),
+          onInternalError: (call, e) =>
+            process.stderr.write(`hvkit host: ${call} failed: ${(e as Error)?.message ?? e}\n`),
+        });
+      } catch (e) {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        throw e;
+      }
       const { host } = server;
       const start = {
         pid: host.identity.pid,
@@ -99,14 +158,6 @@ export function registerHost(
         );
         for (const d of start.domains) process.stdout.write(`  domain ${d.domid} ${d.name} ${d.state}\n`);
       }
-      // Handlers stay installed while stopping: a second Ctrl-C must not kill the cleanup half-way.
-      let signalled!: () => void;
-      const stopSignal = new Promise<void>((resolve) => {
-        signalled = resolve;
-      });
-      const onSignal = () => signalled();
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
       await stopSignal;
       try {
         await server.stop();

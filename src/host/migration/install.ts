@@ -24,8 +24,6 @@ export interface StreamInstallOptions {
    * not authenticated: a TCP address must be loopback or on a trusted network.
    */
   listen?: string;
-  /** Largest guest RAM an incoming migration may bring (default DEFAULT_RECEIVE_MEMORY_MIB). */
-  maxMemoryMiB?: number;
   /** How long receiving one whole stream may take (default DEFAULT_RECEIVE_DEADLINE_MS). */
   receiveTimeoutMs?: number;
   /** Each wait on a migration peer (ReceiverOptions.timeoutMs, default 10 s). */
@@ -64,30 +62,35 @@ export function streamInstaller(options: StreamInstallOptions = {}): CallInstall
     const log = options.log ?? ((line: string) => process.stderr.write(`hvkit host: ${line}\n`));
     const receiverOptions: ReceiverOptions = {
       ...(options.pools ? { pools: options.pools } : {}),
-      ...(options.maxMemoryMiB !== undefined ? { maxMemoryMiB: options.maxMemoryMiB } : {}),
       ...(options.receiveTimeoutMs !== undefined ? { receiveTimeoutMs: options.receiveTimeoutMs } : {}),
       ...(options.peerTimeoutMs !== undefined ? { timeoutMs: options.peerTimeoutMs } : {}),
       ...(options.verifyTimeoutMs !== undefined ? { verifyTimeoutMs: options.verifyTimeoutMs } : {}),
       onLog: log,
     };
     const listeners: StreamListener[] = [];
-    const started = Promise.allSettled([
-      listenLocalStreams(host, receiverOptions),
-      ...(options.listen ? [listenForStreams(host, options.listen, receiverOptions)] : []),
-    ]).then((results) => {
-      for (const r of results) {
-        if (r.status === 'fulfilled') {
-          listeners.push(r.value);
-          if (r.value.endpoint.kind === 'tcp')
-            log(`receiving migrations at ${r.value.address} (unauthenticated: loopback or a trusted network only)`);
-        } else log(`stream listener failed: ${(r.reason as Error).message}`);
+    const wanted: Promise<StreamListener>[] = [listenLocalStreams(host, receiverOptions)];
+    if (options.listen !== undefined) wanted.push(listenForStreams(host, options.listen, receiverOptions));
+    const settled = Promise.allSettled(wanted).then((results) => {
+      for (const r of results) if (r.status === 'fulfilled') listeners.push(r.value);
+      return results;
+    });
+    // Every listener or none: a host that cannot listen where it was told must not start.
+    const ready = settled.then((results) => {
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      for (const l of listeners) {
+        if (l.endpoint.kind === 'tcp')
+          log(`receiving migrations at ${l.address} (unauthenticated: loopback or a trusted network only)`);
       }
     });
     const offCalls = registerStreamCalls(dispatcher, () => listeners.length > 0);
-    return async () => {
-      offCalls();
-      await started;
-      await Promise.all(listeners.map((l) => l.close()));
+    return {
+      ready,
+      cleanup: async () => {
+        offCalls();
+        await settled;
+        await Promise.all(listeners.map((l) => l.close()));
+      },
     };
   };
 }

@@ -116,7 +116,7 @@ export async function migrate(
         const said = await wire.readLine(REASON_GRACE_MS, 'a reason').catch(() => '');
         const [w, reason] = splitLine(said);
         throw new MigrationError(
-          w === 'FAIL' ? `the destination refused the stream: ${reason}` : (err as Error).message,
+          w === 'FAIL' ? `the destination refused the stream: ${oneLine(reason)}` : (err as Error).message,
         );
       }
       const ready = await wire.readLine(
@@ -131,7 +131,8 @@ export async function migrate(
       await wire.write('GO\n');
       const running = await wire.readLine(options.confirmTimeoutMs ?? 30_000, 'the destination to run the domain');
       const [w2, r2] = splitLine(running);
-      if (w2 !== 'RUNNING') throw new MigrationError(`the destination answered ${oneLine(running)}`);
+      if (w2 !== 'RUNNING' || !/^\d{1,10}$/.test(r2))
+        throw new MigrationError(`the destination answered ${oneLine(running)}`);
       result = { remoteDomid: Number(r2), version, bytes, downtimeMs: performance.now() - pausedAt };
     } catch (err) {
       if (committed) throw new MigrationOutcomeUnknownError(domid, describeEndpoint(endpoint), (err as Error).message);

@@ -23,6 +23,8 @@
  * the destination and then destroy or unpause the source. A destination that got GO keeps its
  * domain even when it cannot confirm. The guest thus never runs on both hosts.
  */
+import { peerText } from '../../peer-text.ts';
+
 export const HELLO = 'HVKIT-MIGRATE 1';
 export const MIGRATE_IN = 'MIGRATE-IN';
 
@@ -42,7 +44,11 @@ export function splitLine(line: string): [string, string] {
   return sp < 0 ? [line, ''] : [line.slice(0, sp), line.slice(sp + 1)];
 }
 
-/** One line of a reason (no newlines, bounded). */
+/**
+ * Peer-supplied text (a reason, a line that is not what was expected) as one printable line:
+ * control characters, terminal escapes and bidi overrides escaped, length bounded (peer-text.ts).
+ * Everything a peer says goes through here before it is printed, logged or put in an error.
+ */
 export function oneLine(text: string): string {
-  return text.replace(/[\r\n]+/g, ' ').slice(0, 1000);
+  return peerText(text, 1000);
 }

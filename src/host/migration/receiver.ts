@@ -14,7 +14,7 @@
  * paused from then on), so after GO this host keeps the domain even when it cannot confirm.
  *
  * What a sender can make this host hold is bounded: one incoming migration per host at a time
- * (others are answered FAIL), guest RAM up to `maxMemoryMiB`, and a whole stream must arrive
+ * (others are answered FAIL), guest RAM up to the host's limit (Host.limits), and a whole stream must arrive
  * within `receiveTimeoutMs` besides the per-wait idle timeout. There is no authentication: a TCP
  * listener must be on loopback or a trusted network, since anyone who reaches it can hand this
  * host a domain to run.
@@ -22,18 +22,20 @@
 import { chmodSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { isAbsolute, join } from 'node:path';
-import { UsageError } from '../../errors.ts';
+import { environmentError, errorCode, UsageError } from '../../errors.ts';
 import { newestStreamVersion, readableVersions } from '../../formats/stream/abi.ts';
 import { StreamReader } from '../../formats/stream/reader.ts';
+import { peerText } from '../../peer-text.ts';
 import { hostPrefix } from '../../shm/region-names.ts';
 import { SHM_DIR } from '../../shm/shm-file.ts';
 import type { Host } from '../host.ts';
-import { describeEndpoint, type Endpoint, parseEndpoint } from './endpoint.ts';
+import { asLimitError } from '../limits.ts';
+import { checkUnixPath, describeEndpoint, type Endpoint, parseEndpoint } from './endpoint.ts';
 import type { PoolStreamHooks } from './hooks.ts';
 import { migrate } from './migrate.ts';
 import { helloLine, MIGRATE_IN, oneLine, splitLine } from './protocol.ts';
 import { restoreDomain, restoreImage, saveDomain } from './save-restore.ts';
-import { Wire } from './wire.ts';
+import { MAX_LINE, Wire, WireError } from './wire.ts';
 
 export const STREAM_SOCKET_SUFFIX = 'stream';
 
@@ -42,8 +44,8 @@ export function streamSocketPath(host: Host, dir = SHM_DIR): string {
   return join(dir, `${hostPrefix(host.identity)}.${STREAM_SOCKET_SUFFIX}`);
 }
 
-/** Default largest guest RAM an incoming migration may bring, in MiB. */
-export const DEFAULT_RECEIVE_MEMORY_MIB = 1024;
+/** Default of ReceiverOptions.maxConnections: each connection waits at most the peer timeout idle. */
+export const DEFAULT_STREAM_CONNECTIONS = 16;
 /** Default time a whole incoming stream may take, in ms. */
 export const DEFAULT_RECEIVE_DEADLINE_MS = 10 * 60_000;
 
@@ -53,10 +55,15 @@ export interface ReceiverOptions {
   timeoutMs?: number;
   /** For MIGRATE requests: how long the destination may take to verify (MigrateOptions.verifyTimeoutMs). */
   verifyTimeoutMs?: number;
-  /** Largest guest RAM accepted from an incoming migration (default DEFAULT_RECEIVE_MEMORY_MIB). */
+  /**
+   * Tests: accept less guest RAM from an incoming migration than the host's limit (never more).
+   * The limit itself is the host's (Host.limits, `hvkit host --max-guest-memory`).
+   */
   maxMemoryMiB?: number;
   /** How long receiving a whole stream may take (default DEFAULT_RECEIVE_DEADLINE_MS). */
   receiveTimeoutMs?: number;
+  /** Connections served at once; more are answered `FAIL host busy` and closed (default 16). */
+  maxConnections?: number;
   /** Serve SAVE/RESTORE/MIGRATE requests too (default: on unix sockets only). */
   requests?: boolean;
   /** Tests: called after each chunk of an incoming stream with the bytes received so far. */
@@ -74,12 +81,17 @@ export interface StreamListener {
   close(): Promise<void>;
 }
 
+/** Every log line goes out sanitised: most of them quote what a peer sent (peer-text.ts). */
+function logLine(options: ReceiverOptions, line: string): void {
+  options.onLog?.(peerText(line, 2000));
+}
+
 /** Hosts receiving a migration right now: one at a time each. */
 const receiving = new WeakSet<Host>();
 
 async function receive(host: Host, wire: Wire, options: ReceiverOptions): Promise<void> {
   if (receiving.has(host)) {
-    options.onLog?.('migration in refused: another one is in progress');
+    logLine(options, 'migration in refused: another one is in progress');
     await wire.write('FAIL this host is receiving another migration; try again later\n');
     return;
   }
@@ -93,14 +105,20 @@ async function receive(host: Host, wire: Wire, options: ReceiverOptions): Promis
 
 async function receiveOne(host: Host, wire: Wire, options: ReceiverOptions): Promise<void> {
   const timeout = options.timeoutMs ?? 10_000;
-  const reader = new StreamReader({ maxMemoryMiB: options.maxMemoryMiB ?? DEFAULT_RECEIVE_MEMORY_MIB });
+  // The host's one guest-memory limit, applied at the stream's header: more is never read.
+  const maxMemoryMiB = Math.min(options.maxMemoryMiB ?? Number.POSITIVE_INFINITY, host.limits.maxGuestMemoryMiB);
+  const reader = new StreamReader({ maxMemoryMiB });
   let created: number | undefined;
   let committed = false;
   try {
     await wire.write(helloLine(readableVersions(newestStreamVersion())));
     await wire.readBinary(
       (chunk) => {
-        reader.push(chunk);
+        try {
+          reader.push(chunk);
+        } catch (err) {
+          throw asLimitError(err, host.limits);
+        }
         options.onReceive?.(reader.offset);
         return reader.ended;
       },
@@ -122,16 +140,16 @@ async function receiveOne(host: Host, wire: Wire, options: ReceiverOptions): Pro
     committed = true;
     if (!image.options.paused) await host.unpause(created);
     await wire.write(`RUNNING ${created}\n`);
-    options.onLog?.(`migration in: domain ${created} (${image.domain.name}) running`);
+    logLine(options, `migration in: domain ${created} (${image.domain.name}) running`);
   } catch (err) {
     const why = (err as Error).message;
     if (committed) {
-      options.onLog?.(`migration in: domain ${created} kept after GO, unconfirmed: ${why}`);
+      logLine(options, `migration in: domain ${created} kept after GO, unconfirmed: ${why}`);
       await wire.write(`FAIL domain ${created} kept after GO: ${oneLine(why)}\n`).catch(() => {});
       return;
     }
     if (created !== undefined) await host.destroy(created).catch(() => {});
-    options.onLog?.(`migration in failed: ${why}`);
+    logLine(options, `migration in failed: ${why}`);
     await wire.write(`FAIL ${oneLine(why)}\n`).catch(() => {});
   }
 }
@@ -161,6 +179,40 @@ async function request(host: Host, word: string, rest: string, options: Receiver
   throw new UsageError(`unknown stream request ${JSON.stringify(oneLine(word))}`);
 }
 
+/** Strings and lists in an answer that is too long are cut to these. */
+const ANSWER_STRING_MAX = 256;
+const ANSWER_LIST_MAX = 8;
+
+function shrink(value: unknown): unknown {
+  if (typeof value === 'string') return value.length > ANSWER_STRING_MAX ? peerText(value, ANSWER_STRING_MAX) : value;
+  if (Array.isArray(value)) {
+    const kept = value.slice(0, ANSWER_LIST_MAX).map(shrink);
+    return value.length > ANSWER_LIST_MAX ? [...kept, `… and ${value.length - ANSWER_LIST_MAX} more`] : kept;
+  }
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, shrink(v)]));
+  }
+  return value;
+}
+
+/**
+ * One answer line of a stream request: JSON with `ok` first, at most MAX_LINE bytes with its
+ * newline, so the client can always read it. The size of a result can depend on the input (a
+ * stream's optional records, a long path), so a result that would not fit is cut (long strings
+ * and lists shortened, `truncated: true`) — never dropped: the request did what the answer says.
+ */
+export function answerLine(answer: { ok: true; result: unknown } | { ok: false; error: string }): string {
+  const fits = (line: string) => Buffer.byteLength(line) <= MAX_LINE;
+  if (!answer.ok) {
+    const line = `${JSON.stringify({ ok: false, error: oneLine(answer.error) })}\n`;
+    return fits(line) ? line : `${JSON.stringify({ ok: false, error: peerText(answer.error, ANSWER_STRING_MAX) })}\n`;
+  }
+  const line = `${JSON.stringify({ ok: true, result: answer.result })}\n`;
+  if (fits(line)) return line;
+  const cut = `${JSON.stringify({ ok: true, truncated: true, result: shrink(answer.result) })}\n`;
+  return fits(cut) ? cut : `${JSON.stringify({ ok: true, truncated: true })}\n`;
+}
+
 async function serve(host: Host, socket: Socket, options: ReceiverOptions, requests: boolean): Promise<void> {
   const timeout = options.timeoutMs ?? 10_000;
   const wire = new Wire(socket, { writeStallMs: timeout });
@@ -172,16 +224,20 @@ async function serve(host: Host, socket: Socket, options: ReceiverOptions, reque
       await wire.write(`FAIL this endpoint only receives migrations\n`);
       return;
     }
+    let answer: string;
     try {
       const result = await request(host, word, rest, options);
-      options.onLog?.(`${word} ${rest}: ok`);
-      await wire.write(`${JSON.stringify({ ok: true, result })}\n`);
+      logLine(options, `${word} ${rest}: ok`);
+      answer = answerLine({ ok: true, result });
     } catch (err) {
-      options.onLog?.(`${word} ${rest}: ${(err as Error).message}`);
-      await wire.write(`${JSON.stringify({ ok: false, error: (err as Error).message })}\n`);
+      logLine(options, `${word} ${rest}: ${(err as Error).message}`);
+      answer = answerLine({ ok: false, error: (err as Error).message });
     }
-  } catch {
+    await wire.write(answer);
+  } catch (err) {
     // The peer went away or timed out: nothing was created that is not cleaned up above.
+    // Anything else is a defect of this host, reported rather than passed off as the peer's.
+    if (!(err instanceof WireError)) logLine(options, `internal error serving a stream connection: ${String(err)}`);
   } finally {
     wire.close();
   }
@@ -216,50 +272,65 @@ export async function claimSocketPath(path: string): Promise<void> {
 
 /**
  * Listens at `at` (unix path or host:port; TCP port 0 picks one). A TCP address must be loopback
- * or a trusted network: incoming migrations are not authenticated.
+ * or a trusted network: incoming migrations are not authenticated. Rejects — never throws, never
+ * leaves a socket behind — when the address is malformed or cannot be bound; the error names the
+ * address as given.
  */
-export function listenForStreams(
+export async function listenForStreams(
   host: Host,
   at: string | Endpoint,
   options: ReceiverOptions = {},
 ): Promise<StreamListener> {
-  const endpoint = typeof at === 'string' ? parseEndpoint(at) : at;
+  const endpoint = typeof at === 'string' ? parseEndpoint(at, { listening: true }) : at;
+  if (endpoint.kind === 'unix') checkUnixPath(endpoint.path);
+  const what = describeEndpoint(endpoint);
   const requests = options.requests ?? endpoint.kind === 'unix';
   const sockets = new Set<Socket>();
+  const maxConnections = options.maxConnections ?? DEFAULT_STREAM_CONNECTIONS;
   const server: Server = createServer((socket) => {
+    if (sockets.size >= maxConnections) {
+      // Refused with a line both a migration source and `hvkit ctl` show, not a bare reset.
+      socket.on('error', () => {});
+      socket.resume();
+      socket.end(`FAIL host busy: ${sockets.size} stream connections, the most it serves at once; try again later\n`);
+      setTimeout(() => socket.destroy(), 2000).unref();
+      return;
+    }
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     void serve(host, socket, options, requests);
   });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    const done = () => {
-      server.off('error', reject);
-      let address = describeEndpoint(endpoint);
-      if (endpoint.kind === 'unix') chmodSync(endpoint.path, 0o600);
-      else {
-        const a = server.address();
-        if (a && typeof a === 'object') address = `${endpoint.host}:${a.port}`;
+  const close = () =>
+    new Promise<void>((res) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => res());
+      if (endpoint.kind === 'unix' && existsSync(endpoint.path)) {
+        try {
+          unlinkSync(endpoint.path);
+        } catch (err) {
+          // Someone removed it meanwhile: that is the state closing wants.
+          if (errorCode(err) !== 'ENOENT') throw environmentError(what, err);
+        }
       }
-      resolve({
-        endpoint,
-        address,
-        close: () =>
-          new Promise<void>((res) => {
-            for (const s of sockets) s.destroy();
-            server.close(() => res());
-            if (endpoint.kind === 'unix' && existsSync(endpoint.path)) {
-              try {
-                unlinkSync(endpoint.path);
-              } catch {}
-            }
-          }),
-      });
-    };
-    if (endpoint.kind === 'unix') {
-      claimSocketPath(endpoint.path).then(() => server.listen(endpoint.path, done), reject);
-    } else server.listen(endpoint.port, endpoint.host, done);
+    });
+  if (endpoint.kind === 'unix') await claimSocketPath(endpoint.path);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) => reject(environmentError(what, err)));
+    if (endpoint.kind === 'unix') server.listen(endpoint.path, resolve);
+    else server.listen(endpoint.port, endpoint.host, resolve);
   });
+  let address = what;
+  try {
+    if (endpoint.kind === 'unix') chmodSync(endpoint.path, 0o600);
+    else {
+      const a = server.address();
+      if (a && typeof a === 'object') address = describeEndpoint({ ...endpoint, port: a.port });
+    }
+  } catch (err) {
+    await close();
+    throw environmentError(what, err);
+  }
+  return { endpoint, address, close };
 }
 
 /** The host's local stream socket (streamSocketPath), serving requests and migrations. */

@@ -24,6 +24,7 @@ import { streamPieces, type WriteOptions } from '../../formats/stream/writer.ts'
 import type { GuestProgram } from '../../vmm/guests.ts';
 import type { Workload } from '../backend.ts';
 import type { DomainInfo, Host } from '../host.ts';
+import { asLimitError } from '../limits.ts';
 import { type CaptureOptions, captureDomain } from './capture.ts';
 import type { PoolStreamHooks } from './hooks.ts';
 
@@ -152,6 +153,28 @@ export interface RestoreResult {
   notApplied: string[];
 }
 
+/** Distinct skipped record types named in a restore's answer; the rest are counted. */
+const SKIPPED_TYPES_NAMED = 8;
+
+/**
+ * The optional records a restore skipped, bounded: one entry per record type (with its count),
+ * the first few types named and the others counted — a stream may hold thousands of them, and
+ * the answer must stay small enough for its reader.
+ */
+export function describeSkipped(types: readonly number[]): string[] {
+  const counts = new Map<number, number>();
+  for (const t of types) counts.set(t, (counts.get(t) ?? 0) + 1);
+  const out: string[] = [];
+  for (const [t, n] of [...counts].slice(0, SKIPPED_TYPES_NAMED)) {
+    out.push(`${n === 1 ? '' : `${n} × `}record type 0x${t.toString(16)} (unknown optional)`);
+  }
+  if (counts.size > SKIPPED_TYPES_NAMED) {
+    const rest = [...counts.values()].slice(SKIPPED_TYPES_NAMED).reduce((a, b) => a + b, 0);
+    out.push(`${rest} more unknown optional records of ${counts.size - SKIPPED_TYPES_NAMED} other types`);
+  }
+  return out;
+}
+
 /** Creates a new domain from a verified image and lets it continue where it stopped. */
 export async function restoreImage(
   host: Host,
@@ -163,7 +186,7 @@ export async function restoreImage(
       `the image holds ${image.domain.cpu} vCPU state; this host runs the ${host.backend.kind} backend`,
     );
   }
-  const notApplied = image.skipped.map((t) => `record type 0x${t.toString(16)} (unknown optional)`);
+  const notApplied = describeSkipped(image.skipped);
   if (image.pools && !options.pools) notApplied.push('pools (no pool service)');
   // Before the domain exists: a snapshot the pool service would refuse leaves nothing behind.
   if (image.pools && options.pools) options.pools.validate(image.pools.version, image.pools.data);
@@ -202,5 +225,13 @@ export async function restoreImage(
 
 /** Verifies `file` completely, then restores it (see restoreImage). */
 export async function restoreDomain(host: Host, file: string, options: RestoreOptions = {}): Promise<RestoreResult> {
-  return restoreImage(host, readStreamFile(file, options), options);
+  // The host's guest-memory limit applies at the stream's header: a larger guest is never read.
+  const maxMemoryMiB = Math.min(options.maxMemoryMiB ?? Number.POSITIVE_INFINITY, host.limits.maxGuestMemoryMiB);
+  let image: VerifiedImage;
+  try {
+    image = readStreamFile(file, { ...options, maxMemoryMiB });
+  } catch (err) {
+    throw asLimitError(err, host.limits);
+  }
+  return restoreImage(host, image, options);
 }

@@ -5,6 +5,12 @@
  * too: a peer that stops reading without closing would otherwise hold the writer forever.
  */
 import type { Socket } from 'node:net';
+import { EnvironmentError, errnoText } from '../../errors.ts';
+
+/** The peer closed, reset, stalled, timed out or broke the line rules: the environment, not a defect. */
+export class WireError extends EnvironmentError {
+  override readonly name = 'WireError';
+}
 
 export const MAX_LINE = 4096;
 
@@ -36,12 +42,14 @@ export class Wire {
       else {
         this.#text += chunk.toString('latin1');
         if (this.#text.length > MAX_LINE && !this.#text.includes('\n'))
-          this.#fail(new Error('peer sent an overlong line'));
+          this.#fail(new WireError('peer sent an overlong line'));
       }
       this.#wake();
     });
-    socket.on('error', (err) => this.#fail(err));
-    socket.on('close', () => this.#fail(new Error('the peer closed the connection')));
+    socket.on('error', (err: NodeJS.ErrnoException) =>
+      this.#fail(err.code ? new WireError(`the connection failed: ${errnoText(err.code)}`) : err),
+    );
+    socket.on('close', () => this.#fail(new WireError('the peer closed the connection')));
   }
 
   get socket(): Socket {
@@ -66,7 +74,7 @@ export class Wire {
     this.#stall = undefined;
     if (this.#pendingWrites === 0 || this.#closed) return;
     this.#stall = setTimeout(
-      () => this.abort(new Error(`the peer took no data for ${this.#writeStallMs} ms`)),
+      () => this.abort(new WireError(`the peer took no data for ${this.#writeStallMs} ms`)),
       this.#writeStallMs,
     );
   }
@@ -81,7 +89,7 @@ export class Wire {
       const timer = setTimeout(() => {
         // A waiter left behind would take the next line from whoever reads after this.
         this.#waiters = this.#waiters.filter((w) => w !== check);
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
+        reject(new WireError(`timed out after ${timeoutMs} ms waiting for ${what}`));
       }, timeoutMs);
       const check = () => {
         const nl = this.#text.indexOf('\n');
@@ -92,7 +100,7 @@ export class Wire {
           resolve(line);
         } else if (this.#closed) {
           clearTimeout(timer);
-          reject(new Error(`${this.#closed.message} while waiting for ${what}`));
+          reject(new WireError(`${this.#closed.message} while waiting for ${what}`));
         } else this.#waiters.push(check);
       };
       check();
@@ -110,11 +118,11 @@ export class Wire {
       const deadline =
         deadlineMs === undefined
           ? undefined
-          : setTimeout(() => finish(new Error(`${what} took longer than ${deadlineMs} ms`)), deadlineMs);
+          : setTimeout(() => finish(new WireError(`${what} took longer than ${deadlineMs} ms`)), deadlineMs);
       const arm = () => {
         clearTimeout(timer);
         timer = setTimeout(
-          () => finish(new Error(`timed out after ${timeoutMs} ms without data while reading ${what}`)),
+          () => finish(new WireError(`timed out after ${timeoutMs} ms without data while reading ${what}`)),
           timeoutMs,
         );
       };
@@ -135,7 +143,7 @@ export class Wire {
         }
       };
       const onClose = () => {
-        if (this.#closed && this.#binary) finish(new Error(`${this.#closed.message} while reading ${what}`));
+        if (this.#closed && this.#binary) finish(new WireError(`${this.#closed.message} while reading ${what}`));
         else if (this.#binary) this.#waiters.push(onClose);
       };
       arm();
@@ -155,7 +163,7 @@ export class Wire {
    * outstanding, `writeStallMs` without any completing destroys the socket and rejects them.
    */
   write(data: Uint8Array | string): Promise<void> {
-    if (this.#closed) return Promise.reject(new Error(this.#closed.message));
+    if (this.#closed) return Promise.reject(new WireError(this.#closed.message));
     return new Promise((resolve, reject) => {
       this.#pendingWrites++;
       if (this.#pendingWrites === 1) this.#armStall();
@@ -165,7 +173,7 @@ export class Wire {
         // A destroyed socket reports its cut-off writes as done (Node 20) or as ECANCELED (Node 22+):
         // either way the wire's own failure, which says why it was destroyed, wins.
         const failed = this.#closed ?? err;
-        if (failed) reject(new Error(failed.message));
+        if (failed) reject(new WireError(failed.message));
         else resolve();
       });
     });
@@ -180,7 +188,7 @@ export class Wire {
     let inFlight: Promise<void>[] = [];
     let pending = 0;
     for (const raw of pieces) {
-      if (this.#closed) throw new Error(`${this.#closed.message} while sending the stream`);
+      if (this.#closed) throw new WireError(`${this.#closed.message} while sending the stream`);
       const p = transform ? transform(raw, offset) : raw;
       offset += p.length;
       pending += p.length;
