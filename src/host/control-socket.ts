@@ -25,7 +25,7 @@
 import { chmodSync, existsSync, readdirSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { environmentError, FormatError, UsageError } from '../errors.ts';
+import { environmentError, FormatError, isErrno, UsageError } from '../errors.ts';
 import { STATUS } from '../formats/callword/constants.ts';
 import { decodeRequest, encodeResponse } from '../formats/callword/frame.ts';
 import { type HostIdentity, hostPrefix, parseRegionName } from '../shm/region-names.ts';
@@ -155,8 +155,9 @@ export class ControlSocket {
       for (const s of this.#refused) s.destroy();
       try {
         unlinkSync(this.path);
-      } catch {
-        // Already gone (server.close unlinks on some platforms).
+      } catch (e) {
+        // Already gone (server.close unlinks on some platforms); anything else is worth seeing.
+        if (!isErrno(e, 'ENOENT')) this.#limits.onInternalError(`removing ${this.path}`, e);
       }
     });
     return this.#closing;
@@ -340,8 +341,9 @@ export function findControlSockets(dir = SHM_DIR): RunningHostSocket[] {
   let names: string[];
   try {
     names = readdirSync(dir);
-  } catch {
-    return [];
+  } catch (e) {
+    if (isErrno(e, 'ENOENT', 'EACCES')) return []; // no /dev/shm here, or not ours to list
+    throw e;
   }
   const out: RunningHostSocket[] = [];
   for (const name of names) {

@@ -18,7 +18,7 @@ import { exitedProcesses, ProcessHandle } from '../../attach/pidfd.ts';
 import { type Plan, type PlannedTable, planVms, type VmPlan } from '../../attach/plan.ts';
 import { sameFile } from '../../attach/sys.ts';
 import { HvkitTable, listTableNames, type TableName } from '../../attach/tables.ts';
-import { ClosedError } from '../../errors.ts';
+import { ClosedError, isErrno } from '../../errors.ts';
 import type { KvmStatDescriptor } from '../../formats/kvm-stats/types.ts';
 import { shippedStatsTableAbi } from '../../formats/stats-table/abi.ts';
 import { processStartTime, readCmdline } from '../../os/procfs.ts';
@@ -439,8 +439,10 @@ function statsUnchanged(r: VmRecord, p: VmPlan): boolean {
   if (!first || first.fd === undefined) return true;
   try {
     return sameFile(p.pid, first.ownerFd, process.pid, first.fd);
-  } catch {
-    return true; // kcmp unavailable (ENOSYS, EPERM): fd numbers are all we can compare
+  } catch (e) {
+    // kcmp unavailable (ENOSYS, EPERM) or a process gone meanwhile: fd numbers are all we can compare.
+    if (isErrno(e, 'ENOSYS', 'EPERM', 'EACCES', 'ESRCH', 'EBADF')) return true;
+    throw e;
   }
 }
 

@@ -4,6 +4,7 @@
  * Whatever ends the session (q, Ctrl-C, SIGTERM, SIGINT, an error anywhere) goes through one
  * `finish` that restores the terminal before anything else is printed.
  */
+import { isErrno } from '../../errors.ts';
 import type { TopTracker } from './frame.ts';
 import type { TopSource } from './model.ts';
 import { VIEW_BEGIN, VIEW_END } from './repaint.ts';
@@ -100,7 +101,10 @@ export function runInteractive(
     function restoreTerminal(): void {
       try {
         io.stdin.setRawMode?.(false);
-      } catch {}
+      } catch (e) {
+        // The terminal went away (hang-up): nothing left to restore on it.
+        if (!isErrno(e, 'EIO', 'EBADF', 'ENOTTY', 'EINVAL')) throw e;
+      }
       io.stdin.pause();
       io.stdout.write(VIEW_END);
     }
