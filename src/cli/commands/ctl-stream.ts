@@ -9,9 +9,9 @@ import { connect } from 'node:net';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { resolveHostSocket } from '../../ctl/client.ts';
-import { UsageError } from '../../errors.ts';
+import { EnvironmentError, type ErrorKind, HvkitError } from '../../errors.ts';
 import { MAX_LINE } from '../../host/migration/wire.ts';
-import { EXIT_CHECK_FAILED, EXIT_OK } from '../errors.ts';
+import { EXIT_OK, exitCodeFor } from '../errors.ts';
 import { printJson } from '../output.ts';
 import { parseInteger } from './args.ts';
 import type { CtlExtension } from './ctl.ts';
@@ -23,17 +23,45 @@ export function streamSocketOf(command: Command): string {
   return ctl.replace(/\.ctl$/, '.stream');
 }
 
+/** The host's answer: a result, or an error with its kind (usage, format, environment, internal). */
+export interface StreamAnswer {
+  ok: boolean;
+  result?: unknown;
+  error?: string;
+  kind?: ErrorKind;
+}
+
+/** An error the host reported for a request, with the kind the host gave it. */
+export class HostRequestError extends HvkitError {
+  override readonly name = 'HostRequestError';
+  constructor(
+    readonly kind: ErrorKind,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const KINDS: readonly ErrorKind[] = ['usage', 'format', 'environment', 'internal'];
+
+/**
+ * The host's failure as an error of the kind it reported. The host names files by the absolute
+ * path it was sent; the user is shown the path as they typed it.
+ */
+export function hostError(answer: StreamAnswer, typed?: { path: string; sent: string }): HostRequestError {
+  const kind = KINDS.find((k) => k === answer.kind) ?? 'internal';
+  let message = answer.error ?? 'the host refused the request without saying why';
+  if (typed && typed.path !== typed.sent) message = message.split(typed.sent).join(typed.path);
+  return new HostRequestError(kind, message);
+}
+
 /** Sends one request line; resolves with the host's JSON answer. */
-export function streamRequest(
-  path: string,
-  line: string,
-  timeoutMs = 600_000,
-): Promise<{ ok: boolean; result?: unknown; error?: string }> {
+export function streamRequest(path: string, line: string, timeoutMs = 600_000): Promise<StreamAnswer> {
   return new Promise((done, fail) => {
     const socket = connect(path);
     let text = '';
     let settled = false;
-    const settle = (answer: () => { ok: boolean; result?: unknown; error?: string }) => {
+    const settle = (answer: () => StreamAnswer) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
@@ -46,7 +74,7 @@ export function streamRequest(
     };
     const refuse = (message: string) =>
       settle(() => {
-        throw new UsageError(message);
+        throw new EnvironmentError(message);
       });
     const timer = setTimeout(() => refuse(`the host did not answer within ${timeoutMs} ms`), timeoutMs);
     socket.on('connect', () => socket.write(`${line}\n`));
@@ -61,7 +89,7 @@ export function streamRequest(
         try {
           return JSON.parse(answer);
         } catch {
-          throw new UsageError(`the host answered something else than JSON: ${answer.slice(0, 200)}`);
+          throw new EnvironmentError(`the host answered something else than JSON: ${answer.slice(0, 200)}`);
         }
       });
     });
@@ -74,35 +102,52 @@ export function streamRequest(
 interface Opts {
   json?: boolean;
   paused?: boolean;
+  force?: boolean;
   to?: string;
 }
 
+/**
+ * Sends `line`; prints the result, or (as any local error is) one line on stderr, and returns
+ * the exit code of the error's kind: a missing file is the environment (2), a bad stream is
+ * format (1). `typed` maps the absolute path sent back to the path the user typed.
+ */
 async function run(
   command: Command,
   line: string,
   opts: Opts,
   describe: (result: Record<string, unknown>) => string,
+  typed?: { path: string; sent: string },
 ): Promise<number> {
   const answer = await streamRequest(streamSocketOf(command), line);
-  if (opts.json) printJson(answer);
-  else if (answer.ok) process.stdout.write(`${describe(answer.result as Record<string, unknown>)}\n`);
-  else process.stderr.write(`hvkit: ${answer.error}\n`);
-  return answer.ok ? EXIT_OK : EXIT_CHECK_FAILED;
+  if (answer.ok) {
+    if (opts.json) printJson(answer);
+    else process.stdout.write(`${describe(answer.result as Record<string, unknown>)}\n`);
+    return EXIT_OK;
+  }
+  const error = hostError(answer, typed);
+  if (opts.json) printJson({ ...answer, kind: error.kind, error: error.message });
+  else process.stderr.write(`hvkit: ${error.message}\n`);
+  return exitCodeFor(error);
 }
 
 export const ctlStream: CtlExtension = (ctl: Command, kit) => {
   ctl
     .command('save <domid> <file>')
-    .description('pause a domain, write its stream to FILE (atomically), let it run on')
+    .description(
+      'pause a domain, write its stream to FILE (atomically), let it run on; FILE must not exist unless --force',
+    )
     .option('--paused', 'leave the domain paused after the save')
+    .option('--force', 'replace FILE if it is an existing regular file (anything else is always refused)')
     .option('--json', 'print JSON')
     .action(async (domid: string, file: string, opts: Opts, command: Command) => {
       const id = parseInteger('DOMID', domid);
+      const sent = resolve(file);
       const code = await run(
         command,
-        `SAVE ${id} ${opts.paused ? 1 : 0} ${resolve(file)}`,
+        `SAVE ${id} ${opts.paused ? 1 : 0} ${opts.force ? 1 : 0} ${sent}`,
         opts,
-        (r) => `saved domain ${id} to ${r.file} (${r.bytes} bytes, stream version ${r.version})`,
+        (r) => `saved domain ${id} to ${file} (${r.bytes} bytes, stream version ${r.version})`,
+        { path: file, sent },
       );
       kit.setExit(code);
     });
@@ -112,11 +157,18 @@ export const ctlStream: CtlExtension = (ctl: Command, kit) => {
     .option('--paused', 'leave the restored domain paused')
     .option('--json', 'print JSON')
     .action(async (file: string, opts: Opts, command: Command) => {
-      const code = await run(command, `RESTORE ${opts.paused ? 1 : 0} ${resolve(file)}`, opts, (r) => {
-        const d = r.domain as { domid: number; name: string; state: string };
-        const up = r.upgradedFrom === undefined ? '' : `, upgraded from version ${r.upgradedFrom}`;
-        return `restored ${file} as domain ${d.domid} (${d.name}), ${d.state}${up}`;
-      });
+      const sent = resolve(file);
+      const code = await run(
+        command,
+        `RESTORE ${opts.paused ? 1 : 0} ${sent}`,
+        opts,
+        (r) => {
+          const d = r.domain as { domid: number; name: string; state: string };
+          const up = r.upgradedFrom === undefined ? '' : `, upgraded from version ${r.upgradedFrom}`;
+          return `restored ${file} as domain ${d.domid} (${d.name}), ${d.state}${up}`;
+        },
+        { path: file, sent },
+      );
       kit.setExit(code);
     });
   ctl

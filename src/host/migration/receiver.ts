@@ -4,7 +4,7 @@
  * | migrate` (one request line, one JSON answer line).
  *
  *   MIGRATE-IN                     an incoming migration (protocol.ts)
- *   SAVE <domid> <paused 0|1> <absolute file path>
+ *   SAVE <domid> <paused 0|1> [<force 0|1>] <absolute file path>
  *   RESTORE <paused 0|1> <absolute file path>
  *   MIGRATE <domid> <socket path or host:port>
  *
@@ -22,6 +22,7 @@
 import { chmodSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { isAbsolute, join } from 'node:path';
+import { describeError, kindOf } from '../../cli/errors.ts';
 import { UsageError } from '../../errors.ts';
 import { newestStreamVersion, readableVersions } from '../../formats/stream/abi.ts';
 import { StreamReader } from '../../formats/stream/reader.ts';
@@ -139,9 +140,9 @@ async function receiveOne(host: Host, wire: Wire, options: ReceiverOptions): Pro
 async function request(host: Host, word: string, rest: string, options: ReceiverOptions): Promise<unknown> {
   const poolOpt = options.pools ? { pools: options.pools } : {};
   if (word === 'SAVE') {
-    const m = /^(\d+) ([01]) (.+)$/.exec(rest);
-    if (!m || !isAbsolute(m[3]!)) throw new UsageError('SAVE <domid> <0|1> <absolute path>');
-    return saveDomain(host, Number(m[1]), m[3]!, { leavePaused: m[2] === '1', ...poolOpt });
+    const m = /^(\d+) ([01])(?: ([01]))? (\/.*)$/.exec(rest);
+    if (!m || !isAbsolute(m[4]!)) throw new UsageError('SAVE <domid> <0|1> [<force 0|1>] <absolute path>');
+    return saveDomain(host, Number(m[1]), m[4]!, { leavePaused: m[2] === '1', force: m[3] === '1', ...poolOpt });
   }
   if (word === 'RESTORE') {
     const m = /^([01]) (.+)$/.exec(rest);
@@ -177,8 +178,10 @@ async function serve(host: Host, socket: Socket, options: ReceiverOptions, reque
       options.onLog?.(`${word} ${rest}: ok`);
       await wire.write(`${JSON.stringify({ ok: true, result })}\n`);
     } catch (err) {
-      options.onLog?.(`${word} ${rest}: ${(err as Error).message}`);
-      await wire.write(`${JSON.stringify({ ok: false, error: (err as Error).message })}\n`);
+      // The kind travels with the message, so the client exits as it would for a local error.
+      const error = describeError(err);
+      options.onLog?.(`${word} ${rest}: ${error}`);
+      await wire.write(`${JSON.stringify({ ok: false, kind: kindOf(err), error })}\n`);
     }
   } catch {
     // The peer went away or timed out: nothing was created that is not cleaned up above.
