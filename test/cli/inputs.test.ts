@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -71,5 +71,41 @@ describe('check and dump refuse inputs that are not regular files', () => {
   it('a missing path: exit 2 naming it, without errno codes', () => {
     refused(['check', '/nonexistent'], '/nonexistent: no such file or directory');
     refused(['dump', join(dir, 'nope')], `${join(dir, 'nope')}: no such file or directory`);
+  });
+});
+
+describe('outputs the CLI writes refuse what is not a regular file', () => {
+  it('top --log: a FIFO is refused at once, a symlink is not followed', () => {
+    const fifo = join(dir, 'log.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const r = hvkit('top', '--count', '1', '--log', fifo);
+    assert.equal(r.code, 2, r.err);
+    assert.match(r.err, new RegExp(`${fifo}: not-regular-file: `));
+    const target = join(dir, 'log-target.csv');
+    writeFileSync(target, '');
+    const link = join(dir, 'log-link.csv');
+    symlinkSync(target, link);
+    const l = hvkit('top', '--count', '1', '--log', link);
+    assert.equal(l.code, 2, l.err);
+    assert.match(l.err, new RegExp(`${link}: symlink: `));
+  });
+
+  it('abi gen --out: replaces a regular file, refuses a FIFO or a symlink', () => {
+    const out = join(dir, 'table.h');
+    writeFileSync(out, 'old');
+    assert.equal(hvkit('abi', 'gen', 'c', 'stats-table', '--out', out).code, 0);
+    assert.match(readFileSync(out, 'utf8'), /#/);
+    const fifo = join(dir, 'out.fifo');
+    execFileSync('mkfifo', [fifo]);
+    refused(
+      ['abi', 'gen', 'c', 'stats-table', '--out', fifo],
+      `${fifo}: not-regular-file: is a FIFO: refusing to replace it`,
+    );
+    const link = join(dir, 'out-link.h');
+    symlinkSync(out, link);
+    refused(
+      ['abi', 'gen', 'md', 'stats-table', '--out', link],
+      `${link}: symlink: is a symbolic link: refusing to replace it`,
+    );
   });
 });
