@@ -14,7 +14,19 @@
  * write leaves no temporary file behind.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, linkSync, lstatSync, openSync, renameSync, unlinkSync, writevSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  fsyncSync,
+  linkSync,
+  lstatSync,
+  openSync,
+  renameSync,
+  type Stats,
+  unlinkSync,
+  writevSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { environmentError, errorCode } from '../errors.ts';
 import { FileRefusedError, fileKind } from './open-input.ts';
@@ -29,6 +41,8 @@ export class OutputRefusedError extends FileRefusedError<OutputFileRule> {
 export interface ReplaceFileOptions {
   /** Replace an existing regular file (never anything else). */
   force?: boolean;
+  /** Permission bits of the new file, before the umask (default 0600). */
+  mode?: number;
   /** Tests: called with the bytes written so far before each batch is written (throwing aborts). */
   onWrite?: (bytes: number) => void;
 }
@@ -68,7 +82,7 @@ export function writeFileAtomically(
   let tempLeft = false;
   try {
     try {
-      fd = openSync(temp, 'wx', 0o600);
+      fd = openSync(temp, 'wx', options.mode ?? 0o600);
     } catch (err) {
       throw environmentError(file, err);
     }
@@ -169,4 +183,55 @@ function removeTemp(temp: string, file: string): void {
   } catch (err) {
     if (errorCode(err) !== 'ENOENT') throw environmentError(file, err);
   }
+}
+
+/** A regular file opened to append to (a log); whoever holds it closes it. */
+export interface AppendFile {
+  readonly path: string;
+  readonly fd: number;
+  /** fstat of the descriptor at open (size 0: the file is new or empty). */
+  readonly stat: Stats;
+  close(): void;
+}
+
+/**
+ * Opens `path` to append, creating it (mode 0644 before the umask) if missing, with O_NONBLOCK and
+ * O_NOFOLLOW: a FIFO there is refused at once (ENXIO without a reader, fstat with one) instead of
+ * blocking, a symlink is not followed, and only a regular file is appended to.
+ */
+export function openAppendOutput(path: string): AppendFile {
+  const flags =
+    constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NONBLOCK | constants.O_NOFOLLOW;
+  let fd: number;
+  try {
+    fd = openSync(path, flags, 0o644);
+  } catch (err) {
+    const code = errorCode(err);
+    if (code === 'ELOOP') throw new OutputRefusedError(path, 'symlink', 'is a symbolic link (not followed)');
+    if (code === 'ENXIO') throw new OutputRefusedError(path, 'not-regular-file', 'is not a regular file');
+    if (code === 'EISDIR') throw new OutputRefusedError(path, 'not-regular-file', 'is a directory');
+    throw environmentError(path, err);
+  }
+  let stat: Stats;
+  try {
+    stat = fstatSync(fd);
+  } catch (err) {
+    closeSync(fd);
+    throw environmentError(path, err);
+  }
+  if (!stat.isFile()) {
+    closeSync(fd);
+    throw new OutputRefusedError(path, 'not-regular-file', `is a ${fileKind(stat)}, not a regular file`);
+  }
+  let open = true;
+  return {
+    path,
+    fd,
+    stat,
+    close() {
+      if (!open) return;
+      open = false;
+      closeSync(fd);
+    },
+  };
 }

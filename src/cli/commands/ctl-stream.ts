@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { resolveHostSocket } from '../../ctl/client.ts';
-import { EnvironmentError, type ErrorKind, HvkitError } from '../../errors.ts';
+import { EnvironmentError, type ErrorKind, errnoText, errorCode, HvkitError } from '../../errors.ts';
 import { MAX_LINE } from '../../host/migration/wire.ts';
 import { EXIT_OK, exitCodeFor } from '../errors.ts';
 import { printJson } from '../output.ts';
@@ -95,7 +95,9 @@ export function streamRequest(path: string, line: string, timeoutMs = 600_000): 
     });
     socket.on('end', () => refuse(`the host closed its stream socket ${path} without answering`));
     socket.on('close', () => refuse(`the host closed its stream socket ${path} without answering`));
-    socket.on('error', (err) => refuse(`cannot reach the host's stream socket ${path}: ${err.message}`));
+    socket.on('error', (err) =>
+      refuse(`cannot reach the host's stream socket ${path}: ${errnoText(errorCode(err) ?? err.message)}`),
+    );
   });
 }
 

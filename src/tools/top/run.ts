@@ -3,8 +3,9 @@
  * plain screens, JSON or CSV), runs the sampling loop and returns the exit code. Commander-free
  * so tests and other front ends can drive it with any TopSource and any streams.
  */
-import { closeSync, fstatSync, openSync, writeSync } from 'node:fs';
+import { writeSync } from 'node:fs';
 import { UsageError } from '../../errors.ts';
+import { openAppendOutput } from '../../os/replace-file.ts';
 import { CsvLog } from './csv.ts';
 import { type Frame, TopTracker } from './frame.ts';
 import { frameDocument, serializeJson } from './json.ts';
@@ -103,15 +104,10 @@ function makeEmitter(mode: TopMode, options: TopOptions, state: ViewState, io: T
     let close = () => {};
     let headerAlreadyWritten = false;
     if (options.logFile) {
-      let fd: number;
-      try {
-        fd = openSync(options.logFile, 'a');
-      } catch (error) {
-        throw new UsageError(`--log ${options.logFile}: ${(error as Error).message}`);
-      }
-      headerAlreadyWritten = fstatSync(fd).size > 0;
-      write = (text) => void writeSync(fd, text);
-      close = () => closeSync(fd);
+      const log = openAppendOutput(options.logFile);
+      headerAlreadyWritten = log.stat.size > 0;
+      write = (text) => void writeSync(log.fd, text);
+      close = () => log.close();
     }
     const log = new CsvLog(write, { headerAlreadyWritten });
     return { frame: (frame) => log.frame(frame, visibleVmRows(frame, state), options.vcpus === true), close };
