@@ -80,14 +80,14 @@ describe('outputs the CLI writes refuse what is not a regular file', () => {
     execFileSync('mkfifo', [fifo]);
     const r = hvkit('top', '--count', '1', '--log', fifo);
     assert.equal(r.code, 2, r.err);
-    assert.match(r.err, new RegExp(`${fifo}: not-regular-file: `));
+    assert.match(r.err, new RegExp(`--log ${fifo}: not-regular-file: `));
     const target = join(dir, 'log-target.csv');
     writeFileSync(target, '');
     const link = join(dir, 'log-link.csv');
     symlinkSync(target, link);
     const l = hvkit('top', '--count', '1', '--log', link);
     assert.equal(l.code, 2, l.err);
-    assert.match(l.err, new RegExp(`${link}: symlink: `));
+    assert.match(l.err, new RegExp(`--log ${link}: symlink: `));
   });
 
   it('abi gen --out: replaces a regular file, refuses a FIFO or a symlink', () => {

@@ -4,8 +4,8 @@
  * so tests and other front ends can drive it with any TopSource and any streams.
  */
 import { writeSync } from 'node:fs';
-import { UsageError } from '../../errors.ts';
-import { openAppendOutput } from '../../os/replace-file.ts';
+import { EnvironmentError, UsageError } from '../../errors.ts';
+import { type AppendFile, openAppendOutput } from '../../os/replace-file.ts';
 import { CsvLog } from './csv.ts';
 import { type Frame, TopTracker } from './frame.ts';
 import { frameDocument, serializeJson } from './json.ts';
@@ -91,6 +91,18 @@ interface Emitter {
   close(): void;
 }
 
+/** The --log file (openAppendOutput), its errors saying which option named it. */
+function openLog(path: string): AppendFile {
+  try {
+    return openAppendOutput(path);
+  } catch (err) {
+    if (!(err instanceof EnvironmentError)) throw err;
+    const named = new EnvironmentError(`--log ${err.message}`);
+    (named as { cause?: unknown }).cause = err;
+    throw named;
+  }
+}
+
 function makeEmitter(mode: TopMode, options: TopOptions, state: ViewState, io: TopIo): Emitter {
   const keys = (frame: Frame) => visibleVmRows(frame, state).map((r) => r.key);
   if (mode === 'json') {
@@ -104,7 +116,7 @@ function makeEmitter(mode: TopMode, options: TopOptions, state: ViewState, io: T
     let close = () => {};
     let headerAlreadyWritten = false;
     if (options.logFile) {
-      const log = openAppendOutput(options.logFile);
+      const log = openLog(options.logFile);
       headerAlreadyWritten = log.stat.size > 0;
       write = (text) => void writeSync(log.fd, text);
       close = () => log.close();
