@@ -149,3 +149,26 @@ export function isErrno(err: unknown, ...codes: string[]): boolean {
   const code = errorCode(err);
   return code !== undefined && codes.includes(code);
 }
+
+/** The kind of any thrown value: ours say it; a Node system error is the environment; the rest are defects. */
+export function kindOf(error: unknown): ErrorKind {
+  if (error instanceof HvkitError) return error.kind;
+  if (errorCode(error) !== undefined) return 'environment';
+  return 'internal';
+}
+
+/** One line for a person: our message, a system error as its path and a plain cause, a defect as internal. */
+export function describeError(error: unknown): string {
+  if (error instanceof HvkitError) {
+    return error.kind === 'internal' ? `internal error: ${error.message}` : error.message;
+  }
+  const code = errorCode(error);
+  if (code !== undefined) {
+    // Node's text ("ENOENT: no such file or directory, open '/x'") names the code twice and
+    // sometimes an internal temporary path; keep the path it names and say the cause plainly.
+    const path = (error as { path?: unknown }).path;
+    return typeof path === 'string' ? `${path}: ${errnoText(code)}` : errnoText(code);
+  }
+  if (error instanceof Error) return `internal error: ${error.message}`;
+  return `internal error: ${String(error)}`;
+}

@@ -2,7 +2,8 @@
  * A stats table read through pread copies instead of a mapping, for tables owned by another
  * user. A mapping of a file whose owner may truncate it is a SIGBUS waiting to happen (touching a
  * page past the new end kills the reader); a pread past the end just comes back short, which is
- * reported as a FormatError.
+ * reported as a ShmFileError (rule 'truncated': the file changed under the reader, an
+ * environment error, not bad bytes).
  *
  * A pread is not one atomic load per sequence word, so the copy itself cannot tell a torn group:
  * its sequence word and data are read by a kernel memcpy while the producer may be writing them.
@@ -15,9 +16,14 @@
  * word caught mid-store in one copy cannot equal its value in the next unless it did not change).
  *
  * The reader (StatsTableReader) then runs its usual seqlocked snapshot over the private copy.
+ *
+ * Before bind() (a region of another format, e.g. a domain directory, which changes rarely) a
+ * refresh takes whole copies until two consecutive ones are equal: a group torn in the first
+ * would have changed by the second (its sequence word or its data), so an equal pair holds no
+ * group an update overlapped.
  */
 import { closeSync, readSync } from 'node:fs';
-import { FormatError } from '../errors.ts';
+import { environmentError, FormatError, InternalError } from '../errors.ts';
 import type { StatsTableReader } from '../formats/stats-table/reader.ts';
 import { type Region, ViewRegion } from '../shm/region.ts';
 import { type ShmFile, ShmFileError } from '../shm/shm-file.ts';
@@ -63,6 +69,7 @@ export class CopiedTable {
   #copies: Copy[] = [];
   #groups: CopiedGroup[] = [];
   #settled = new Uint8Array(0);
+  #whole: Uint8Array | undefined;
   #headerSize = 0;
   #fdOpen = true;
   readonly #readAt: PreadFn;
@@ -121,7 +128,10 @@ export class CopiedTable {
 
   /** Replaces the private copy with a fresh, verified one (see the module comment). */
   refresh(): void {
-    if (this.#copies.length === 0) throw new Error('CopiedTable.refresh before bind');
+    if (this.#copies.length === 0) {
+      this.#settleWhole();
+      return;
+    }
     const out = this.#out;
     const outWords = this.#outWords;
     const groups = this.#groups;
@@ -163,18 +173,33 @@ export class CopiedTable {
     }
   }
 
+  /** Unbound: whole copies until two consecutive ones agree, into the private copy. */
+  #settleWhole(): void {
+    if (!this.#fdOpen) throw new InternalError('CopiedTable.refresh after close');
+    this.#whole ??= new Uint8Array(this.#out.length);
+    for (let attempt = 0; attempt <= MAX_EXTRA_COPIES; attempt++) {
+      this.#pread(this.#out);
+      this.#pread(this.#whole);
+      if (equalRange(this.#out, this.#whole, 0, this.#out.length)) return;
+    }
+    throw new FormatError('region', 'region', 'unsettled', `${this.#path} kept changing while copied`);
+  }
+
   /** Fills `dst` from offset 0 of the file; a short read means the owner shrank the file. */
   #pread(dst: Uint8Array): void {
     let done = 0;
     while (done < dst.length) {
-      const n = this.#readAt(this.#fd, dst, done, dst.length - done, done);
+      let n: number;
+      try {
+        n = this.#readAt(this.#fd, dst, done, dst.length - done, done);
+      } catch (err) {
+        throw environmentError(this.#path, err);
+      }
       if (n === 0) {
-        throw new FormatError(
-          FORMAT,
-          'region',
+        throw new ShmFileError(
+          this.#path,
           'truncated',
-          `${this.#path} ends before byte ${dst.length} (its owner shrank it)`,
-          String(done),
+          `ends before byte ${dst.length}, at byte ${done}: it was shrunk while being read`,
         );
       }
       done += n;

@@ -11,15 +11,16 @@
  * its owner could truncate it under a mapping and kill the reader with SIGBUS. Tables of the
  * reader's own user are mapped (that user can kill the reader anyway).
  */
-import { closeSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import type { ResolvedAbi } from '../abi/resolved.ts';
+import { FormatError } from '../errors.ts';
 import { shippedStatsTableAbi } from '../formats/stats-table/abi.ts';
 import { type DecodedTable, StatsTableReader, type TableSnapshot } from '../formats/stats-table/reader.ts';
 import { processStartTime, processUid } from '../os/procfs.ts';
 import type { Region } from '../shm/region.ts';
 import { parseRegionName, statsRegionName } from '../shm/region-names.ts';
-import { mapShmFile, openShmFile, SHM_DIR, type ShmFile, ShmFileError } from '../shm/shm-file.ts';
-import { CopiedTable } from './table-copy.ts';
+import { SHM_DIR, type ShmFile, ShmFileError } from '../shm/shm-file.ts';
+import { type OpenedHvkitRegion, openRegionFile, type RegionAccess } from './region-open.ts';
 import { type TableIdentity, tableIdentity } from './table-identity.ts';
 
 export interface TableName {
@@ -54,7 +55,7 @@ export function listTableNames(dir = SHM_DIR): TableName[] {
 }
 
 /** How a table is read: mapped, copied with pread, or (auto) copied only when another user owns it. */
-export type TableAccess = 'auto' | 'map' | 'copy';
+export type TableAccess = RegionAccess;
 
 export interface TableOpenOptions {
   access?: TableAccess;
@@ -88,7 +89,7 @@ export class HvkitTable {
   readonly mismatches: string[];
   readonly #reader: StatsTableReader;
   readonly #region: Region;
-  readonly #copy: CopiedTable | undefined;
+  readonly #copy: OpenedHvkitRegion | undefined;
   #snapshot: TableSnapshot;
   #identity: TableIdentity;
   #identityChanged = false;
@@ -98,13 +99,11 @@ export class HvkitTable {
     region: Region,
     reader: StatsTableReader,
     readonly abi: ResolvedAbi,
-    copy: CopiedTable | undefined,
+    copy: OpenedHvkitRegion | undefined,
   ) {
     this.#region = region;
     this.#reader = reader;
     this.#copy = copy;
-    copy?.bind(reader);
-    copy?.refresh();
     this.#snapshot = reader.allocSnapshot();
     this.#identity = tableIdentity(reader.decode(reader.snapshot(this.#snapshot)));
     this.mismatches = identityMismatches(tableName, this.#identity);
@@ -131,29 +130,32 @@ export class HvkitTable {
   }
 
   /**
-   * Opens the table (never following a symlink, never blocking on a FIFO), checks that its owner
-   * is the user of the process its name names, maps or copies it and validates its header.
-   * Throws ShmFileError (with its rule), FormatError or fs errors when it cannot.
+   * Opens the table through openRegionFile (never following a symlink, never blocking on a FIFO,
+   * mapped only when this user owns it), checks that its owner is the user of the process its
+   * name names and validates its header. Throws ShmFileError (with its rule), FormatError or an
+   * EnvironmentError when it cannot.
    */
   static open(table: TableName, abi: ResolvedAbi = shippedStatsTableAbi(), options: TableOpenOptions = {}): HvkitTable {
-    const file = openShmFile(table.name);
-    let copy: CopiedTable | undefined;
-    let region: Region;
-    try {
-      checkTableOwner(file, table, options.proc);
-    } catch (err) {
-      closeSync(file.fd);
-      throw err;
+    const opened = openRegionFile(table.name, {
+      tableAbi: abi,
+      ...(options.access ? { access: options.access } : {}),
+      verify: (file) => checkTableOwner(file, table, options.proc),
+    });
+    if (opened.format !== 'stats-table') {
+      opened.close();
+      throw new FormatError(
+        'stats-table',
+        'dom.magic',
+        'magic',
+        `${opened.path} is not a stats table (${opened.format})`,
+      );
     }
-    const access = options.access ?? 'auto';
-    if (access === 'copy' || (access === 'auto' && file.stat.uid !== process.geteuid?.())) {
-      copy = CopiedTable.open(file);
-      region = copy.region;
-    } else region = mapShmFile(file);
+    const copy = opened.copied ? opened : undefined;
     try {
-      return new HvkitTable(table, region, StatsTableReader.open(region, abi), abi, copy);
+      const reader = opened.tableReader ?? StatsTableReader.open(opened.region, abi);
+      return new HvkitTable(table, opened.region, reader, abi, copy);
     } catch (err) {
-      region.close();
+      opened.close();
       throw err;
     }
   }

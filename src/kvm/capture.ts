@@ -2,10 +2,11 @@
  * `hvkit kvm capture`: creates a throwaway VM, runs the capture guest on every vCPU so the
  * counters move, and writes the VM's and each vCPU's binary stats file byte for byte.
  */
-import { closeSync, constants, mkdirSync, openSync, writeSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../errors.ts';
 import { bufferSource, readLayout } from '../formats/kvm-stats/index.ts';
+import { writeFileAtomically } from '../os/replace-file.ts';
 import { buildCaptureGuest, CAPTURE_GUEST_DEFAULT_WRITES, loadCaptureGuest, runCaptureGuest } from './capture-guest.ts';
 import { readStatsFile } from './stats-file.ts';
 import { DEFAULT_KVM_PATH, KvmSystem } from './system.ts';
@@ -55,18 +56,6 @@ function checkCount(name: string, value: number, min: number, max: number): numb
   return value;
 }
 
-/** Writes a file in place, refusing to follow a symlink planted at `path` (which could point outside outDir). */
-function writeNoFollow(path: string, bytes: Uint8Array): void {
-  const { O_WRONLY, O_CREAT, O_TRUNC, O_NOFOLLOW } = constants;
-  const fd = openSync(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0o644);
-  try {
-    let done = 0;
-    while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** Refuses to write bytes our own reader cannot parse; returns what the summary needs. */
 function describeStatsFile(bytes: Uint8Array): { id: string; stats: number } {
   const layout = readLayout(bufferSource(bytes));
@@ -91,7 +80,8 @@ export function writeStatsFiles(vm: Vm, outDir: string): CapturedFile[] {
   mkdirSync(dir, { recursive: true });
   return captured.map((c): CapturedFile => {
     const path = join(dir, c.name);
-    writeNoFollow(path, c.bytes);
+    // Replaces only a regular file, in one step: a symlink or FIFO planted in outDir is refused.
+    writeFileAtomically(path, [c.bytes], { force: true, mode: 0o644 });
     const file: CapturedFile = { kind: c.kind, path, bytes: c.bytes.length, id: c.id, stats: c.stats };
     if (c.vcpu !== undefined) file.vcpu = c.vcpu;
     return file;

@@ -7,22 +7,25 @@
  * truncate it), sizes it with ftruncate (zero-filled) and unlinks it on close. Readers open it
  * O_RDONLY and map it PROT_READ: a reader cannot disturb the producer.
  *
- * Every open uses O_NOFOLLOW (a symlink planted under a table's name is refused, not followed) and
- * O_NONBLOCK (a FIFO planted under it would block open(2) forever), then fstat must show a
- * regular file before anything is mapped: anyone may create files in /dev/shm.
+ * Every open goes through openInput (src/os/open-input.ts): O_NOFOLLOW (a symlink planted under a
+ * table's name is refused, not followed) and O_NONBLOCK (a FIFO planted under it would block
+ * open(2) forever), then fstat must show a regular file before anything is mapped: anyone may
+ * create files in /dev/shm.
  *
  * A mapping of a file someone else owns carries one risk no check at open removes: if its owner
- * truncates it, touching a page past the new end raises SIGBUS and kills the reader. Tools that
- * read tables of other users therefore copy them with pread instead (src/attach/table-copy.ts).
+ * truncates it, touching a page past the new end raises SIGBUS and kills the reader. Tools open
+ * regions through src/attach/region-open.ts, which maps only files of the reader's own user and
+ * copies the others with pread (src/attach/table-copy.ts).
  *
  * `koffi.view` gives a non-shared ArrayBuffer over the mapping: Atomics.load/store work on it,
  * Atomics.wait does not. The ArrayBuffer cannot be detached, so close() first makes every holder
  * drop its views (Region.onClose) and only then unmaps.
  */
-import { closeSync, constants, fchmodSync, fstatSync, ftruncateSync, openSync, type Stats, unlinkSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, ftruncateSync, openSync, type Stats, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { EnvironmentError, UsageError } from '../errors.ts';
+import { UsageError } from '../errors.ts';
 import { MAP_SHARED, mmap, munmap, PROT_READ, PROT_WRITE } from '../kvm/libc.ts';
+import { FileRefusedError, type InputFile, openInput } from '../os/open-input.ts';
 import { type Region, ViewRegion } from './region.ts';
 
 export const SHM_DIR = '/dev/shm';
@@ -30,17 +33,14 @@ const NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,199}$/;
 /** Refuse to map absurd sizes read from a file we do not own. */
 const MAX_REGION = 1 << 30;
 
-export type ShmFileRule = 'symlink' | 'not-regular-file' | 'empty' | 'too-large' | 'owner-mismatch';
+export type ShmFileRule = 'symlink' | 'not-regular-file' | 'empty' | 'too-large' | 'owner-mismatch' | 'truncated';
 
-/** A /dev/shm file refused before mapping: `rule` says why. An environment error (the CLI exits 2). */
-export class ShmFileError extends EnvironmentError {
-  constructor(
-    readonly path: string,
-    readonly rule: ShmFileRule,
-    detail: string,
-  ) {
-    super(`${path}: ${rule}: ${detail}`);
-  }
+/**
+ * A /dev/shm file refused before mapping, or shrunk under a reader: `rule` says why. An
+ * environment error (the CLI exits 2): the file is not as needed, its bytes are not at fault.
+ */
+export class ShmFileError extends FileRefusedError<ShmFileRule> {
+  override readonly name: string = 'ShmFileError';
 }
 
 /** An open descriptor of a checked /dev/shm file; whoever holds it closes it (or maps it). */
@@ -105,24 +105,28 @@ export function createShmRegion(name: string, length: number): Region {
 export function openShmFile(name: string, options: { writable?: boolean } = {}): ShmFile {
   const writable = options.writable ?? false;
   const path = shmPath(name);
-  const flags = (writable ? constants.O_RDWR : constants.O_RDONLY) | constants.O_NONBLOCK | constants.O_NOFOLLOW;
-  let fd: number;
+  let input: InputFile;
   try {
-    fd = openSync(path, flags);
+    input = openInput(path, { writable });
   } catch (e) {
-    if (errnoOf(e) === 'ELOOP') throw new ShmFileError(path, 'symlink', 'is a symbolic link (not followed)');
+    // The same refusals, under the rules every /dev/shm reader matches on.
+    if (e instanceof FileRefusedError && !(e instanceof ShmFileError)) throw new ShmFileError(path, e.rule, e.detail);
     throw e;
   }
+  const { fd, stat } = input;
   try {
-    const stat = fstatSync(fd);
-    if (!stat.isFile()) throw new ShmFileError(path, 'not-regular-file', `is a ${fileKind(stat)}, not a regular file`);
     if (stat.size <= 0) throw new ShmFileError(path, 'empty', 'is empty (not yet sized by its producer?)');
     if (stat.size > MAX_REGION) throw new ShmFileError(path, 'too-large', `is larger than ${MAX_REGION} bytes`);
     return { name, path, fd, stat, writable };
   } catch (e) {
-    closeSync(fd);
+    input.close();
     throw e;
   }
+}
+
+/** Closes a file opened by openShmFile that is not handed on (mapped or copied). */
+export function closeShmFile(file: ShmFile): void {
+  closeSync(file.fd);
 }
 
 /** Maps a file opened by openShmFile (its whole size) and closes the descriptor. */
@@ -136,17 +140,4 @@ export function mapShmFile(file: ShmFile): Region {
  */
 export function openShmRegion(name: string, options: { writable?: boolean } = {}): Region {
   return mapShmFile(openShmFile(name, options));
-}
-
-function errnoOf(e: unknown): string | undefined {
-  return e && typeof e === 'object' && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
-}
-
-function fileKind(st: Stats): string {
-  if (st.isFIFO()) return 'FIFO';
-  if (st.isSocket()) return 'socket';
-  if (st.isDirectory()) return 'directory';
-  if (st.isCharacterDevice()) return 'character device';
-  if (st.isBlockDevice()) return 'block device';
-  return 'special file';
 }

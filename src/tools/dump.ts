@@ -3,7 +3,6 @@
  * values scaled by their unit, histograms with bucket ranges and percentiles. The result is
  * plain data (bigints as bigints; the CLI's JSON writer keeps them exact); dump-text.ts renders it.
  */
-import { closeSync } from 'node:fs';
 import { type DirectoryEntry, DomainDirectoryReader, shippedDomainDirectoryAbi } from '../formats/domstate/index.ts';
 import { describeKvmStats, fdSource, type KvmStatsDescription, KvmStatsReader } from '../formats/kvm-stats/index.ts';
 import {
@@ -13,8 +12,7 @@ import {
   shippedStatsTableAbi,
   type TableLayout,
 } from '../formats/stats-table/index.ts';
-import { openRegion } from './check.ts';
-import { openTarget, type Target } from './target.ts';
+import { type OpenTargetOptions, openTarget, type Target } from './target.ts';
 
 export interface KvmDump {
   target: string;
@@ -46,38 +44,29 @@ export interface DirectoryDump {
 
 export type DumpReport = KvmDump | TableDump | DirectoryDump;
 
-export function dumpTarget(target: Target): DumpReport {
-  const opened = openTarget(target);
+export function dumpTarget(target: Target, options: OpenTargetOptions = {}): DumpReport {
+  const opened = openTarget(target, options);
   try {
     if (opened.format === 'kvm-stats') {
       const reader = KvmStatsReader.open(fdSource(opened.fd));
       return { target: target.label, format: 'kvm-stats', stats: describeKvmStats(reader.layout, reader.readData()) };
     }
-    const region = openRegion(target, opened.fd, opened.size);
     if (opened.format === 'domain-directory') {
-      try {
-        const reader = DomainDirectoryReader.open(region, shippedDomainDirectoryAbi());
-        return { target: target.label, format: 'domain-directory', owner: reader.owner, entries: reader.list() };
-      } finally {
-        region.close();
-      }
+      const reader = DomainDirectoryReader.open(opened.region, shippedDomainDirectoryAbi());
+      return { target: target.label, format: 'domain-directory', owner: reader.owner, entries: reader.list() };
     }
-    try {
-      const table = StatsTableReader.open(region, shippedStatsTableAbi()).read();
-      return {
-        target: target.label,
-        format: 'stats-table',
-        layout: table.layout,
-        consumerRevision: table.consumerRevision,
-        rows: describeTable(table),
-        unknownActive: table.unknownActive,
-        ignoredBytes: table.ignoredBytes,
-        tornGroups: table.tornCount,
-      };
-    } finally {
-      region.close();
-    }
+    const table = StatsTableReader.open(opened.region, shippedStatsTableAbi()).read();
+    return {
+      target: target.label,
+      format: 'stats-table',
+      layout: table.layout,
+      consumerRevision: table.consumerRevision,
+      rows: describeTable(table),
+      unknownActive: table.unknownActive,
+      ignoredBytes: table.ignoredBytes,
+      tornGroups: table.tornCount,
+    };
   } finally {
-    closeSync(opened.fd);
+    opened.close();
   }
 }

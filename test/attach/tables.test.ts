@@ -10,7 +10,6 @@ import { chownSync, closeSync, existsSync, ftruncateSync, openSync, symlinkSync,
 import { after, describe, it, type TestContext } from 'node:test';
 import { CopiedTable, type PreadFn } from '../../src/attach/table-copy.ts';
 import { HvkitTable, parseTableName, tableName } from '../../src/attach/tables.ts';
-import { FormatError } from '../../src/errors.ts';
 import { shippedStatsTableAbi } from '../../src/formats/stats-table/abi.ts';
 import { StatsTableReader } from '../../src/formats/stats-table/reader.ts';
 import { StatsTableWriter } from '../../src/formats/stats-table/writer.ts';
@@ -186,7 +185,7 @@ describe('table ownership', () => {
       closeSync(fd);
       assert.throws(
         () => table.read(),
-        (e: unknown) => e instanceof FormatError && e.rule === 'truncated',
+        (e: unknown) => e instanceof ShmFileError && e.rule === 'truncated',
       );
       table.close();
     } finally {

@@ -6,15 +6,17 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { describeError, exitCodeFor, kindOf } from '../../src/cli/errors.ts';
+import { exitCodeFor } from '../../src/cli/errors.ts';
 import { CallFailed } from '../../src/ctl/api.ts';
 import {
   ClosedError,
+  describeError,
   EnvironmentError,
   environmentError,
   FormatError,
   InternalError,
   isErrno,
+  kindOf,
   UsageError,
 } from '../../src/errors.ts';
 import { STATUS } from '../../src/formats/callword/constants.ts';

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import {
   closeSync,
   mkdirSync,
@@ -18,6 +19,7 @@ import { captureKvmStats, formatCaptureResult, writeStatsFiles } from '../../src
 import { loadCaptureGuest, runCaptureGuest } from '../../src/kvm/capture-guest.ts';
 import { readStatsFile } from '../../src/kvm/stats-file.ts';
 import { KvmSystem } from '../../src/kvm/system.ts';
+import { OutputRefusedError } from '../../src/os/replace-file.ts';
 import { compileCReader, kvmFds, runCReader, skipWithoutKvm } from './helpers.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'hvkit-capture-'));
@@ -139,6 +141,20 @@ test('capture does not follow a symlink planted in the output directory', (t) =>
   writeFileSync(victim, 'keep me');
   mkdirSync(outDir);
   symlinkSync(victim, join(outDir, 'vm.kvmstats'));
-  assert.throws(() => captureKvmStats({ outDir, vcpus: 1 }), { code: 'ELOOP' });
+  assert.throws(
+    () => captureKvmStats({ outDir, vcpus: 1 }),
+    (e: unknown) => e instanceof OutputRefusedError && e.rule === 'symlink',
+  );
   assert.equal(readFileSync(victim, 'utf8'), 'keep me');
+});
+
+test('capture refuses a FIFO planted in the output directory at once (no blocking open)', (t) => {
+  if (skipWithoutKvm(t)) return;
+  const outDir = join(scratch, 'fifo');
+  mkdirSync(outDir);
+  execFileSync('mkfifo', [join(outDir, 'vcpu-0.kvmstats')]);
+  assert.throws(
+    () => captureKvmStats({ outDir, vcpus: 1 }),
+    (e: unknown) => e instanceof OutputRefusedError && e.rule === 'not-regular-file',
+  );
 });

@@ -15,7 +15,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { streamRequest } from '../../src/cli/commands/ctl-stream.ts';
-import { UsageError } from '../../src/errors.ts';
+import { EnvironmentError, UsageError } from '../../src/errors.ts';
 import { newestStreamVersion, readableVersions } from '../../src/formats/stream/abi.ts';
 import { StreamReader } from '../../src/formats/stream/reader.ts';
 import { MigrationOutcomeUnknownError, migrate } from '../../src/host/migration/migrate.ts';
@@ -304,7 +304,7 @@ test('ctl stream requests fail at once on a host that closes without answering o
   });
   try {
     await assert.rejects(streamRequest(path, 'SAVE 1 0 /x', 600_000), (err: unknown) => {
-      return err instanceof UsageError && /without answering/.test(err.message);
+      return err instanceof EnvironmentError && /without answering/.test(err.message);
     });
     mode = 'flood';
     await assert.rejects(streamRequest(path, 'SAVE 1 0 /x', 600_000), /longer than 4096/);

@@ -1,4 +1,3 @@
-import { writeFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import type { Command } from 'commander';
 import { runAbiCheck } from '../../abi/check.ts';
@@ -8,6 +7,7 @@ import { generateCHeaderFor } from '../../abi/gen-c.ts';
 import { generateMarkdownFor } from '../../abi/gen-md.ts';
 import { listAbis } from '../../abi/registry.ts';
 import { UsageError } from '../../errors.ts';
+import { writeFileAtomically } from '../../os/replace-file.ts';
 import { EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE } from '../errors.ts';
 import { printJson } from '../output.ts';
 
@@ -64,7 +64,8 @@ export function registerAbi(program: Command, setExit: (code: number) => void): 
       if (kind === 'c') text = await generateCHeaderFor(name);
       else if (kind === 'md') text = await generateMarkdownFor(name);
       else throw new UsageError(`abi gen: kind must be "c" or "md" (got "${kind}")`);
-      if (opts.out) writeFileSync(opts.out, text);
+      // Replaced in one step, and only a regular file: never a FIFO, device or symlink.
+      if (opts.out) writeFileAtomically(opts.out, [new TextEncoder().encode(text)], { force: true, mode: 0o644 });
       else process.stdout.write(text);
       setExit(EXIT_OK);
     });

@@ -9,11 +9,11 @@ import { connect } from 'node:net';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { resolveHostSocket } from '../../ctl/client.ts';
-import { EnvironmentError, errnoText, UsageError } from '../../errors.ts';
+import { EnvironmentError, type ErrorKind, errnoText, errorCode, HvkitError } from '../../errors.ts';
 import { describeEndpoint, parseEndpoint } from '../../host/migration/endpoint.ts';
 import { MAX_LINE } from '../../host/migration/wire.ts';
 import { peerText } from '../../peer-text.ts';
-import { EXIT_CHECK_FAILED, EXIT_OK } from '../errors.ts';
+import { EXIT_OK, exitCodeFor } from '../errors.ts';
 import { printJson } from '../output.ts';
 import { PID, parseDomid, parseInteger } from './args.ts';
 import type { CtlExtension } from './ctl.ts';
@@ -25,12 +25,14 @@ export function streamSocketOf(command: Command): string {
   return ctl.replace(/\.ctl$/, '.stream');
 }
 
+/** The host's answer: a result, or an error with its kind (src/errors.ts ErrorKind). */
 export interface StreamAnswer {
   ok: boolean;
   result?: unknown;
   error?: string;
   /** The host cut its answer (or this client could not read all of it): `result` is partial or absent. */
   truncated?: boolean;
+  kind?: ErrorKind;
 }
 
 /**
@@ -45,6 +47,30 @@ function overlongAnswer(text: string): StreamAnswer {
   throw new EnvironmentError(
     `the host's answer is longer than ${MAX_LINE} bytes and unreadable: the outcome is unknown (check with hvkit ctl list)`,
   );
+}
+
+/** An error the host reported for a request, with the kind the host gave it. */
+export class HostRequestError extends HvkitError {
+  override readonly name = 'HostRequestError';
+  constructor(
+    readonly kind: ErrorKind,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const KINDS: readonly ErrorKind[] = ['usage', 'format', 'environment', 'refused', 'internal'];
+
+/**
+ * The host's failure as an error of the kind it reported. The host names files by the absolute
+ * path it was sent; the user is shown the path as they typed it.
+ */
+export function hostError(answer: StreamAnswer, typed?: { path: string; sent: string }): HostRequestError {
+  const kind = KINDS.find((k) => k === answer.kind) ?? 'internal';
+  let message = answer.error ?? 'the host refused the request without saying why';
+  if (typed && typed.path !== typed.sent) message = message.split(typed.sent).join(typed.path);
+  return new HostRequestError(kind, peerText(message, 2000));
 }
 
 /** Sends one request line; resolves with the host's JSON answer. */
@@ -66,7 +92,7 @@ export function streamRequest(path: string, line: string, timeoutMs = 600_000): 
     };
     const refuse = (message: string) =>
       settle(() => {
-        throw new UsageError(message);
+        throw new EnvironmentError(message);
       });
     const timer = setTimeout(() => refuse(`the host did not answer within ${timeoutMs} ms`), timeoutMs);
     socket.on('connect', () => socket.write(`${line}\n`));
@@ -79,7 +105,8 @@ export function streamRequest(path: string, line: string, timeoutMs = 600_000): 
       if (nl < 0) return;
       const answer = text.slice(0, nl);
       // A host that refuses the connection (busy) says so in the migration protocol's words.
-      if (answer.startsWith('FAIL ')) return settle(() => ({ ok: false, error: peerText(answer.slice(5)) }));
+      if (answer.startsWith('FAIL '))
+        return settle(() => ({ ok: false, kind: 'environment', error: peerText(answer.slice(5)) }));
       settle(() => {
         try {
           return JSON.parse(answer);
@@ -90,8 +117,8 @@ export function streamRequest(path: string, line: string, timeoutMs = 600_000): 
     });
     socket.on('end', () => refuse(`the host closed its stream socket ${path} without answering`));
     socket.on('close', () => refuse(`the host closed its stream socket ${path} without answering`));
-    socket.on('error', (err: NodeJS.ErrnoException) =>
-      refuse(`cannot reach the host's stream socket ${path}: ${err.code ? errnoText(err.code) : err.message}`),
+    socket.on('error', (err) =>
+      refuse(`cannot reach the host's stream socket ${path}: ${errnoText(errorCode(err) ?? err.message)}`),
     );
   });
 }
@@ -99,37 +126,54 @@ export function streamRequest(path: string, line: string, timeoutMs = 600_000): 
 interface Opts {
   json?: boolean;
   paused?: boolean;
+  force?: boolean;
   to?: string;
 }
 
+/**
+ * Sends `line`; prints the result, or (as any local error is) one line on stderr, and returns
+ * the exit code of the error's kind: a missing file is the environment (2), a bad stream is
+ * format (1). `typed` maps the absolute path sent back to the path the user typed.
+ */
 async function run(
   command: Command,
   line: string,
   opts: Opts,
   describe: (result: Record<string, unknown>) => string,
+  typed?: { path: string; sent: string },
 ): Promise<number> {
   const answer = await streamRequest(streamSocketOf(command), line);
-  if (opts.json) printJson(answer);
-  else if (answer.ok && answer.result === undefined)
-    process.stdout.write("done (the host's answer was too long to show: see hvkit ctl list)\n");
-  else if (answer.ok) process.stdout.write(`${peerText(describe(answer.result as Record<string, unknown>), 2000)}\n`);
-  else process.stderr.write(`hvkit: ${peerText(answer.error ?? 'the request failed', 2000)}\n`);
-  return answer.ok ? EXIT_OK : EXIT_CHECK_FAILED;
+  if (answer.ok) {
+    if (opts.json) printJson(answer);
+    else if (answer.result === undefined) {
+      process.stdout.write("done (the host's answer was too long to show: see hvkit ctl list)\n");
+    } else process.stdout.write(`${peerText(describe(answer.result as Record<string, unknown>), 2000)}\n`);
+    return EXIT_OK;
+  }
+  const error = hostError(answer, typed);
+  if (opts.json) printJson({ ...answer, kind: error.kind, error: error.message });
+  else process.stderr.write(`hvkit: ${error.message}\n`);
+  return exitCodeFor(error);
 }
 
 export const ctlStream: CtlExtension = (ctl: Command, kit) => {
   ctl
     .command('save <domid> <file>')
-    .description('pause a domain, write its stream to FILE (atomically), let it run on')
+    .description(
+      'pause a domain, write its stream to FILE (atomically), let it run on; FILE must not exist unless --force',
+    )
     .option('--paused', 'leave the domain paused after the save')
+    .option('--force', 'replace FILE if it is an existing regular file (anything else is always refused)')
     .option('--json', 'print JSON')
     .action(async (domid: string, file: string, opts: Opts, command: Command) => {
       const id = parseDomid(domid);
+      const sent = resolve(file);
       const code = await run(
         command,
-        `SAVE ${id} ${opts.paused ? 1 : 0} ${resolve(file)}`,
+        `SAVE ${id} ${opts.paused ? 1 : 0} ${opts.force ? 1 : 0} ${sent}`,
         opts,
-        (r) => `saved domain ${id} to ${r.file} (${r.bytes} bytes, stream version ${r.version})`,
+        (r) => `saved domain ${id} to ${file} (${r.bytes} bytes, stream version ${r.version})`,
+        { path: file, sent },
       );
       kit.setExit(code);
     });
@@ -139,11 +183,18 @@ export const ctlStream: CtlExtension = (ctl: Command, kit) => {
     .option('--paused', 'leave the restored domain paused')
     .option('--json', 'print JSON')
     .action(async (file: string, opts: Opts, command: Command) => {
-      const code = await run(command, `RESTORE ${opts.paused ? 1 : 0} ${resolve(file)}`, opts, (r) => {
-        const d = r.domain as { domid: number; name: string; state: string };
-        const up = r.upgradedFrom === undefined ? '' : `, upgraded from version ${r.upgradedFrom}`;
-        return `restored ${file} as domain ${d.domid} (${d.name}), ${d.state}${up}`;
-      });
+      const sent = resolve(file);
+      const code = await run(
+        command,
+        `RESTORE ${opts.paused ? 1 : 0} ${sent}`,
+        opts,
+        (r) => {
+          const d = r.domain as { domid: number; name: string; state: string };
+          const up = r.upgradedFrom === undefined ? '' : `, upgraded from version ${r.upgradedFrom}`;
+          return `restored ${file} as domain ${d.domid} (${d.name}), ${d.state}${up}`;
+        },
+        { path: file, sent },
+      );
       kit.setExit(code);
     });
   ctl

@@ -13,7 +13,15 @@ const CHECK_INTERVAL_MS: Limits = { min: 0, max: 60_000, unit: 'ms' };
 
 interface ReadOptions {
   shm?: string;
+  copy?: boolean;
   json?: boolean;
+}
+
+const COPY_HELP =
+  "with --shm: read the region through pread copies, never map it (the default for another user's region)";
+
+function targetOf(file: string | undefined, opts: ReadOptions) {
+  return resolveTarget(file, opts.shm, opts.copy ? 'copy' : undefined);
 }
 
 export function registerInspect(program: Command, setExit: (code: number) => void): void {
@@ -21,11 +29,12 @@ export function registerInspect(program: Command, setExit: (code: number) => voi
     .command('check [file]')
     .description('detect the format (KVM binary stats or stats table) and check every invariant; exit 1 when invalid')
     .option('--shm <name>', 'check a live region under /dev/shm instead of a file')
+    .option('--copy', COPY_HELP)
     .option('--interval <ms>', 'pause between the two samples of a live source', '100')
     .option('--json', 'print JSON')
     .action((file: string | undefined, opts: ReadOptions & { interval: string }) => {
       const intervalMs = parseInteger('--interval', opts.interval, CHECK_INTERVAL_MS);
-      const report = checkTarget(resolveTarget(file, opts.shm), { intervalMs });
+      const report = checkTarget(targetOf(file, opts), { intervalMs });
       if (opts.json) printJson(report);
       else {
         for (const v of report.violations) {
@@ -44,9 +53,10 @@ export function registerInspect(program: Command, setExit: (code: number) => voi
     .command('dump [file]')
     .description('print every statistic of a file or live region, units scaled, histograms with percentiles')
     .option('--shm <name>', 'dump a live region under /dev/shm instead of a file')
+    .option('--copy', COPY_HELP)
     .option('--json', 'print JSON (u64 values as decimal strings)')
     .action((file: string | undefined, opts: ReadOptions) => {
-      const report = dumpTarget(resolveTarget(file, opts.shm));
+      const report = dumpTarget(targetOf(file, opts));
       if (opts.json) printJson(report);
       else {
         const text = dumpToText(report);

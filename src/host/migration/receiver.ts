@@ -4,7 +4,7 @@
  * | migrate` (one request line, one JSON answer line).
  *
  *   MIGRATE-IN                     an incoming migration (protocol.ts)
- *   SAVE <domid> <paused 0|1> <absolute file path>
+ *   SAVE <domid> <paused 0|1> [<force 0|1>] <absolute file path>
  *   RESTORE <paused 0|1> <absolute file path>
  *   MIGRATE <domid> <socket path or host:port>
  *
@@ -22,7 +22,7 @@
 import { chmodSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { isAbsolute, join } from 'node:path';
-import { environmentError, errorCode, UsageError } from '../../errors.ts';
+import { describeError, type ErrorKind, environmentError, errorCode, kindOf, UsageError } from '../../errors.ts';
 import { newestStreamVersion, readableVersions } from '../../formats/stream/abi.ts';
 import { StreamReader } from '../../formats/stream/reader.ts';
 import { peerText } from '../../peer-text.ts';
@@ -157,9 +157,9 @@ async function receiveOne(host: Host, wire: Wire, options: ReceiverOptions): Pro
 async function request(host: Host, word: string, rest: string, options: ReceiverOptions): Promise<unknown> {
   const poolOpt = options.pools ? { pools: options.pools } : {};
   if (word === 'SAVE') {
-    const m = /^(\d+) ([01]) (.+)$/.exec(rest);
-    if (!m || !isAbsolute(m[3]!)) throw new UsageError('SAVE <domid> <0|1> <absolute path>');
-    return saveDomain(host, Number(m[1]), m[3]!, { leavePaused: m[2] === '1', ...poolOpt });
+    const m = /^(\d+) ([01])(?: ([01]))? (\/.*)$/.exec(rest);
+    if (!m || !isAbsolute(m[4]!)) throw new UsageError('SAVE <domid> <0|1> [<force 0|1>] <absolute path>');
+    return saveDomain(host, Number(m[1]), m[4]!, { leavePaused: m[2] === '1', force: m[3] === '1', ...poolOpt });
   }
   if (word === 'RESTORE') {
     const m = /^([01]) (.+)$/.exec(rest);
@@ -201,11 +201,15 @@ function shrink(value: unknown): unknown {
  * stream's optional records, a long path), so a result that would not fit is cut (long strings
  * and lists shortened, `truncated: true`) — never dropped: the request did what the answer says.
  */
-export function answerLine(answer: { ok: true; result: unknown } | { ok: false; error: string }): string {
+export function answerLine(
+  answer: { ok: true; result: unknown } | { ok: false; kind?: ErrorKind; error: string },
+): string {
   const fits = (line: string) => Buffer.byteLength(line) <= MAX_LINE;
   if (!answer.ok) {
-    const line = `${JSON.stringify({ ok: false, error: oneLine(answer.error) })}\n`;
-    return fits(line) ? line : `${JSON.stringify({ ok: false, error: peerText(answer.error, ANSWER_STRING_MAX) })}\n`;
+    const kind = answer.kind === undefined ? {} : { kind: answer.kind };
+    const line = `${JSON.stringify({ ok: false, ...kind, error: oneLine(answer.error) })}\n`;
+    if (fits(line)) return line;
+    return `${JSON.stringify({ ok: false, ...kind, error: peerText(answer.error, ANSWER_STRING_MAX) })}\n`;
   }
   const line = `${JSON.stringify({ ok: true, result: answer.result })}\n`;
   if (fits(line)) return line;
@@ -230,8 +234,10 @@ async function serve(host: Host, socket: Socket, options: ReceiverOptions, reque
       logLine(options, `${word} ${rest}: ok`);
       answer = answerLine({ ok: true, result });
     } catch (err) {
-      logLine(options, `${word} ${rest}: ${(err as Error).message}`);
-      answer = answerLine({ ok: false, error: (err as Error).message });
+      // The kind travels with the message, so the client exits as it would for a local error.
+      const error = describeError(err);
+      logLine(options, `${word} ${rest}: ${error}`);
+      answer = answerLine({ ok: false, kind: kindOf(err), error });
     }
     await wire.write(answer);
   } catch (err) {

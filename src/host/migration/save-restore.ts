@@ -1,10 +1,11 @@
 /**
  * save and restore of a micro-VM through a stream file.
  *
- * save: pause, capture, write the stream to `FILE.<random>.tmp` in FILE's directory, fsync,
- * rename over FILE, then unpause (unless asked to leave the domain paused). Any failure removes
- * the temporary file and lets the domain run on: FILE is either the complete new stream or
- * untouched.
+ * save: refuse FILE unless it is free (or a regular file and `force` is set), pause, capture,
+ * write the stream to a temporary file in FILE's directory, fsync, put it in place (link, or
+ * rename with `force`), then unpause (unless asked to leave the domain paused). Any failure
+ * removes the temporary file and lets the domain run on: FILE is either the complete new stream
+ * or untouched (src/os/replace-file.ts).
  *
  * restore: read and verify the WHOLE stream first (StreamReader: header, every record, checksums,
  * padding, END, consistency; memory bounded by the declared size); only then create a new domain
@@ -13,14 +14,13 @@
  * created), and unpause — unless the image was saved paused or the caller asks for it paused.
  * A failure after creation destroys the new domain.
  */
-import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writevSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
 import { UsageError } from '../../errors.ts';
 import { newestStreamVersion } from '../../formats/stream/abi.ts';
 import type { VerifiedImage } from '../../formats/stream/image.ts';
 import { type ReadOptions, StreamReader } from '../../formats/stream/reader.ts';
 import { streamPieces, type WriteOptions } from '../../formats/stream/writer.ts';
+import { openInput, preadFully } from '../../os/open-input.ts';
+import { checkOutputTarget, writeFileAtomically } from '../../os/replace-file.ts';
 import type { GuestProgram } from '../../vmm/guests.ts';
 import type { Workload } from '../backend.ts';
 import type { DomainInfo, Host } from '../host.ts';
@@ -31,6 +31,8 @@ import type { PoolStreamHooks } from './hooks.ts';
 export interface SaveOptions extends CaptureOptions, WriteOptions {
   /** Leave the domain paused after the save (default: it runs on as before). */
   leavePaused?: boolean;
+  /** Replace an existing regular file at FILE (never anything else; default: refuse). */
+  force?: boolean;
   /** Tests: called with each batch of bytes before it is written (throwing aborts the save). */
   onWrite?: (bytes: number) => void;
 }
@@ -42,56 +44,8 @@ export interface SaveResult {
   version: number;
 }
 
-const BATCH_BYTES = 4 << 20;
-
-/** Writes `pieces` to `file` through a temporary file and a rename; returns the bytes written. */
-export function writeFileAtomically(
-  file: string,
-  pieces: Iterable<Uint8Array>,
-  onWrite?: (bytes: number) => void,
-): number {
-  const temp = join(dirname(file), `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
-  const fd = openSync(temp, 'wx', 0o600);
-  let total = 0;
-  try {
-    let batch: Uint8Array[] = [];
-    let batched = 0;
-    const flush = () => {
-      onWrite?.(total + batched);
-      let rest = batch;
-      while (rest.length > 0) {
-        let n = writevSync(fd, rest);
-        // Partial writes: drop whole pieces written, cut the first one left.
-        while (n > 0 && rest.length > 0 && n >= rest[0]!.length) {
-          n -= rest[0]!.length;
-          rest = rest.slice(1);
-        }
-        if (n > 0) rest = [rest[0]!.subarray(n), ...rest.slice(1)];
-      }
-      total += batched;
-      batch = [];
-      batched = 0;
-    };
-    for (const p of pieces) {
-      batch.push(p);
-      batched += p.length;
-      if (batched >= BATCH_BYTES || batch.length >= 512) flush();
-    }
-    flush();
-    fsyncSync(fd);
-    closeSync(fd);
-    renameSync(temp, file);
-    return total;
-  } catch (err) {
-    try {
-      closeSync(fd);
-    } catch {}
-    try {
-      unlinkSync(temp);
-    } catch {}
-    throw err;
-  }
-}
+/** Writes `pieces` to `file` through a temporary file and one atomic step (src/os/replace-file.ts). */
+export { writeFileAtomically };
 
 export async function saveDomain(
   host: Host,
@@ -99,11 +53,16 @@ export async function saveDomain(
   file: string,
   options: SaveOptions = {},
 ): Promise<SaveResult> {
+  // Refused before the domain is paused; checked again where the file is put in place.
+  checkOutputTarget(file, options.force);
   const captured = await captureDomain(host, domid, options);
   const version = options.version ?? newestStreamVersion();
   let bytes: number;
   try {
-    bytes = writeFileAtomically(file, streamPieces(captured.image, { version }), options.onWrite);
+    bytes = writeFileAtomically(file, streamPieces(captured.image, { version }), {
+      ...(options.force ? { force: true } : {}),
+      ...(options.onWrite ? { onWrite: options.onWrite } : {}),
+    });
   } catch (err) {
     await captured.release();
     throw err;
@@ -114,25 +73,25 @@ export async function saveDomain(
 
 const READ_BYTES = 4 << 20;
 
-/** Reads and verifies a stream file completely (nothing is applied). */
+/**
+ * Reads and verifies a stream file completely (nothing is applied). The file is opened as every
+ * input is (openInput): a FIFO or device given as FILE is refused at once instead of blocking the
+ * host's event loop in open(2) or read(2).
+ */
 export function readStreamFile(file: string, options: ReadOptions = {}): VerifiedImage {
-  let fd: number;
-  try {
-    fd = openSync(file, 'r');
-  } catch (err) {
-    throw new UsageError(`cannot open ${file}: ${(err as Error).message}`);
-  }
+  const input = openInput(file);
   try {
     const reader = new StreamReader(options);
-    for (;;) {
+    for (let position = 0; ; ) {
       const buf = new Uint8Array(READ_BYTES);
-      const n = readSync(fd, buf, 0, READ_BYTES, null);
+      const n = preadFully(input, buf, position);
       if (n === 0) break;
       reader.push(buf.subarray(0, n));
+      position += n;
     }
     return reader.finish();
   } finally {
-    closeSync(fd);
+    input.close();
   }
 }
 

@@ -3,8 +3,9 @@
  * plain screens, JSON or CSV), runs the sampling loop and returns the exit code. Commander-free
  * so tests and other front ends can drive it with any TopSource and any streams.
  */
-import { closeSync, fstatSync, openSync, writeSync } from 'node:fs';
-import { UsageError } from '../../errors.ts';
+import { writeSync } from 'node:fs';
+import { EnvironmentError, UsageError } from '../../errors.ts';
+import { type AppendFile, openAppendOutput } from '../../os/replace-file.ts';
 import { CsvLog } from './csv.ts';
 import { type Frame, TopTracker } from './frame.ts';
 import { frameDocument, serializeJson } from './json.ts';
@@ -97,6 +98,18 @@ interface Emitter {
   close(): void;
 }
 
+/** The --log file (openAppendOutput), its errors saying which option named it. */
+function openLog(path: string): AppendFile {
+  try {
+    return openAppendOutput(path);
+  } catch (err) {
+    if (!(err instanceof EnvironmentError)) throw err;
+    const named = new EnvironmentError(`--log ${err.message}`);
+    (named as { cause?: unknown }).cause = err;
+    throw named;
+  }
+}
+
 function makeEmitter(mode: TopMode, options: TopOptions, state: ViewState, io: TopIo): Emitter {
   const keys = (frame: Frame) => visibleVmRows(frame, state).map((r) => r.key);
   if (mode === 'json') {
@@ -110,15 +123,10 @@ function makeEmitter(mode: TopMode, options: TopOptions, state: ViewState, io: T
     let close = () => {};
     let headerAlreadyWritten = false;
     if (options.logFile) {
-      let fd: number;
-      try {
-        fd = openSync(options.logFile, 'a');
-      } catch (error) {
-        throw new UsageError(`--log ${options.logFile}: ${(error as Error).message}`);
-      }
-      headerAlreadyWritten = fstatSync(fd).size > 0;
-      write = (text) => void writeSync(fd, text);
-      close = () => closeSync(fd);
+      const log = openLog(options.logFile);
+      headerAlreadyWritten = log.stat.size > 0;
+      write = (text) => void writeSync(log.fd, text);
+      close = () => log.close();
     }
     const log = new CsvLog(write, { headerAlreadyWritten });
     return { frame: (frame) => log.frame(frame, visibleVmRows(frame, state), options.vcpus === true), close };
