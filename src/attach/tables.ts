@@ -13,7 +13,7 @@
  */
 import { readdirSync } from 'node:fs';
 import type { ResolvedAbi } from '../abi/resolved.ts';
-import { FormatError } from '../errors.ts';
+import { FormatError, isErrno } from '../errors.ts';
 import { shippedStatsTableAbi } from '../formats/stats-table/abi.ts';
 import { type DecodedTable, StatsTableReader, type TableSnapshot } from '../formats/stats-table/reader.ts';
 import { processStartTime, processUid } from '../os/procfs.ts';
@@ -48,8 +48,9 @@ export function listTableNames(dir = SHM_DIR): TableName[] {
   let names: string[];
   try {
     names = readdirSync(dir);
-  } catch {
-    return [];
+  } catch (e) {
+    if (isErrno(e, 'ENOENT', 'EACCES')) return []; // no /dev/shm here, or not ours to list
+    throw e;
   }
   return names.flatMap((n) => parseTableName(n) ?? []);
 }

@@ -110,7 +110,8 @@ export function streamRequest(path: string, line: string, timeoutMs = 600_000): 
       settle(() => {
         try {
           return JSON.parse(answer);
-        } catch {
+        } catch (e) {
+          if (!(e instanceof SyntaxError)) throw e; // what JSON.parse throws for text that is not JSON
           throw new EnvironmentError(`the host answered something else than JSON: ${peerText(answer, 200)}`);
         }
       });
