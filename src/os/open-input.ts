@@ -51,13 +51,29 @@ export interface OpenInputOptions {
  */
 export function openInput(path: string, options: OpenInputOptions = {}): InputFile {
   const access = options.writable ? constants.O_RDWR : constants.O_RDONLY;
+  return openRegularFile(path, access, 0, (rule, detail) => new FileRefusedError(path, rule, detail));
+}
+
+/**
+ * The shared core of every open of a path someone gave (inputs here, outputs in replace-file.ts):
+ * `flags` plus O_NONBLOCK | O_NOFOLLOW, then fstat of the descriptor must show a regular file.
+ * `refuse` builds the typed error for a symlink or anything that is not a regular file.
+ */
+export function openRegularFile(
+  path: string,
+  flags: number,
+  mode: number,
+  refuse: (rule: InputFileRule, detail: string) => Error,
+): InputFile {
   let fd: number;
   try {
-    fd = openSync(path, access | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+    fd = openSync(path, flags | constants.O_NONBLOCK | constants.O_NOFOLLOW, mode);
   } catch (err) {
-    if (errorCode(err) === 'ELOOP') throw new FileRefusedError(path, 'symlink', 'is a symbolic link (not followed)');
-    // A unix socket cannot be opened at all (ENXIO): say what it is rather than the errno.
-    if (errorCode(err) === 'ENXIO') throw new FileRefusedError(path, 'not-regular-file', 'is not a regular file');
+    const code = errorCode(err);
+    if (code === 'ELOOP') throw refuse('symlink', 'is a symbolic link (not followed)');
+    // A unix socket (or a FIFO opened for writing without a reader) cannot be opened: ENXIO.
+    if (code === 'ENXIO') throw refuse('not-regular-file', 'is not a regular file');
+    if (code === 'EISDIR') throw refuse('not-regular-file', 'is a directory');
     throw environmentError(path, err);
   }
   let stat: Stats;
@@ -69,7 +85,7 @@ export function openInput(path: string, options: OpenInputOptions = {}): InputFi
   }
   if (!stat.isFile()) {
     closeSync(fd);
-    throw new FileRefusedError(path, 'not-regular-file', `is a ${fileKind(stat)}, not a regular file`);
+    throw refuse('not-regular-file', `is a ${fileKind(stat)}, not a regular file`);
   }
   let open = true;
   return {

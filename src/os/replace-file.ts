@@ -17,19 +17,17 @@ import { randomBytes } from 'node:crypto';
 import {
   closeSync,
   constants,
-  fstatSync,
   fsyncSync,
   linkSync,
   lstatSync,
   openSync,
   renameSync,
-  type Stats,
   unlinkSync,
   writevSync,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { environmentError, errorCode } from '../errors.ts';
-import { FileRefusedError, fileKind } from './open-input.ts';
+import { FileRefusedError, fileKind, type InputFile, openRegularFile } from './open-input.ts';
 
 export type OutputFileRule = 'symlink' | 'not-regular-file' | 'exists';
 
@@ -186,13 +184,7 @@ function removeTemp(temp: string, file: string): void {
 }
 
 /** A regular file opened to append to (a log); whoever holds it closes it. */
-export interface AppendFile {
-  readonly path: string;
-  readonly fd: number;
-  /** fstat of the descriptor at open (size 0: the file is new or empty). */
-  readonly stat: Stats;
-  close(): void;
-}
+export type AppendFile = InputFile;
 
 /**
  * Opens `path` to append, creating it (mode 0644 before the umask) if missing, with O_NONBLOCK and
@@ -200,38 +192,6 @@ export interface AppendFile {
  * blocking, a symlink is not followed, and only a regular file is appended to.
  */
 export function openAppendOutput(path: string): AppendFile {
-  const flags =
-    constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NONBLOCK | constants.O_NOFOLLOW;
-  let fd: number;
-  try {
-    fd = openSync(path, flags, 0o644);
-  } catch (err) {
-    const code = errorCode(err);
-    if (code === 'ELOOP') throw new OutputRefusedError(path, 'symlink', 'is a symbolic link (not followed)');
-    if (code === 'ENXIO') throw new OutputRefusedError(path, 'not-regular-file', 'is not a regular file');
-    if (code === 'EISDIR') throw new OutputRefusedError(path, 'not-regular-file', 'is a directory');
-    throw environmentError(path, err);
-  }
-  let stat: Stats;
-  try {
-    stat = fstatSync(fd);
-  } catch (err) {
-    closeSync(fd);
-    throw environmentError(path, err);
-  }
-  if (!stat.isFile()) {
-    closeSync(fd);
-    throw new OutputRefusedError(path, 'not-regular-file', `is a ${fileKind(stat)}, not a regular file`);
-  }
-  let open = true;
-  return {
-    path,
-    fd,
-    stat,
-    close() {
-      if (!open) return;
-      open = false;
-      closeSync(fd);
-    },
-  };
+  const flags = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT;
+  return openRegularFile(path, flags, 0o644, (rule, detail) => new OutputRefusedError(path, rule, detail));
 }
