@@ -48,14 +48,15 @@ export class FormatError extends HvkitError {
     readonly format: string,
     readonly field: string,
     readonly rule: string,
-    message: string,
+    /** The sentence alone, without format, field, rule and value (message holds them all). */
+    readonly sentence: string,
     readonly value?: string,
   ) {
-    super(`${format}: ${field}: ${rule}: ${message}${value === undefined ? '' : ` (value ${value})`}`);
+    super(`${format}: ${field}: ${rule}: ${sentence}${value === undefined ? '' : ` (value ${value})`}`);
   }
 
   toViolation(): Violation {
-    return { field: this.field, rule: this.rule, value: this.value, severity: 'error', message: this.message };
+    return { field: this.field, rule: this.rule, value: this.value, severity: 'error', message: this.sentence };
   }
 }
 
@@ -171,4 +172,22 @@ export function describeError(error: unknown): string {
   }
   if (error instanceof Error) return `internal error: ${error.message}`;
   return `internal error: ${String(error)}`;
+}
+
+/** Exit codes the README promises: 0 ok, 1 check failed or refused, 2 usage or environment. */
+export const EXIT_OK = 0;
+export const EXIT_CHECK_FAILED = 1;
+export const EXIT_USAGE = 2;
+
+const EXIT_FOR_KIND: Record<ErrorKind, number> = {
+  format: EXIT_CHECK_FAILED,
+  refused: EXIT_CHECK_FAILED,
+  usage: EXIT_USAGE,
+  environment: EXIT_USAGE,
+  internal: EXIT_USAGE,
+};
+
+/** The exit code of any thrown value: the one place kinds become exit codes. */
+export function exitCodeFor(error: unknown): number {
+  return EXIT_FOR_KIND[kindOf(error)];
 }

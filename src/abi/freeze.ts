@@ -2,14 +2,14 @@
  * Freezing: writing the current schema as the next frozen revision.
  *
  * A revision is frozen only when it is compatible with every frozen revision
- * and differs from the latest one. The lock file is written to a temporary
- * file in the same directory and renamed into place, so a crash never leaves
- * a half-written revision behind.
+ * and differs from the latest one. The lock file is written through
+ * writeFileAtomically (a temporary file linked into place, never over an
+ * existing lock), so a crash never leaves a half-written revision behind.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { environmentError, errorCode } from '../errors.ts';
+import { mkdir } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import { type ErrorKind, HvkitError } from '../errors.ts';
+import { OutputRefusedError, writeFileAtomically } from '../os/replace-file.ts';
 import { type CompatViolation, checkCompat, formatCompatViolation } from './compat.ts';
 import { parseLock, serializeLock } from './lockfile.ts';
 import { DEFAULT_SCHEMAS_ROOT, loadAbi, lockPath } from './registry.ts';
@@ -17,8 +17,9 @@ import { DEFAULT_SCHEMAS_ROOT, loadAbi, lockPath } from './registry.ts';
 export type FreezeRefusal = 'incompatible' | 'unchanged' | 'exists';
 
 /** Thrown when freezing is refused; nothing has been written. */
-export class FreezeRefused extends Error {
+export class FreezeRefused extends HvkitError {
   override readonly name = 'FreezeRefused';
+  readonly kind: ErrorKind;
   constructor(
     readonly abi: string,
     readonly reason: FreezeRefusal,
@@ -27,6 +28,8 @@ export class FreezeRefused extends Error {
     readonly violations: CompatViolation[] = [],
   ) {
     super(`${abi}: freeze refused (${reason}): ${message}`);
+    // A lock already there is the environment's business; a schema that cannot be frozen, a refusal.
+    this.kind = reason === 'exists' ? 'environment' : 'refused';
   }
 }
 
@@ -56,36 +59,19 @@ export async function freezeAbi(name: string, root = DEFAULT_SCHEMAS_ROOT): Prom
   const text = serializeLock(next);
   const path = lockPath(name, revision, root);
   parseLock(text, basename(path)); // never write a lock that could not be read back
-  await writeAtomically(path, text, name);
+  await writeLock(path, text, name);
   return { abi: name, revision, path, warnings: report.violations.filter((v) => v.severity === 'warning') };
 }
 
-async function exists(path: string): Promise<boolean> {
+/** Through the one file writer (src/os/replace-file.ts): never over an existing lock, never half-written. */
+async function writeLock(path: string, text: string, abi: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
   try {
-    await stat(path);
-    return true;
+    writeFileAtomically(path, [Buffer.from(text, 'utf8')], { mode: 0o644 });
   } catch (e) {
-    if (errorCode(e) === 'ENOENT') return false;
-    throw environmentError(path, e);
-  }
-}
-
-/** Temp file in the same directory, flushed, then renamed over the final name. */
-async function writeAtomically(path: string, text: string, abi: string): Promise<void> {
-  const dir = dirname(path);
-  await mkdir(dir, { recursive: true });
-  if (await exists(path)) throw new FreezeRefused(abi, 'exists', `${basename(path)} already exists`);
-  const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  try {
-    const handle = await open(temp, 'wx');
-    try {
-      await handle.writeFile(text, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
+    if (e instanceof OutputRefusedError && e.rule === 'exists') {
+      throw new FreezeRefused(abi, 'exists', `${basename(path)} already exists`);
     }
-    await rename(temp, path);
-  } finally {
-    await rm(temp, { force: true });
+    throw e;
   }
 }

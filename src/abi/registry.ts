@@ -8,14 +8,15 @@
  * built from an ABI name goes through abiDirectory (abi-name.ts), which refuses names that are
  * not plain directory names under the schemas directory before anything is imported or read.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+
+import { readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { tsImport } from 'tsx/esm/api';
 import { environmentError, FormatError, UsageError } from '../errors.ts';
 import { abiDirectory, isAbiName } from './abi-name.ts';
 import { resolveAbi } from './layout.ts';
-import { MAX_LOCK_BYTES, parseLock } from './lockfile.ts';
+import { readLock } from './lock-read.ts';
 import { MIN_MAJOR, type ResolvedAbi } from './resolved.ts';
 import type { AbiSpec } from './schema.ts';
 
@@ -144,21 +145,12 @@ export async function listRevisionNumbers(name: string, root = DEFAULT_SCHEMAS_R
   return numbers;
 }
 
-/** Reads one lock file, refusing an oversized file before reading it. */
-export async function readLock(path: string, where: string): Promise<ResolvedAbi> {
-  const info = await stat(path);
-  if (info.size > MAX_LOCK_BYTES) {
-    throw new FormatError(`lock ${where}`, '(file)', 'too-large', `lock files are limited to ${MAX_LOCK_BYTES} bytes`);
-  }
-  return parseLock(await readFile(path, 'utf8'), where);
-}
-
 /** All frozen revisions in order; each lock must agree with its file name. */
 export async function loadRevisions(name: string, root = DEFAULT_SCHEMAS_ROOT): Promise<ResolvedAbi[]> {
   const out: ResolvedAbi[] = [];
   for (const n of await listRevisionNumbers(name, root)) {
     const where = `${name}/revisions/rev-${n}.lock.json`;
-    const lock = await readLock(lockPath(name, n, root), where);
+    const lock = readLock(lockPath(name, n, root), where);
     if (lock.abi !== name) throw registryError(name, `${where}: abi`, 'lock-abi-mismatch', `says ${lock.abi}`);
     if (lock.revision !== n) {
       throw registryError(name, `${where}: revision`, 'lock-revision-mismatch', `says revision ${lock.revision}`);

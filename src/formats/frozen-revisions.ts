@@ -3,10 +3,11 @@
  * checked once per process. One loader for every format, so a missing revision, an unreadable
  * file and a corrupt lock are told apart the same way everywhere.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { parseLock } from '../abi/lockfile.ts';
+import { readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { readLock } from '../abi/lock-read.ts';
 import type { ResolvedAbi } from '../abi/resolved.ts';
-import { environmentError, errorCode, InternalError, UsageError } from '../errors.ts';
+import { InternalError, UsageError } from '../errors.ts';
 
 const SCHEMAS = new URL('../../schemas/', import.meta.url);
 const LOCK_NAME = /^rev-([1-9]\d*)\.lock\.json$/;
@@ -43,15 +44,10 @@ export function frozenRevision(abi: string, n: number): ResolvedAbi {
   const key = `${abi}/${n}`;
   const hit = cache.get(key);
   if (hit) return hit;
+  if (!frozenRevisionNumbers(abi).includes(n)) throw new NoSuchRevisionError(abi, n);
   const file = `rev-${n}.lock.json`;
-  let text: string;
-  try {
-    text = readFileSync(new URL(file, revisionsDir(abi)), 'utf8');
-  } catch (e) {
-    if (errorCode(e) === 'ENOENT') throw new NoSuchRevisionError(abi, n);
-    throw environmentError(`schemas/${abi}/revisions/${file}`, e);
-  }
-  const resolved = parseLock(text, `${abi} ${file}`);
+  // The same careful read as `hvkit abi` (regular file only, size-bounded).
+  const resolved = readLock(fileURLToPath(new URL(file, revisionsDir(abi))), `${abi} ${file}`);
   if (resolved.abi !== abi || resolved.revision !== n) {
     throw new InternalError(`schemas/${abi}/revisions/${file} holds ${resolved.abi} revision ${resolved.revision}`);
   }

@@ -75,7 +75,7 @@ export function writeFileAtomically(
 ): number {
   const force = options.force ?? false;
   checkOutputTarget(file, force);
-  const temp = join(dirname(file), `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  const temp = join(dirname(file), tempName(basename(file)));
   let fd: number | undefined;
   let tempLeft = false;
   try {
@@ -100,6 +100,20 @@ export function writeFileAtomically(
     if (tempLeft) removeTemp(temp, file);
   }
 }
+
+/**
+ * `.<name>.<random>.tmp` beside the target, with the name cut so that the whole stays within
+ * NAME_MAX (255 bytes): a target with a long but valid name must not fail for its temporary's.
+ */
+function tempName(name: string): string {
+  const suffix = `.${randomBytes(6).toString('hex')}.tmp`;
+  const room = NAME_MAX - 1 - suffix.length;
+  let kept = name;
+  while (Buffer.byteLength(kept) > room) kept = kept.slice(0, -1);
+  return `.${kept}${suffix}`;
+}
+
+const NAME_MAX = 255;
 
 function writePieces(
   file: string,

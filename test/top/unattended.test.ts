@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { EnvironmentError, FormatError } from '../../src/errors.ts';
 import { CSV_COLUMNS, csvField, csvLine } from '../../src/tools/top/csv.ts';
 import { runTop, type TopOptions } from '../../src/tools/top/run.ts';
 import { Capture, counter, event, log2Hist, ScriptedSource, sample, vm } from './fixtures/samples.ts';
@@ -202,7 +203,7 @@ test('bad options are usage errors (exit 2, one line on stderr), and the source 
 
 test('a source that fails mid-run: exit 2, the error printed, the source closed', async () => {
   const source = new ScriptedSource((n) => {
-    if (n === 2) throw new Error('stats fd vanished');
+    if (n === 2) throw new EnvironmentError('stats fd vanished');
     return script(n);
   });
   const stdout = new Capture();
@@ -212,4 +213,29 @@ test('a source that fails mid-run: exit 2, the error printed, the source closed'
   assert.equal(stderr.text, 'hvkit top: stats fd vanished\n');
   assert.equal(source.closed, true);
   assert.equal(parseCsv(stdout.text).length, 1 + 2 * 2, 'rows written before the failure stay');
+});
+
+test('a failing source exits by the error kind and says it plainly, like every command', async () => {
+  const cases: [unknown, number, RegExp][] = [
+    [new FormatError('stats-table', 'vcpu[0].halt.seq', 'unstable', 'never stable'), 1, /unstable/],
+    [
+      Object.assign(new Error("EACCES: permission denied, open '/dev/shm/.x.1234.tmp'"), {
+        code: 'EACCES',
+        path: '/dev/shm/x',
+      }),
+      2,
+      /^hvkit top: \/dev\/shm\/x: permission denied\n$/,
+    ],
+    [new TypeError('boom'), 2, /internal error: boom/],
+  ];
+  for (const [error, code, text] of cases) {
+    const source = new ScriptedSource(() => {
+      throw error;
+    });
+    const stdout = new Capture();
+    const stderr = new Capture();
+    assert.equal(await runTop(source, { intervalMs: 100, once: true }, { stdout, stderr }), code, String(error));
+    assert.match(stderr.text, text);
+    assert.equal(source.closed, true);
+  }
 });

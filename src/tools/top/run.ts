@@ -4,7 +4,7 @@
  * so tests and other front ends can drive it with any TopSource and any streams.
  */
 import { writeSync } from 'node:fs';
-import { EnvironmentError, UsageError } from '../../errors.ts';
+import { describeError, EnvironmentError, exitCodeFor, UsageError } from '../../errors.ts';
 import { type AppendFile, openAppendOutput } from '../../os/replace-file.ts';
 import { CsvLog } from './csv.ts';
 import { type Frame, TopTracker } from './frame.ts';
@@ -190,7 +190,7 @@ export async function runTop(source: TopSource, options: TopOptions, io: TopIo):
     if (!compiled.ok && mode !== 'interactive') throw new UsageError(`--filter: ${compiled.error}`);
     state = initialState({ intervalMs: options.intervalMs ?? DEFAULT_INTERVAL_MS, sort, filter });
   } catch (error) {
-    closeQuietly(source);
+    closeQuietly(source, io);
     return fail(error, io);
   }
   if (mode === 'interactive') {
@@ -207,20 +207,22 @@ export async function runTop(source: TopSource, options: TopOptions, io: TopIo):
     source.close();
     return 0;
   } catch (error) {
-    closeQuietly(source);
+    closeQuietly(source, io);
     return fail(error, io);
   }
 }
 
-function closeQuietly(source: TopSource): void {
+function closeQuietly(source: TopSource, io: TopIo): void {
   try {
     source.close();
-  } catch {
-    // Already failing; the first error is the one worth reporting.
+  } catch (e) {
+    // Already failing: the first error decides the exit code, but this one is still told.
+    io.stderr.write(`hvkit top: closing after the failure: ${describeError(e)}\n`);
   }
 }
 
+/** The one mapping of errors to text and exit codes (src/cli/errors.ts), as every command uses. */
 function fail(error: unknown, io: TopIo): number {
-  io.stderr.write(`hvkit top: ${error instanceof Error ? error.message : String(error)}\n`);
-  return 2;
+  io.stderr.write(`hvkit top: ${describeError(error)}\n`);
+  return exitCodeFor(error);
 }

@@ -18,7 +18,7 @@ import { exitedProcesses, ProcessHandle } from '../../attach/pidfd.ts';
 import { type Plan, type PlannedTable, planVms, type VmPlan } from '../../attach/plan.ts';
 import { sameFile } from '../../attach/sys.ts';
 import { HvkitTable, listTableNames, type TableName } from '../../attach/tables.ts';
-import { ClosedError, isErrno } from '../../errors.ts';
+import { ClosedError, describeError, isErrno, kindOf } from '../../errors.ts';
 import type { KvmStatDescriptor } from '../../formats/kvm-stats/types.ts';
 import { shippedStatsTableAbi } from '../../formats/stats-table/abi.ts';
 import { processStartTime, readCmdline } from '../../os/procfs.ts';
@@ -195,7 +195,9 @@ export class HostTopSource implements TopSource {
         try {
           table = HvkitTable.open(t, this.#options.tableAbi ?? shippedStatsTableAbi());
         } catch (err) {
-          bad.push({ name: t.name, reason: err instanceof Error ? err.message : String(err) });
+          // Another host's table may be corrupt, gone or refused: a note, not our failure. A defect is.
+          if (!isExpectedReadFailure(err)) throw err;
+          bad.push({ name: t.name, reason: describeError(err) });
           continue;
         }
         this.#tables.set(t.name, table);
@@ -368,7 +370,8 @@ export class HostTopSource implements TopSource {
         });
       }
     } catch (err) {
-      notes.push(`read failed: ${err instanceof Error ? err.message : String(err)}`);
+      if (!isExpectedReadFailure(err)) throw err;
+      notes.push(`read failed: ${describeError(err)}`);
       this.#forceRescan = true;
     }
     if (sources.length === 0) sources.push('none');
@@ -460,4 +463,10 @@ export function guestName(cmdline: readonly string[] | undefined): string | unde
 /** Appends by a loop: spreading a stats file's samples (up to 65536 descriptors) into push() can overflow the stack. */
 function appendAll<T>(to: T[], more: readonly T[]): void {
   for (const x of more) to.push(x);
+}
+
+/** What reading another process's stats may meet: a bad or vanished input (ours or the system's errors), not a defect. */
+function isExpectedReadFailure(err: unknown): boolean {
+  const kind = kindOf(err);
+  return kind === 'format' || kind === 'environment';
 }
