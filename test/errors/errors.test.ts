@@ -115,3 +115,14 @@ test('cleanups: every one runs even when some fail, then the failures are thrown
   runAll([]);
   await runAllAsync([]);
 });
+
+test("a reader's refusal becomes a violation whose message is the sentence alone (printed once)", () => {
+  const v = new FormatError('stats-table', 'vcpu[0].halt.seq', 'unstable', 'never stable', '4000').toViolation();
+  assert.deepEqual(v, {
+    field: 'vcpu[0].halt.seq',
+    rule: 'unstable',
+    value: '4000',
+    severity: 'error',
+    message: 'never stable',
+  });
+});

@@ -109,3 +109,11 @@ describe('writeFileAtomically', () => {
     assert.deepEqual(readdirSync(d), ['out']);
   });
 });
+
+describe('writeFileAtomically: long names', () => {
+  it('writes a target whose name is long but valid (250 bytes): the temporary name is cut, not the write', () => {
+    const file = join(root, 'a'.repeat(250));
+    assert.equal(writeFileAtomically(file, [Buffer.from('x')]), 1);
+    assert.equal(readFileSync(file, 'utf8'), 'x');
+  });
+});
