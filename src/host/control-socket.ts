@@ -209,6 +209,12 @@ class Connection {
   #draining = false;
   #closed = false;
   #timer: NodeJS.Timeout | undefined;
+  /**
+   * When what the peer owes (the rest of a request, or reading an answer) must be done by: set
+   * when the debt starts and not moved by later bytes, so a peer dripping one byte at a time
+   * cannot stretch one request past requestTimeoutMs.
+   */
+  #owedBy: number | undefined;
 
   constructor(socket: Socket, dispatcher: Dispatcher, limits: ConnectionLimits, onClose: () => void) {
     this.#socket = socket;
@@ -246,12 +252,20 @@ class Connection {
   #rearm(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (this.#closed || this.#dispatching) return;
+    if (this.#closed) return;
     const owed = this.#draining || this.#buf.length > 0;
-    this.#timer = setTimeout(
-      () => (owed ? this.#socket.destroy() : this.#end()),
-      owed ? this.#limits.requestTimeoutMs : this.#limits.idleTimeoutMs,
-    );
+    if (!owed) this.#owedBy = undefined;
+    if (this.#dispatching) {
+      // The host's own time: the debt's clock starts again once the answer is sent.
+      this.#owedBy = undefined;
+      return;
+    }
+    if (!owed) {
+      this.#timer = setTimeout(() => this.#end(), this.#limits.idleTimeoutMs);
+      return;
+    }
+    this.#owedBy ??= Date.now() + this.#limits.requestTimeoutMs;
+    this.#timer = setTimeout(() => this.#socket.destroy(), Math.max(0, this.#owedBy - Date.now()));
   }
 
   /** A defect met while serving: reported, answered internal_error, connection closed. */

@@ -138,3 +138,23 @@ test('an idle peer that does not close its side after the host ended is dropped 
     s.destroy();
   });
 });
+
+test('a request dripped one byte at a time is cut off at its deadline, counted from its first byte', async () => {
+  await withSocket({ idleTimeoutMs: 600_000, requestTimeoutMs: 300 }, async (cs) => {
+    const s = await rawConnect(cs.path);
+    const frame = encodeRequest(ABI_VERSION, []);
+    let sent = 0;
+    // Each byte comes well within the deadline of the one before: only a deadline fixed at the
+    // first byte ends this before the frame is whole.
+    const drip = setInterval(() => {
+      if (sent < frame.length && !s.destroyed) s.write(frame.subarray(sent, ++sent));
+    }, 100);
+    try {
+      assert.equal(await closedByServer(s), true, 'the server closed the dripping connection');
+      assert.ok(sent < frame.length, `cut off after ${sent} of ${frame.length} bytes`);
+    } finally {
+      clearInterval(drip);
+      s.destroy();
+    }
+  });
+});
