@@ -16,7 +16,7 @@
  */
 import { UsageError } from '../../errors.ts';
 import { newestStreamVersion } from '../../formats/stream/abi.ts';
-import type { VerifiedImage } from '../../formats/stream/image.ts';
+import type { SkippedRecords, VerifiedImage } from '../../formats/stream/image.ts';
 import { type ReadOptions, StreamReader } from '../../formats/stream/reader.ts';
 import { streamPieces, type WriteOptions } from '../../formats/stream/writer.ts';
 import { openInput, preadFully } from '../../os/open-input.ts';
@@ -120,16 +120,14 @@ const SKIPPED_TYPES_NAMED = 8;
  * the first few types named and the others counted — a stream may hold thousands of them, and
  * the answer must stay small enough for its reader.
  */
-export function describeSkipped(types: readonly number[]): string[] {
-  const counts = new Map<number, number>();
-  for (const t of types) counts.set(t, (counts.get(t) ?? 0) + 1);
+export function describeSkipped(skipped: SkippedRecords): string[] {
   const out: string[] = [];
-  for (const [t, n] of [...counts].slice(0, SKIPPED_TYPES_NAMED)) {
-    out.push(`${n === 1 ? '' : `${n} × `}record type 0x${t.toString(16)} (unknown optional)`);
+  for (const { type, count } of skipped.slice(0, SKIPPED_TYPES_NAMED)) {
+    out.push(`${count === 1 ? '' : `${count} × `}record type 0x${type.toString(16)} (unknown optional)`);
   }
-  if (counts.size > SKIPPED_TYPES_NAMED) {
-    const rest = [...counts.values()].slice(SKIPPED_TYPES_NAMED).reduce((a, b) => a + b, 0);
-    out.push(`${rest} more unknown optional records of ${counts.size - SKIPPED_TYPES_NAMED} other types`);
+  if (skipped.length > SKIPPED_TYPES_NAMED) {
+    const rest = skipped.slice(SKIPPED_TYPES_NAMED).reduce((sum, s) => sum + s.count, 0);
+    out.push(`${rest} more unknown optional records of ${skipped.length - SKIPPED_TYPES_NAMED} other types`);
   }
   return out;
 }
