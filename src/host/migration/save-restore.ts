@@ -14,12 +14,14 @@
  * created), and unpause — unless the image was saved paused or the caller asks for it paused.
  * A failure after creation destroys the new domain.
  */
-import { UsageError } from '../../errors.ts';
+import { read } from 'node:fs';
+import { promisify } from 'node:util';
+import { environmentError, UsageError } from '../../errors.ts';
 import { newestStreamVersion } from '../../formats/stream/abi.ts';
 import type { SkippedRecords, VerifiedImage } from '../../formats/stream/image.ts';
 import { type ReadOptions, StreamReader } from '../../formats/stream/reader.ts';
 import { streamPieces, type WriteOptions } from '../../formats/stream/writer.ts';
-import { openInput, preadFully } from '../../os/open-input.ts';
+import { openInput } from '../../os/open-input.ts';
 import { checkOutputTarget, writeFileAtomically } from '../../os/replace-file.ts';
 import type { GuestProgram } from '../../vmm/guests.ts';
 import type { Workload } from '../backend.ts';
@@ -71,20 +73,30 @@ export async function saveDomain(
   return { domid, file, bytes, version };
 }
 
-const READ_BYTES = 4 << 20;
+/** Bytes read (and verified) per slice; the event loop runs between slices. */
+const READ_BYTES = 1 << 20;
+
+const readAt = promisify(read);
 
 /**
  * Reads and verifies a stream file completely (nothing is applied). The file is opened as every
  * input is (openInput): a FIFO or device given as FILE is refused at once instead of blocking the
- * host's event loop in open(2) or read(2).
+ * host's event loop in open(2). It is read in slices with asynchronous reads, each pushed into
+ * the reader before the next is asked for: a host restoring a large stream goes on answering its
+ * other callers meanwhile, and holds one slice of file data at a time besides the image.
  */
-export function readStreamFile(file: string, options: ReadOptions = {}): VerifiedImage {
+export async function readStreamFile(file: string, options: ReadOptions = {}): Promise<VerifiedImage> {
   const input = openInput(file);
   try {
     const reader = new StreamReader(options);
     for (let position = 0; ; ) {
       const buf = new Uint8Array(READ_BYTES);
-      const n = preadFully(input, buf, position);
+      let n: number;
+      try {
+        ({ bytesRead: n } = await readAt(input.fd, buf, 0, buf.length, position));
+      } catch (err) {
+        throw environmentError(file, err);
+      }
       if (n === 0) break;
       reader.push(buf.subarray(0, n));
       position += n;
@@ -186,7 +198,7 @@ export async function restoreDomain(host: Host, file: string, options: RestoreOp
   const maxMemoryMiB = Math.min(options.maxMemoryMiB ?? Number.POSITIVE_INFINITY, host.limits.maxGuestMemoryMiB);
   let image: VerifiedImage;
   try {
-    image = readStreamFile(file, { ...options, maxMemoryMiB });
+    image = await readStreamFile(file, { ...options, maxMemoryMiB });
   } catch (err) {
     throw asLimitError(err, host.limits);
   }
