@@ -10,6 +10,7 @@
 import { connect, isIPv6, type Socket } from 'node:net';
 import { environmentError, UsageError } from '../../errors.ts';
 import { peerText } from '../../peer-text.ts';
+import { checkRequestPath } from './protocol.ts';
 
 export type Endpoint = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };
 
@@ -24,7 +25,7 @@ export interface ParseEndpointOptions {
 /** Refuses a unix socket path the kernel cannot bind or connect to as given. */
 export function checkUnixPath(path: string): void {
   if (path === '') throw new UsageError('a unix socket path is empty');
-  if (path.includes('\0')) throw new UsageError(`unix socket path ${JSON.stringify(peerText(path))} holds a NUL byte`);
+  checkRequestPath(path, 'unix socket path');
   const bytes = Buffer.byteLength(path);
   if (bytes > MAX_UNIX_PATH_BYTES) {
     throw new UsageError(

@@ -23,6 +23,7 @@
  * the destination and then destroy or unpause the source. A destination that got GO keeps its
  * domain even when it cannot confirm. The guest thus never runs on both hosts.
  */
+import { UsageError } from '../../errors.ts';
 import { peerText } from '../../peer-text.ts';
 
 export const HELLO = 'HVKIT-MIGRATE 1';
@@ -51,4 +52,23 @@ export function splitLine(line: string): [string, string] {
  */
 export function oneLine(text: string): string {
   return peerText(text, 1000);
+}
+
+/** A C0 control character (newline included) or DEL. */
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/**
+ * Refuses a path (or socket address) that a one-line request cannot carry: a newline would end
+ * the request early — `save 1 '/tmp/a<LF>b'` would write /tmp/a — and other control characters
+ * are no file name anyone means. Checked by the CLI before it sends, by the host on every request,
+ * and by endpoint parsing.
+ */
+export function checkRequestPath(path: string, what: string): void {
+  const found = CONTROL.exec(path);
+  if (found) {
+    const code = found[0].charCodeAt(0).toString(16).padStart(2, '0');
+    throw new UsageError(
+      `${what} ${JSON.stringify(peerText(path, 200))} holds a control character (0x${code}): a request cannot carry it`,
+    );
+  }
 }

@@ -33,7 +33,7 @@ import { asLimitError } from '../limits.ts';
 import { checkUnixPath, describeEndpoint, type Endpoint, parseEndpoint } from './endpoint.ts';
 import type { PoolStreamHooks } from './hooks.ts';
 import { migrate } from './migrate.ts';
-import { helloLine, MIGRATE_IN, oneLine, splitLine } from './protocol.ts';
+import { checkRequestPath, helloLine, MIGRATE_IN, oneLine, splitLine } from './protocol.ts';
 import { restoreDomain, restoreImage, saveDomain } from './save-restore.ts';
 import { MAX_LINE, Wire, WireError } from './wire.ts';
 
@@ -156,6 +156,8 @@ async function receiveOne(host: Host, wire: Wire, options: ReceiverOptions): Pro
 
 async function request(host: Host, word: string, rest: string, options: ReceiverOptions): Promise<unknown> {
   const poolOpt = options.pools ? { pools: options.pools } : {};
+  // A newline ended the line already; any other control character means a path was cut or mangled.
+  checkRequestPath(rest, `${word} request`);
   if (word === 'SAVE') {
     const m = /^(\d+) ([01])(?: ([01]))? (\/.*)$/.exec(rest);
     if (!m || !isAbsolute(m[4]!)) throw new UsageError('SAVE <domid> <0|1> [<force 0|1>] <absolute path>');
