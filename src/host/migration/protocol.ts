@@ -54,8 +54,14 @@ export function oneLine(text: string): string {
   return peerText(text, 1000);
 }
 
-/** A C0 control character (newline included) or DEL. */
-const CONTROL = /[\u0000-\u001f\u007f]/;
+/** The first C0 control character (newline included) or DEL in `text`, as its code; else -1. */
+function firstControl(text: string): number {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return c;
+  }
+  return -1;
+}
 
 /**
  * Refuses a path (or socket address) that a one-line request cannot carry: a newline would end
@@ -64,9 +70,9 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
  * and by endpoint parsing.
  */
 export function checkRequestPath(path: string, what: string): void {
-  const found = CONTROL.exec(path);
-  if (found) {
-    const code = found[0].charCodeAt(0).toString(16).padStart(2, '0');
+  const found = firstControl(path);
+  if (found >= 0) {
+    const code = found.toString(16).padStart(2, '0');
     throw new UsageError(
       `${what} ${JSON.stringify(peerText(path, 200))} holds a control character (0x${code}): a request cannot carry it`,
     );
