@@ -32,6 +32,7 @@ import type { Host } from '../host.ts';
 import { asLimitError } from '../limits.ts';
 import { checkUnixPath, describeEndpoint, type Endpoint, parseEndpoint } from './endpoint.ts';
 import type { PoolStreamHooks } from './hooks.ts';
+import { destroyAfterFailure, LeftoverDomainError } from './leftover.ts';
 import { migrate } from './migrate.ts';
 import { checkRequestPath, helloLine, MIGRATE_IN, oneLine, splitLine } from './protocol.ts';
 import { restoreDomain, restoreImage, saveDomain } from './save-restore.ts';
@@ -148,9 +149,15 @@ async function receiveOne(host: Host, wire: Wire, options: ReceiverOptions): Pro
       await wire.write(`FAIL domain ${created} kept after GO: ${oneLine(why)}\n`).catch(() => {});
       return;
     }
-    if (created !== undefined) await host.destroy(created).catch(() => {});
-    logLine(options, `migration in failed: ${why}`);
-    await wire.write(`FAIL ${oneLine(why)}\n`).catch(() => {});
+    let failure = why;
+    if (created !== undefined) {
+      // The source is told (and the log says) when the domain made here could not be destroyed.
+      failure = await destroyAfterFailure(host, created, 'migration in', err).catch((e: Error) =>
+        e instanceof LeftoverDomainError ? e.message : why,
+      );
+    }
+    logLine(options, `migration in failed: ${failure}`);
+    await wire.write(`FAIL ${oneLine(failure)}\n`).catch(() => {});
   }
 }
 

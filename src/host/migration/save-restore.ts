@@ -29,6 +29,7 @@ import type { DomainInfo, Host } from '../host.ts';
 import { asLimitError } from '../limits.ts';
 import { type CaptureOptions, captureDomain } from './capture.ts';
 import type { PoolStreamHooks } from './hooks.ts';
+import { destroyAfterFailure, releaseAfterFailure } from './leftover.ts';
 
 export interface SaveOptions extends CaptureOptions, WriteOptions {
   /** Leave the domain paused after the save (default: it runs on as before). */
@@ -66,8 +67,7 @@ export async function saveDomain(
       ...(options.onWrite ? { onWrite: options.onWrite } : {}),
     });
   } catch (err) {
-    await captured.release();
-    throw err;
+    return releaseAfterFailure(domid, captured.release, 'save', err);
   }
   if (!options.leavePaused) await captured.release();
   return { domid, file, bytes, version };
@@ -187,8 +187,7 @@ export async function restoreImage(
     };
   } catch (err) {
     if (poolsLoaded) options.pools?.discard(info.domid);
-    await host.destroy(info.domid).catch(() => {});
-    throw err;
+    return destroyAfterFailure(host, info.domid, 'restore', err);
   }
 }
 
