@@ -4,7 +4,7 @@
  * still waiting (a CtlConnectionError) — the client never guesses.
  */
 import { connect, type Socket } from 'node:net';
-import { EnvironmentError, errnoText, UsageError } from '../errors.ts';
+import { EnvironmentError, errnoText, FormatError, UsageError } from '../errors.ts';
 import { STATUS } from '../formats/callword/constants.ts';
 import { decodeResponse, encodeRequest, type ResponseFrame } from '../formats/callword/frame.ts';
 import { BUSY_REFUSAL, findControlSockets } from '../host/control-socket.ts';
@@ -75,7 +75,9 @@ export class CtlClient {
       try {
         d = decodeResponse(this.#buf);
       } catch (e) {
-        this.#fail(new CtlConnectionError(`control socket ${this.path}: ${(e as Error).message}`));
+        // Only the decoder's refusal means a broken frame; anything else is a defect and goes on.
+        if (!(e instanceof FormatError)) throw e;
+        this.#fail(new CtlConnectionError(`control socket ${this.path}: ${e.message}`));
         return;
       }
       if (d.kind === 'need') return;

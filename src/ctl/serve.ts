@@ -5,6 +5,7 @@
  * Starting is all or nothing: when any part fails (a listener that cannot bind, the control
  * socket, a domain to create) everything started is stopped before the error goes on.
  */
+import { describeError, EnvironmentError } from '../errors.ts';
 import { type CallInstaller, createHostDispatcher } from '../host/calls-host.ts';
 import { ControlSocket, type ControlSocketOptions } from '../host/control-socket.ts';
 import type { Dispatcher } from '../host/dispatcher.ts';
@@ -72,7 +73,15 @@ export async function startHostServer(options: HostServerOptions = {}): Promise<
       },
     };
   } catch (e) {
-    await stop().catch(() => {});
+    try {
+      await stop();
+    } catch (undo) {
+      // What started may still run (a socket, a domain): the caller hears it with the failure.
+      throw new EnvironmentError(
+        `starting the host failed (${describeError(e)}) and stopping what had started failed too: ${describeError(undo)}`,
+        { cause: e },
+      );
+    }
     throw e;
   }
 }

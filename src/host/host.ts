@@ -14,7 +14,7 @@
  * call order; operations on different domains run concurrently.
  */
 
-import { UsageError } from '../errors.ts';
+import { describeError, EnvironmentError, UsageError } from '../errors.ts';
 import { shippedDomainDirectoryAbi } from '../formats/domstate/abi.ts';
 import { DomainDirectoryWriter } from '../formats/domstate/writer.ts';
 import { shippedStatsTableAbi } from '../formats/stats-table/abi.ts';
@@ -232,6 +232,8 @@ export class Host {
     const statsRegion = statsRegionName(this.identity, domid, uniqueId);
     let region: Region | undefined;
     let runtime: DomainRuntime | undefined;
+    /** The domain's description once it exists (for reporting a failed clean-up). */
+    let described: DomainInfo | undefined;
     try {
       const plan = { nrVcpus: options.vcpus };
       region = createShmRegion(statsRegion, StatsTableWriter.plan(abi, plan).regionSize);
@@ -278,6 +280,7 @@ export class Host {
         published: false,
         queue: Promise.resolve(),
       };
+      described = domain.info;
       // Guest events queue behind the rest of the creation (they may come as soon as vCPUs run).
       let created!: () => void;
       domain.queue = new Promise<void>((resolve) => {
@@ -298,12 +301,25 @@ export class Host {
       return this.#snapshot(domain);
     } catch (e) {
       this.#domains.delete(domid);
-      await runtime?.destroy().catch(() => {});
+      let leftover: Error | undefined;
+      try {
+        await runtime?.destroy();
+      } catch (undo) {
+        // The half-created guest may live on: never dropped silently. Listeners hear it when the
+        // domain was already described; otherwise the caller does, with the failure.
+        if (described) this.#emit({ kind: 'error', at: Date.now(), domain: { ...described }, error: undo as Error });
+        else {
+          leftover = new EnvironmentError(
+            `creating domain ${domid} failed (${describeError(e)}) and its half-created guest could not be destroyed: ${describeError(undo)}`,
+            { cause: e },
+          );
+        }
+      }
       region?.close();
       // Only a reservation nobody saw goes back; a published domain failed later and its
       // transition error is the one to report.
       if (this.#table.isReserved(domid)) this.#table.release(domid);
-      throw e;
+      throw leftover ?? e;
     }
   }
 

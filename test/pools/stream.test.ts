@@ -325,7 +325,11 @@ test('sim host: pool pages a guest put through the dispatcher survive save → r
 
     const file = join(tmp.dir, 'pooled.hvst');
     await saveDomain(h.host, dom.domid, file, { pools: hooks });
-    assert.equal(readStreamFile(file).pools?.version, POOL_SNAPSHOT_FORMAT, 'the stream carries a POOLS record');
+    assert.equal(
+      (await readStreamFile(file)).pools?.version,
+      POOL_SNAPSHOT_FORMAT,
+      'the stream carries a POOLS record',
+    );
     await h.host.destroy(dom.domid);
     assert.equal(service.hasDomain(dom.domid), false);
 
@@ -372,7 +376,7 @@ test('sim host: a stream whose POOLS record holds a malformed snapshot is refuse
     body.set(snapshot, 8);
     const bad = join(tmp.dir, 'bad-pools.hvst');
     writeFileSync(bad, insertRecordBeforeEnd(new Uint8Array(readFileSync(good)), RECORD.pools, body));
-    assert.equal(readStreamFile(bad).pools?.data.length, 4, 'the stream itself verifies');
+    assert.equal((await readStreamFile(bad)).pools?.data.length, 4, 'the stream itself verifies');
 
     const events = h.events.length;
     const files = shm();

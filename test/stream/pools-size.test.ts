@@ -146,7 +146,7 @@ test('sim host: a domain holding 320 pool pages survives save → restore with e
     await saveDomain(h.host, dom.domid, file, { pools: hooks });
     const pieces = records(new Uint8Array(readFileSync(file))).filter(([type]) => type === RECORD.pools);
     assert.equal(pieces.length, 2, 'the snapshot (over 1 MiB) spans two POOLS records');
-    assert.equal(readStreamFile(file).pools?.version, POOL_SNAPSHOT_FORMAT);
+    assert.equal((await readStreamFile(file)).pools?.version, POOL_SNAPSHOT_FORMAT);
     await h.host.destroy(dom.domid);
 
     const restored = await restoreDomain(h.host, file, { pools: hooks, paused: true });

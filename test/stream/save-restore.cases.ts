@@ -38,7 +38,7 @@ export function registerSaveRestoreTests(backend: BackendName): void {
         await h.host.destroy(dom.domid);
         const before = Array.from({ length: vcpus }, (_, v) => h.reports(dom.uniqueId, v));
 
-        const image = readStreamFile(file);
+        const image = await readStreamFile(file);
         assert.equal(image.domain.cpu, backend);
         const restored = await restoreDomain(h.host, file);
         assert.notEqual(restored.domain.uniqueId, dom.uniqueId, 'a restored domain gets a new unique id');

@@ -1,6 +1,6 @@
 /**
  * The answers of the host's stream socket stay readable whatever the input: a restore whose
- * stream holds thousands of optional records is reported as the success it is (never "failed"
+ * stream holds a thousand optional records (about the most a reader accepts) is reported as the success it is (never "failed"
  * because the answer outgrew the client's line), and every answer line fits MAX_LINE.
  */
 import assert from 'node:assert/strict';
@@ -32,7 +32,7 @@ function withOptionalRecords(stream: Uint8Array, count: number): Uint8Array {
   ]);
 }
 
-test('ctl restore of a stream with thousands of optional records: created, and reported as done', async () => {
+test('ctl restore of a stream with a thousand optional records: created, and reported as done', async () => {
   process.env.HVKIT_BACKEND = 'sim';
   const tmp = tempDir();
   const server = await startHostServer({
@@ -47,7 +47,7 @@ test('ctl restore of a stream with thousands of optional records: created, and r
     const saved = await streamRequest(path, `SAVE 1 0 ${file}`);
     assert.equal(saved.ok, true, saved.error);
     const many = join(tmp.dir, 'many.hvst');
-    writeFileSync(many, withOptionalRecords(readFileSync(file), 3000));
+    writeFileSync(many, withOptionalRecords(readFileSync(file), 1000));
 
     const answer = await streamRequest(path, `RESTORE 0 ${many}`);
     assert.equal(answer.ok, true, answer.error);
@@ -55,7 +55,7 @@ test('ctl restore of a stream with thousands of optional records: created, and r
     const result = answer.result as { domain: { domid: number }; notApplied: string[] };
     assert.equal(result.domain.domid, 2);
     assert.ok(result.notApplied.length <= 9, `bounded: ${result.notApplied.length} entries`);
-    assert.match(result.notApplied.at(-1)!, /2992 more unknown optional records of 2992 other types/);
+    assert.match(result.notApplied.at(-1)!, /992 more unknown optional records of 992 other types/);
   } finally {
     await server.stop();
     tmp.remove();

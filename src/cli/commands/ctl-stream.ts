@@ -11,6 +11,7 @@ import type { Command } from 'commander';
 import { resolveHostSocket } from '../../ctl/client.ts';
 import { EnvironmentError, type ErrorKind, errnoText, errorCode, HvkitError } from '../../errors.ts';
 import { describeEndpoint, parseEndpoint } from '../../host/migration/endpoint.ts';
+import { checkRequestPath } from '../../host/migration/protocol.ts';
 import { MAX_LINE } from '../../host/migration/wire.ts';
 import { peerText } from '../../peer-text.ts';
 import { EXIT_OK, exitCodeFor } from '../errors.ts';
@@ -169,6 +170,7 @@ export const ctlStream: CtlExtension = (ctl: Command, kit) => {
     .action(async (domid: string, file: string, opts: Opts, command: Command) => {
       const id = parseDomid(domid);
       const sent = resolve(file);
+      checkRequestPath(sent, 'FILE');
       const code = await run(
         command,
         `SAVE ${id} ${opts.paused ? 1 : 0} ${opts.force ? 1 : 0} ${sent}`,
@@ -185,6 +187,7 @@ export const ctlStream: CtlExtension = (ctl: Command, kit) => {
     .option('--json', 'print JSON')
     .action(async (file: string, opts: Opts, command: Command) => {
       const sent = resolve(file);
+      checkRequestPath(sent, 'FILE');
       const code = await run(
         command,
         `RESTORE ${opts.paused ? 1 : 0} ${sent}`,
@@ -208,6 +211,8 @@ export const ctlStream: CtlExtension = (ctl: Command, kit) => {
       // Checked here, before the host is asked: a malformed address is the command line's fault.
       const endpoint = parseEndpoint(opts.to!);
       const to = endpoint.kind === 'unix' ? resolve(endpoint.path) : describeEndpoint(endpoint);
+      // resolve() joins the working directory, which may itself hold a control character.
+      checkRequestPath(to, '--to');
       const code = await run(
         command,
         `MIGRATE ${id} ${to}`,

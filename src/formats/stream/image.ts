@@ -138,6 +138,9 @@ export class MemoryImage implements MemorySource {
   }
 }
 
+/** Skipped optional records, one entry per type in the order first seen. */
+export type SkippedRecords = ReadonlyArray<{ readonly type: number; readonly count: number }>;
+
 export interface VerifiedImage {
   /** Stream version read (the writer's revision). */
   version: number;
@@ -150,6 +153,6 @@ export interface VerifiedImage {
   memory: MemoryImage;
   pools?: Blob;
   stats?: Blob;
-  /** Unknown optional record types that were skipped (checksums verified). */
-  skipped: number[];
+  /** Unknown optional records that were skipped (checksums verified): how many of each type. */
+  skipped: SkippedRecords;
 }

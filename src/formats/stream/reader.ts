@@ -15,11 +15,18 @@
  * size is capped by `maxPoolBytes` (default and cap MAX_POOL_BYTES), checked at each record header
  * before its body is buffered.
  *
+ * Work is bounded by the guest the stream can describe: once DOMAIN is read, the stream may hold
+ * at most the records and bytes such a guest needs (see #budgetFor) plus a small allowance of
+ * unknown optional records; past either bound the stream is refused ('records' too-many-records,
+ * 'stream' too-many-bytes, 'records' too-many-optional-records), checked at each record header, so
+ * a flood of tiny records costs no more than a legitimate stream for the host's largest guest.
+ * Skipped optional records are kept as a count per type, not one entry per record.
+ *
  * Versions: a reader built from revision R reads streams of version R and R-1; a version R-1
  * stream is upgraded in memory (its whole-chunk `memory` records become the page map revision 2
  * holds). Any other version is refused with a message naming the version found and the ones read.
  */
-import type { ResolvedAbi } from '../../abi/resolved.ts';
+import { findStruct, type ResolvedAbi } from '../../abi/resolved.ts';
 import { FormatError } from '../../errors.ts';
 import {
   liveRecordTypes,
@@ -55,6 +62,16 @@ const OPTIONAL = 0x8000_0000;
  * and bounded like guest RAM so a hostile stream cannot make a reader hold more than that.
  */
 export const MAX_POOL_BYTES = 512 * CHUNK_BYTES;
+
+/**
+ * Unknown optional records a reader accepts in one stream: a newer writer's additions, a handful
+ * of kinds, not thousands; and the bytes they may add to the stream's budget in all.
+ */
+export const MAX_OPTIONAL_RECORDS = 1024;
+export const MAX_OPTIONAL_BYTES = 16 << 20;
+
+/** Record types this reader applies; any other optional type is skipped (and counted). */
+const HANDLED_TYPES: ReadonlySet<number> = new Set(Object.values(RECORD));
 
 export interface ReadOptions {
   /** Revision this reader is built from (default: the newest frozen one). */
@@ -98,7 +115,12 @@ export class StreamReader {
   /** Type of the last record read (POOLS records must be consecutive). */
   #lastType: number | undefined;
   #stats: Blob | undefined;
-  readonly #skipped: number[] = [];
+  /** Skipped optional records: count per type, in the order first seen. */
+  readonly #skipped = new Map<number, number>();
+  #optionalRecords = 0;
+  /** Bounds for the whole stream, set from DOMAIN (before it, DOMAIN alone may come). */
+  #maxRecords = 1;
+  #maxBytes = Number.POSITIVE_INFINITY;
 
   constructor(options: ReadOptions = {}) {
     this.#readerRevision = options.readerRevision ?? newestStreamVersion();
@@ -186,7 +208,7 @@ export class StreamReader {
       memory,
       ...(pools ? { pools } : {}),
       ...(this.#stats ? { stats: this.#stats } : {}),
-      skipped: [...this.#skipped],
+      skipped: [...this.#skipped].map(([type, count]) => ({ type, count })),
     };
   }
 
@@ -326,6 +348,29 @@ export class StreamReader {
         type,
       );
     }
+    if (this.#records >= this.#maxRecords) {
+      fail(
+        'records',
+        'too-many-records',
+        `a stream for this domain holds at most ${this.#maxRecords} records`,
+        this.#records + 1,
+      );
+    }
+    const end = at + RECORD_HEADER_BYTES + length + ((8 - (length % 8)) % 8);
+    if (end > this.#maxBytes) {
+      fail('stream', 'too-many-bytes', `a stream for this domain is at most ${this.#maxBytes} bytes`, end);
+    }
+    if (!HANDLED_TYPES.has(type)) {
+      if (this.#optionalRecords >= MAX_OPTIONAL_RECORDS) {
+        fail(
+          'records',
+          'too-many-optional-records',
+          `a stream holds at most ${MAX_OPTIONAL_RECORDS} unknown optional records`,
+          this.#optionalRecords + 1,
+        );
+      }
+      this.#optionalRecords++;
+    }
     if (this.#records === 0 && type !== RECORD.domain) {
       fail(`${where}.type`, 'domain-first', 'the first record must be DOMAIN', type);
     }
@@ -389,7 +434,7 @@ export class StreamReader {
         return;
       default:
         // An unknown optional record (the mandatory ones were refused at their header).
-        this.#skipped.push(p.type);
+        this.#skipped.set(p.type, (this.#skipped.get(p.type) ?? 0) + 1);
     }
   }
 
@@ -413,6 +458,31 @@ export class StreamReader {
     }
     this.#domain = d;
     this.#memory = new MemoryImage(d.memoryMiB * CHUNK_BYTES);
+    const budget = this.#budgetFor(d);
+    this.#maxRecords = budget.records;
+    this.#maxBytes = budget.bytes;
+  }
+
+  /**
+   * The most records and bytes a stream of domain `d` can need: DOMAIN, one VCPU per vCPU, one
+   * memory record per chunk (each at most a full chunk plus its head), the pool snapshot in as
+   * many POOLS records as the writer cuts the largest accepted one into, STATS, END — plus the
+   * unknown optional records allowed. Anything past it is not a stream a writer makes.
+   */
+  #budgetFor(d: StreamDomain): { records: number; bytes: number } {
+    const abi = this.#abi!;
+    const maxBody = Number(streamConstant(abi, 'MAX_RECORD_BODY'));
+    const poolPiece = maxBody - streamStruct(abi, 'pool_blob').size;
+    const poolRecords = Math.max(1, Math.ceil(this.#maxPoolBytes / poolPiece));
+    const chunks = d.memoryMiB;
+    const mandatory = 1 + d.vcpus + chunks + poolRecords + 1 + 1;
+    const records = mandatory + MAX_OPTIONAL_RECORDS;
+    // Every fixed head and padding, counted as the largest one for each record (a small overcount).
+    const heads = ['domain_header', 'vcpu_state', 'memory_chunk', 'memory_pages', 'pool_blob', 'stats_blob', 'end'];
+    const largestHead = Math.max(...heads.map((name) => findStruct(abi, name)?.size ?? 0));
+    const perRecord = RECORD_HEADER_BYTES + largestHead + 7;
+    const data = chunks * CHUNK_BYTES + this.#maxPoolBytes + maxBody /* stats */ + MAX_OPTIONAL_BYTES;
+    return { records, bytes: HEADER_BYTES + records * perRecord + data };
   }
 
   #readVcpu(where: string, body: Uint8Array): void {

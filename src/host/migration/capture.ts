@@ -9,6 +9,7 @@ import type { Blob, ImageToWrite, StreamOptions } from '../../formats/stream/ima
 import { openShmRegion } from '../../shm/shm-file.ts';
 import type { Host } from '../host.ts';
 import { type PoolStreamHooks, runtimeOf } from './hooks.ts';
+import { releaseAfterFailure } from './leftover.ts';
 
 export interface CaptureOptions {
   pools?: PoolStreamHooks;
@@ -83,7 +84,7 @@ export async function captureDomain(host: Host, domid: number, options: CaptureO
     };
     return { image, wasPaused, release };
   } catch (err) {
-    await release().catch(() => {});
-    throw err;
+    // The caller must hear that the domain stayed paused, not just that the capture failed.
+    return releaseAfterFailure(domid, release, 'capture', err);
   }
 }

@@ -8,8 +8,9 @@
  * sun_path (UNIX_PATH_MAX bytes with its NUL) — Node would otherwise bind a silently cut path.
  */
 import { connect, isIPv6, type Socket } from 'node:net';
-import { environmentError, UsageError } from '../../errors.ts';
+import { EnvironmentError, environmentError, UsageError } from '../../errors.ts';
 import { peerText } from '../../peer-text.ts';
+import { checkRequestPath } from './protocol.ts';
 
 export type Endpoint = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };
 
@@ -24,7 +25,7 @@ export interface ParseEndpointOptions {
 /** Refuses a unix socket path the kernel cannot bind or connect to as given. */
 export function checkUnixPath(path: string): void {
   if (path === '') throw new UsageError('a unix socket path is empty');
-  if (path.includes('\0')) throw new UsageError(`unix socket path ${JSON.stringify(peerText(path))} holds a NUL byte`);
+  checkRequestPath(path, 'unix socket path');
   const bytes = Buffer.byteLength(path);
   if (bytes > MAX_UNIX_PATH_BYTES) {
     throw new UsageError(
@@ -76,7 +77,7 @@ export function connectEndpoint(e: Endpoint, timeoutMs: number): Promise<Socket>
     const socket = e.kind === 'unix' ? connect(e.path) : connect(e.port, e.host);
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new UsageError(`no connection to ${describeEndpoint(e)} within ${timeoutMs} ms`));
+      reject(new EnvironmentError(`no connection to ${describeEndpoint(e)} within ${timeoutMs} ms`));
     }, timeoutMs);
     socket.once('connect', () => {
       clearTimeout(timer);
@@ -86,7 +87,9 @@ export function connectEndpoint(e: Endpoint, timeoutMs: number): Promise<Socket>
     const onError = (err: Error) => {
       clearTimeout(timer);
       const wrapped = environmentError(`cannot connect to ${describeEndpoint(e)}`, err);
-      reject(wrapped === err ? new UsageError(`cannot connect to ${describeEndpoint(e)}: ${err.message}`) : wrapped);
+      reject(
+        wrapped === err ? new EnvironmentError(`cannot connect to ${describeEndpoint(e)}: ${err.message}`) : wrapped,
+      );
     };
     socket.once('error', onError);
   });

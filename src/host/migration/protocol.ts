@@ -23,6 +23,7 @@
  * the destination and then destroy or unpause the source. A destination that got GO keeps its
  * domain even when it cannot confirm. The guest thus never runs on both hosts.
  */
+import { UsageError } from '../../errors.ts';
 import { peerText } from '../../peer-text.ts';
 
 export const HELLO = 'HVKIT-MIGRATE 1';
@@ -51,4 +52,29 @@ export function splitLine(line: string): [string, string] {
  */
 export function oneLine(text: string): string {
   return peerText(text, 1000);
+}
+
+/** The first C0 control character (newline included) or DEL in `text`, as its code; else -1. */
+function firstControl(text: string): number {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return c;
+  }
+  return -1;
+}
+
+/**
+ * Refuses a path (or socket address) that a one-line request cannot carry: a newline would end
+ * the request early — `save 1 '/tmp/a<LF>b'` would write /tmp/a — and other control characters
+ * are no file name anyone means. Checked by the CLI before it sends, by the host on every request,
+ * and by endpoint parsing.
+ */
+export function checkRequestPath(path: string, what: string): void {
+  const found = firstControl(path);
+  if (found >= 0) {
+    const code = found.toString(16).padStart(2, '0');
+    throw new UsageError(
+      `${what} ${JSON.stringify(peerText(path, 200))} holds a control character (0x${code}): a request cannot carry it`,
+    );
+  }
 }

@@ -32,8 +32,9 @@ import type { Host } from '../host.ts';
 import { asLimitError } from '../limits.ts';
 import { checkUnixPath, describeEndpoint, type Endpoint, parseEndpoint } from './endpoint.ts';
 import type { PoolStreamHooks } from './hooks.ts';
+import { destroyAfterFailure, LeftoverDomainError } from './leftover.ts';
 import { migrate } from './migrate.ts';
-import { helloLine, MIGRATE_IN, oneLine, splitLine } from './protocol.ts';
+import { checkRequestPath, helloLine, MIGRATE_IN, oneLine, splitLine } from './protocol.ts';
 import { restoreDomain, restoreImage, saveDomain } from './save-restore.ts';
 import { MAX_LINE, Wire, WireError } from './wire.ts';
 
@@ -148,14 +149,22 @@ async function receiveOne(host: Host, wire: Wire, options: ReceiverOptions): Pro
       await wire.write(`FAIL domain ${created} kept after GO: ${oneLine(why)}\n`).catch(() => {});
       return;
     }
-    if (created !== undefined) await host.destroy(created).catch(() => {});
-    logLine(options, `migration in failed: ${why}`);
-    await wire.write(`FAIL ${oneLine(why)}\n`).catch(() => {});
+    let failure = why;
+    if (created !== undefined) {
+      // The source is told (and the log says) when the domain made here could not be destroyed.
+      failure = await destroyAfterFailure(host, created, 'migration in', err).catch((e: Error) =>
+        e instanceof LeftoverDomainError ? e.message : why,
+      );
+    }
+    logLine(options, `migration in failed: ${failure}`);
+    await wire.write(`FAIL ${oneLine(failure)}\n`).catch(() => {});
   }
 }
 
 async function request(host: Host, word: string, rest: string, options: ReceiverOptions): Promise<unknown> {
   const poolOpt = options.pools ? { pools: options.pools } : {};
+  // A newline ended the line already; any other control character means a path was cut or mangled.
+  checkRequestPath(rest, `${word} request`);
   if (word === 'SAVE') {
     const m = /^(\d+) ([01])(?: ([01]))? (\/.*)$/.exec(rest);
     if (!m || !isAbsolute(m[4]!)) throw new UsageError('SAVE <domid> <0|1> [<force 0|1>] <absolute path>');

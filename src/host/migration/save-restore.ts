@@ -14,12 +14,14 @@
  * created), and unpause — unless the image was saved paused or the caller asks for it paused.
  * A failure after creation destroys the new domain.
  */
-import { UsageError } from '../../errors.ts';
+import { read } from 'node:fs';
+import { promisify } from 'node:util';
+import { environmentError, UsageError } from '../../errors.ts';
 import { newestStreamVersion } from '../../formats/stream/abi.ts';
-import type { VerifiedImage } from '../../formats/stream/image.ts';
+import type { SkippedRecords, VerifiedImage } from '../../formats/stream/image.ts';
 import { type ReadOptions, StreamReader } from '../../formats/stream/reader.ts';
 import { streamPieces, type WriteOptions } from '../../formats/stream/writer.ts';
-import { openInput, preadFully } from '../../os/open-input.ts';
+import { openInput } from '../../os/open-input.ts';
 import { checkOutputTarget, writeFileAtomically } from '../../os/replace-file.ts';
 import type { GuestProgram } from '../../vmm/guests.ts';
 import type { Workload } from '../backend.ts';
@@ -27,6 +29,7 @@ import type { DomainInfo, Host } from '../host.ts';
 import { asLimitError } from '../limits.ts';
 import { type CaptureOptions, captureDomain } from './capture.ts';
 import type { PoolStreamHooks } from './hooks.ts';
+import { destroyAfterFailure, releaseAfterFailure } from './leftover.ts';
 
 export interface SaveOptions extends CaptureOptions, WriteOptions {
   /** Leave the domain paused after the save (default: it runs on as before). */
@@ -64,27 +67,36 @@ export async function saveDomain(
       ...(options.onWrite ? { onWrite: options.onWrite } : {}),
     });
   } catch (err) {
-    await captured.release();
-    throw err;
+    return releaseAfterFailure(domid, captured.release, 'save', err);
   }
   if (!options.leavePaused) await captured.release();
   return { domid, file, bytes, version };
 }
 
-const READ_BYTES = 4 << 20;
+/** Bytes read (and verified) per slice; the event loop runs between slices. */
+const READ_BYTES = 1 << 20;
+
+const readAt = promisify(read);
 
 /**
  * Reads and verifies a stream file completely (nothing is applied). The file is opened as every
  * input is (openInput): a FIFO or device given as FILE is refused at once instead of blocking the
- * host's event loop in open(2) or read(2).
+ * host's event loop in open(2). It is read in slices with asynchronous reads, each pushed into
+ * the reader before the next is asked for: a host restoring a large stream goes on answering its
+ * other callers meanwhile, and holds one slice of file data at a time besides the image.
  */
-export function readStreamFile(file: string, options: ReadOptions = {}): VerifiedImage {
+export async function readStreamFile(file: string, options: ReadOptions = {}): Promise<VerifiedImage> {
   const input = openInput(file);
   try {
     const reader = new StreamReader(options);
     for (let position = 0; ; ) {
       const buf = new Uint8Array(READ_BYTES);
-      const n = preadFully(input, buf, position);
+      let n: number;
+      try {
+        ({ bytesRead: n } = await readAt(input.fd, buf, 0, buf.length, position));
+      } catch (err) {
+        throw environmentError(file, err);
+      }
       if (n === 0) break;
       reader.push(buf.subarray(0, n));
       position += n;
@@ -120,16 +132,14 @@ const SKIPPED_TYPES_NAMED = 8;
  * the first few types named and the others counted — a stream may hold thousands of them, and
  * the answer must stay small enough for its reader.
  */
-export function describeSkipped(types: readonly number[]): string[] {
-  const counts = new Map<number, number>();
-  for (const t of types) counts.set(t, (counts.get(t) ?? 0) + 1);
+export function describeSkipped(skipped: SkippedRecords): string[] {
   const out: string[] = [];
-  for (const [t, n] of [...counts].slice(0, SKIPPED_TYPES_NAMED)) {
-    out.push(`${n === 1 ? '' : `${n} × `}record type 0x${t.toString(16)} (unknown optional)`);
+  for (const { type, count } of skipped.slice(0, SKIPPED_TYPES_NAMED)) {
+    out.push(`${count === 1 ? '' : `${count} × `}record type 0x${type.toString(16)} (unknown optional)`);
   }
-  if (counts.size > SKIPPED_TYPES_NAMED) {
-    const rest = [...counts.values()].slice(SKIPPED_TYPES_NAMED).reduce((a, b) => a + b, 0);
-    out.push(`${rest} more unknown optional records of ${counts.size - SKIPPED_TYPES_NAMED} other types`);
+  if (skipped.length > SKIPPED_TYPES_NAMED) {
+    const rest = skipped.slice(SKIPPED_TYPES_NAMED).reduce((sum, s) => sum + s.count, 0);
+    out.push(`${rest} more unknown optional records of ${skipped.length - SKIPPED_TYPES_NAMED} other types`);
   }
   return out;
 }
@@ -177,8 +187,7 @@ export async function restoreImage(
     };
   } catch (err) {
     if (poolsLoaded) options.pools?.discard(info.domid);
-    await host.destroy(info.domid).catch(() => {});
-    throw err;
+    return destroyAfterFailure(host, info.domid, 'restore', err);
   }
 }
 
@@ -188,7 +197,7 @@ export async function restoreDomain(host: Host, file: string, options: RestoreOp
   const maxMemoryMiB = Math.min(options.maxMemoryMiB ?? Number.POSITIVE_INFINITY, host.limits.maxGuestMemoryMiB);
   let image: VerifiedImage;
   try {
-    image = readStreamFile(file, { ...options, maxMemoryMiB });
+    image = await readStreamFile(file, { ...options, maxMemoryMiB });
   } catch (err) {
     throw asLimitError(err, host.limits);
   }
