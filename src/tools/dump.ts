@@ -98,7 +98,9 @@ export function withDump<T>(target: Target, use: (dump: DumpStream) => T, option
       const reader = DomainDirectoryReader.open(opened.region, shippedDomainDirectoryAbi());
       return use({ target: target.label, format: 'domain-directory', owner: reader.owner, entries: reader.list() });
     }
-    const table = StatsTableReader.open(opened.region, shippedStatsTableAbi()).read();
+    const reader = StatsTableReader.open(opened.region, shippedStatsTableAbi());
+    // vCPU blocks decoded as the rows are written: a table of 32767 vCPUs holds one at a time.
+    const table = reader.decodeLazily(reader.snapshot());
     return use({
       target: target.label,
       format: 'stats-table',

@@ -14,7 +14,7 @@ import { scaleValue } from '../../tools/units.ts';
 import type { DomainIdentity, VcpuIdentity } from './identity.ts';
 import type { Scope } from './model.ts';
 import { PORTS_GROUP, UNUSED_PORT } from './ports.ts';
-import type { CounterState, DecodedGroup, DecodedTable, GroupState } from './reader.ts';
+import type { CounterState, DecodedGroup, DecodedTable, GroupState, LazyDecodedTable } from './reader.ts';
 
 /** Group name of the identity rows. */
 export const IDENTITY_GROUP = 'identity';
@@ -177,7 +177,7 @@ export function describeTable(table: DecodedTable): StatRow[] {
 }
 
 /** The rows of describeTable one block at a time (hvkit dump writes each out as it comes). */
-export function* describeTableRows(table: DecodedTable): Generator<StatRow> {
+export function* describeTableRows(table: DecodedTable | LazyDecodedTable): Generator<StatRow> {
   const names = new Set(table.identityWords);
   yield* identityRows('dom', 'dom', undefined, DOM_IDENTITY, table.identity, names);
   for (const g of table.dom.groups) yield* groupRows('dom', undefined, g);
