@@ -5,7 +5,7 @@ import { type DumpStream, withDump } from '../../tools/dump.ts';
 import { dumpToTextStream } from '../../tools/dump-text.ts';
 import { resolveTarget } from '../../tools/target.ts';
 import { EXIT_CHECK_FAILED, EXIT_OK } from '../errors.ts';
-import { color, printJson, writeTable } from '../output.ts';
+import { color, writeTable } from '../output.ts';
 import { Deferred, FdWriter, writeJson } from '../stream-out.ts';
 import { type Limits, parseInteger } from './args.ts';
 
@@ -36,8 +36,12 @@ export function registerInspect(program: Command, setExit: (code: number) => voi
     .action((file: string | undefined, opts: ReadOptions & { interval: string }) => {
       const intervalMs = parseInteger('--interval', opts.interval, CHECK_INTERVAL_MS);
       const report = checkTarget(targetOf(file, opts), { intervalMs });
-      if (opts.json) printJson(report);
-      else {
+      if (opts.json) {
+        // A hostile table can earn a violation per vCPU: written as produced, like dump's JSON.
+        const out = new FdWriter(1, 'stdout');
+        writeJson(out, report);
+        out.flush();
+      } else {
         for (const v of report.violations) {
           const line = formatViolation(v);
           process.stdout.write(`${v.severity === 'error' ? color.red(line) : color.yellow(line)}\n`);
