@@ -6,7 +6,14 @@
 import type { KvmStatRow } from '../formats/kvm-stats/index.ts';
 import type { StatRow } from '../formats/stats-table/index.ts';
 import { uniqueIdHex } from '../shm/region-names.ts';
-import type { DirectoryDump, DumpReport, KvmDump, TableDump } from './dump.ts';
+import {
+  type DirectoryDump,
+  type DumpReport,
+  type DumpStream,
+  dumpAsStream,
+  type KvmDumpStream,
+  type TableDumpStream,
+} from './dump.ts';
 import { type BucketRange, bucketRange, type HistogramKind, type HistogramSummary } from './histogram.ts';
 import { scaleValue, type UnitScale } from './units.ts';
 
@@ -22,13 +29,27 @@ export interface DumpText {
   notes: string[];
 }
 
+/** A dump's text with its rows produced one at a time (hvkit dump writes each as it comes). */
+export interface DumpTextStream {
+  title: string;
+  table: Omit<TextTable, 'rows'> & { rows: Iterable<string[]> };
+  /** The notes below the table: complete once the rows are exhausted. */
+  notes(): string[];
+}
+
 export function dumpToText(report: DumpReport): DumpText {
+  const text = dumpToTextStream(dumpAsStream(report));
+  const rows = Array.from(text.table.rows);
+  return { title: text.title, table: { ...text.table, rows }, notes: text.notes() };
+}
+
+export function dumpToTextStream(report: DumpStream): DumpTextStream {
   if (report.format === 'kvm-stats') return kvmText(report);
   if (report.format === 'domain-directory') return directoryText(report);
   return tableText(report);
 }
 
-function directoryText(report: DirectoryDump): DumpText {
+function directoryText(report: DirectoryDump): DumpTextStream {
   const rows = report.entries.map((e) => [
     String(e.domid),
     e.torn ? '(torn)' : e.state,
@@ -44,28 +65,33 @@ function directoryText(report: DirectoryDump): DumpText {
       rows,
       align: ['right', 'left', 'left', 'right', 'right', 'left'],
     },
-    notes: [],
+    notes: () => [],
   };
 }
 
-function kvmText(report: KvmDump): DumpText {
-  const s = report.stats;
-  const rows: string[][] = [];
-  for (const r of s.rows) {
-    rows.push([r.name, r.type, r.unit, r.histogram ? kvmHistogramSummary(r) : r.value]);
+function* kvmRows(stats: Iterable<KvmStatRow>): Generator<string[]> {
+  for (const r of stats) {
+    yield [r.name, r.type, r.unit, r.histogram ? kvmHistogramSummary(r) : r.value];
     if (r.histogram) {
-      for (const b of r.histogram.buckets) if (b.count !== '0') rows.push(['', '', '', `  ${b.text}  ${b.count}`]);
+      for (const b of r.histogram.buckets) if (b.count !== '0') yield ['', '', '', `  ${b.text}  ${b.count}`];
     }
   }
-  const notes: string[] = [];
-  if (s.itemsOmitted) {
-    notes.push(
-      `${s.itemsOmitted} stat(s) share data items with others: listed without their buckets (summaries are exact)`,
-    );
-  }
+}
+
+function kvmText(report: KvmDumpStream): DumpTextStream {
+  const s = report.stats;
+  const notes = (): string[] => {
+    const omitted = s.itemsOmitted();
+    if (omitted === 0) return [];
+    return [`${omitted} stat(s) share data items with others: listed without their buckets (summaries are exact)`];
+  };
   return {
-    title: `${report.target}: KVM binary stats "${s.id}", ${s.rows.length} stats, data block ${s.dataSize} bytes`,
-    table: { header: ['NAME', 'TYPE', 'UNIT', 'VALUE'], rows, align: ['left', 'left', 'left', 'left'] },
+    title: `${report.target}: KVM binary stats "${s.id}", ${s.statCount} stats, data block ${s.dataSize} bytes`,
+    table: {
+      header: ['NAME', 'TYPE', 'UNIT', 'VALUE'],
+      rows: kvmRows(s.rows),
+      align: ['left', 'left', 'left', 'left'],
+    },
     notes,
   };
 }
@@ -80,20 +106,24 @@ function kvmHistogramSummary(r: KvmStatRow): string {
   return parts.join('  ');
 }
 
-function tableText(report: TableDump): DumpText {
-  const l = report.layout;
-  const rows: string[][] = [];
-  for (const r of report.rows) {
-    rows.push([r.block, r.group, r.counter, r.type ?? '', tableValue(r)]);
+function* tableRows(stats: Iterable<StatRow>): Generator<string[]> {
+  for (const r of stats) {
+    yield [r.block, r.group, r.counter, r.type ?? '', tableValue(r)];
     if (r.buckets && r.histogram && r.histogram.total > 0n) {
       const kind: HistogramKind = r.type === 'linear-hist' ? 'linear' : 'log2';
-      r.buckets.forEach((count, i) => {
-        if (count === 0n) return;
-        const range = bucketRange(kind, i, r.buckets!.length, 0n);
-        rows.push(['', '', '', '', `  ${rangeText(range, scaleOf(r))}  ${count}`]);
-      });
+      const buckets = r.buckets;
+      for (let i = 0; i < buckets.length; i++) {
+        const count = buckets[i]!;
+        if (count === 0n) continue;
+        const range = bucketRange(kind, i, buckets.length, 0n);
+        yield ['', '', '', '', `  ${rangeText(range, scaleOf(r))}  ${count}`];
+      }
     }
   }
+}
+
+function tableText(report: TableDumpStream): DumpTextStream {
+  const l = report.layout;
   const notes: string[] = [];
   if (report.unknownActive.length > 0) {
     const list = report.unknownActive.map((u) => `${u.scope} bit ${u.bit}`).join(', ');
@@ -107,10 +137,10 @@ function tableText(report: TableDump): DumpText {
       `${l.nrVcpus} vCPUs, vcpu_offs ${l.vcpuOffs}, stride ${l.vcpuStride}, region ${l.regionSize} bytes`,
     table: {
       header: ['BLOCK', 'GROUP', 'COUNTER', 'TYPE', 'VALUE'],
-      rows,
+      rows: tableRows(report.rows),
       align: ['left', 'left', 'left', 'left', 'left'],
     },
-    notes,
+    notes: () => notes,
   };
 }
 

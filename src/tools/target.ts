@@ -5,9 +5,11 @@
  * the format is detected from the first word read through that same descriptor.
  */
 import { openRegionFile, type RegionAccess } from '../attach/region-open.ts';
-import { FormatError, UsageError } from '../errors.ts';
+import { FormatError, InternalError, UsageError } from '../errors.ts';
 import { detectFormat, detectFormatOf, type StatsFormat } from '../formats/detect.ts';
-import { openInput, preadFully } from '../os/open-input.ts';
+import { directoryModel, shippedDomainDirectoryAbi } from '../formats/domstate/index.ts';
+import { shippedStatsTableAbi, tableModel } from '../formats/stats-table/index.ts';
+import { type InputFile, openInput, preadFully } from '../os/open-input.ts';
 import { bytesRegion, type Region } from '../shm/region.ts';
 import { shmPath } from '../shm/shm-file.ts';
 
@@ -57,7 +59,7 @@ export interface OpenTargetOptions {
   afterDetect?: (format: StatsFormat) => void;
 }
 
-/** Largest saved table read into memory; live regions are mapped or copied instead. */
+/** Largest region_size of a saved file read into memory; live regions are mapped or copied instead. */
 const MAX_TABLE_FILE = 1 << 30;
 
 /** Opens the target read-only and detects its format; the caller closes what it gets. */
@@ -91,18 +93,63 @@ export function openTarget(target: Target, options: OpenTargetOptions = {}): Ope
   }
 }
 
-/** A saved region file, read whole into memory through its descriptor. */
-function readRegionFile(file: ReturnType<typeof openInput>, format: StatsFormat): Region {
-  const size = file.stat.size;
-  if (size > MAX_TABLE_FILE) {
+/** Where a region format keeps its `region_size` word, and how far its header reaches. */
+interface RegionHeaderPlace {
+  regionSize: { offset: number; size: 4 | 8 };
+  /** Bytes from the start that hold every header word. */
+  extent: number;
+}
+
+function headerPlaceOf(format: StatsFormat): RegionHeaderPlace {
+  const header: Record<string, { offset: number; size: number }> =
+    format === 'domain-directory'
+      ? directoryModel(shippedDomainDirectoryAbi()).header
+      : tableModel(shippedStatsTableAbi()).header;
+  let extent = 0;
+  for (const place of Object.values(header)) extent = Math.max(extent, place.offset + place.size);
+  const place = header.region_size;
+  if (!place || (place.size !== 4 && place.size !== 8)) {
+    throw new InternalError(`the ${format} schema has no region_size header word`);
+  }
+  return { regionSize: { offset: place.offset, size: place.size }, extent };
+}
+
+/**
+ * A saved region file, read into memory through its descriptor — header first: only what the
+ * header declares (region_size) is read, after checking it against the file's real size and
+ * the largest region a reader accepts. A file that is large (or sparse) but declares little
+ * costs only what it declares. A region_size too small for a header still reads the header
+ * (bounded), so the checker names what is wrong with it.
+ */
+function readRegionFile(file: InputFile, format: StatsFormat): Region {
+  const fileSize = file.stat.size;
+  const place = headerPlaceOf(format);
+  const head = new Uint8Array(Math.min(place.extent, fileSize));
+  const headLength = preadFully(file, head, 0);
+  if (headLength < place.extent) return bytesRegion(head.subarray(0, headLength), file.path);
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  const { offset, size } = place.regionSize;
+  const declared = size === 4 ? BigInt(view.getUint32(offset, true)) : view.getBigUint64(offset, true);
+  if (declared > BigInt(MAX_TABLE_FILE)) {
     throw new FormatError(
       format,
-      'region',
+      'region_size',
       'region-too-large',
-      `files over ${MAX_TABLE_FILE} bytes are refused`,
-      String(size),
+      `regions over ${MAX_TABLE_FILE} bytes are refused`,
+      String(declared),
     );
   }
-  const bytes = new Uint8Array(size);
-  return bytesRegion(bytes.subarray(0, preadFully(file, bytes, 0)), file.path);
+  if (declared > BigInt(fileSize)) {
+    throw new FormatError(
+      format,
+      'region_size',
+      'region-size-exceeds-mapping',
+      `the file has only ${fileSize} bytes`,
+      String(declared),
+    );
+  }
+  const bytes = new Uint8Array(Math.max(Number(declared), place.extent));
+  bytes.set(head);
+  const length = head.length + preadFully(file, bytes.subarray(head.length), head.length);
+  return bytesRegion(bytes.subarray(0, length), file.path);
 }

@@ -16,8 +16,19 @@ export function hvkit(...args: string[]) {
  * exit code and output, or rejecting when it still runs after `ms` (a hang deadline).
  */
 export function hvkitWithin(ms: number, ...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  return hvkitWithinEnv(ms, {}, ...args);
+}
+
+/** hvkitWithin with extra environment variables for the child (e.g. NODE_OPTIONS to cap its heap). */
+export function hvkitWithinEnv(
+  ms: number,
+  env: NodeJS.ProcessEnv,
+  ...args: string[]
+): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/hvkit.mjs', ...args], { env: { ...process.env, NO_COLOR: '1' } });
+    const child = spawn(process.execPath, ['bin/hvkit.mjs', ...args], {
+      env: { ...process.env, ...env, NO_COLOR: '1' },
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (c: Buffer) => out.push(c));

@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
 import { formatViolation } from '../../errors.ts';
 import { checkTarget } from '../../tools/check.ts';
-import { dumpTarget } from '../../tools/dump.ts';
-import { dumpToText } from '../../tools/dump-text.ts';
+import { type DumpStream, withDump } from '../../tools/dump.ts';
+import { dumpToTextStream } from '../../tools/dump-text.ts';
 import { resolveTarget } from '../../tools/target.ts';
 import { EXIT_CHECK_FAILED, EXIT_OK } from '../errors.ts';
-import { color, printJson, renderTable } from '../output.ts';
+import { color, writeTable } from '../output.ts';
+import { Deferred, FdWriter, writeJson } from '../stream-out.ts';
 import { type Limits, parseInteger } from './args.ts';
 
 /** The pause between two samples of a live source: none at all up to a minute. */
@@ -35,8 +36,12 @@ export function registerInspect(program: Command, setExit: (code: number) => voi
     .action((file: string | undefined, opts: ReadOptions & { interval: string }) => {
       const intervalMs = parseInteger('--interval', opts.interval, CHECK_INTERVAL_MS);
       const report = checkTarget(targetOf(file, opts), { intervalMs });
-      if (opts.json) printJson(report);
-      else {
+      if (opts.json) {
+        // A hostile table can earn a violation per vCPU: written as produced, like dump's JSON.
+        const out = new FdWriter(1, 'stdout');
+        writeJson(out, report);
+        out.flush();
+      } else {
         for (const v of report.violations) {
           const line = formatViolation(v);
           process.stdout.write(`${v.severity === 'error' ? color.red(line) : color.yellow(line)}\n`);
@@ -56,15 +61,26 @@ export function registerInspect(program: Command, setExit: (code: number) => voi
     .option('--copy', COPY_HELP)
     .option('--json', 'print JSON (u64 values as decimal strings)')
     .action((file: string | undefined, opts: ReadOptions) => {
-      const report = dumpTarget(targetOf(file, opts));
-      if (opts.json) printJson(report);
-      else {
-        const text = dumpToText(report);
-        process.stdout.write(
-          `${color.bold(text.title)}\n${renderTable(text.table.header, text.table.rows, text.table.align)}\n`,
-        );
-        for (const note of text.notes) process.stdout.write(`note: ${note}\n`);
-      }
+      // Written as produced (stream-out.ts): a huge valid file dumps in memory bounded by one row.
+      const out = new FdWriter(1, 'stdout');
+      withDump(targetOf(file, opts), (dump) => {
+        if (opts.json) writeJson(out, jsonShape(dump));
+        else {
+          const text = dumpToTextStream(dump);
+          out.write(`${color.bold(text.title)}\n`);
+          writeTable(out, text.table.header, text.table.rows, text.table.align);
+          for (const note of text.notes()) out.write(`note: ${note}\n`);
+        }
+      });
+      out.flush();
       setExit(EXIT_OK);
     });
+}
+
+/** The JSON of a dump, keys in the order `hvkit dump --json` has always written them. */
+function jsonShape(dump: DumpStream): unknown {
+  if (dump.format !== 'kvm-stats') return dump;
+  const { statCount: _count, itemsOmitted, ...stats } = dump.stats;
+  const omitted = new Deferred(() => (itemsOmitted() > 0 ? itemsOmitted() : undefined));
+  return { ...dump, stats: { ...stats, itemsOmitted: omitted } };
 }

@@ -82,29 +82,46 @@ export function describeKvmStats(
   values: BigUint64Array,
   options: DescribeOptions = {},
 ): KvmStatsDescription {
-  const meter = options.meter;
-  let budget = listingBudget(values.length);
-  let index: DataIndex | undefined;
-  const rows = layout.descriptors.map((d) => {
-    const items = values.subarray(d.word, d.word + d.size);
-    if (items.length <= 1 || items.length <= budget) {
-      budget -= items.length;
-      // summarizeHistogram passes over the items once for the total and once per percentile.
-      if (meter) meter.items += items.length * (isHistogram(d.type) ? 5 : 1);
-      return describeStat(d, items);
-    }
-    index ??= new DataIndex(values, meter);
-    return describeStatSummary(d, items, index);
-  });
+  const tally = { omitted: 0 };
+  const rows = Array.from(describeKvmStatRows(layout, values, options, tally));
   const description: KvmStatsDescription = {
     id: layout.id,
     header: { ...layout.header },
     dataSize: layout.dataSize,
     rows,
   };
-  const omitted = rows.filter((r) => r.itemsOmitted).length;
-  if (omitted > 0) description.itemsOmitted = omitted;
+  if (tally.omitted > 0) description.itemsOmitted = tally.omitted;
   return description;
+}
+
+/**
+ * The rows of describeKvmStats one stat at a time, so a caller that writes each row out as it
+ * comes (hvkit dump) holds one stat's items in memory, never the whole listing. `tally.omitted`
+ * counts the stats described without their items, complete once the rows are exhausted.
+ */
+export function* describeKvmStatRows(
+  layout: KvmStatsLayout,
+  values: BigUint64Array,
+  options: DescribeOptions = {},
+  tally: { omitted: number } = { omitted: 0 },
+): Generator<KvmStatRow> {
+  const meter = options.meter;
+  let budget = listingBudget(values.length);
+  let index: DataIndex | undefined;
+  for (const d of layout.descriptors) {
+    const items = values.subarray(d.word, d.word + d.size);
+    if (items.length <= 1 || items.length <= budget) {
+      budget -= items.length;
+      // summarizeHistogram passes over the items once for the total and once per percentile.
+      if (meter) meter.items += items.length * (isHistogram(d.type) ? 5 : 1);
+      yield describeStat(d, items);
+      continue;
+    }
+    index ??= new DataIndex(values, meter);
+    const row = describeStatSummary(d, items, index);
+    if (row.itemsOmitted) tally.omitted++;
+    yield row;
+  }
 }
 
 function baseRow(d: KvmStatDescriptor): KvmStatRow {

@@ -14,7 +14,7 @@ import { scaleValue } from '../../tools/units.ts';
 import type { DomainIdentity, VcpuIdentity } from './identity.ts';
 import type { Scope } from './model.ts';
 import { PORTS_GROUP, UNUSED_PORT } from './ports.ts';
-import type { CounterState, DecodedGroup, DecodedTable, GroupState } from './reader.ts';
+import type { CounterState, DecodedGroup, DecodedTable, GroupState, LazyDecodedTable } from './reader.ts';
 
 /** Group name of the identity rows. */
 export const IDENTITY_GROUP = 'identity';
@@ -173,18 +173,18 @@ function groupRows(block: string, vcpu: number | undefined, g: DecodedGroup): St
  * identity, groups and arch block.
  */
 export function describeTable(table: DecodedTable): StatRow[] {
+  return Array.from(describeTableRows(table));
+}
+
+/** The rows of describeTable one block at a time (hvkit dump writes each out as it comes). */
+export function* describeTableRows(table: DecodedTable | LazyDecodedTable): Generator<StatRow> {
   const names = new Set(table.identityWords);
-  const rows = identityRows('dom', 'dom', undefined, DOM_IDENTITY, table.identity, names);
-  // Appended by loops, never spread into push(): a table may hold thousands of vCPUs.
-  const add = (more: StatRow[]) => {
-    for (const r of more) rows.push(r);
-  };
-  for (const g of table.dom.groups) add(groupRows('dom', undefined, g));
+  yield* identityRows('dom', 'dom', undefined, DOM_IDENTITY, table.identity, names);
+  for (const g of table.dom.groups) yield* groupRows('dom', undefined, g);
   for (const block of table.vcpus) {
     const name = `vcpu[${block.index}]`;
-    add(identityRows(name, 'vcpu', block.index, VCPU_IDENTITY, block.identity ?? {}, names));
-    for (const g of block.groups) add(groupRows(name, block.index, g));
-    if (block.arch) add(groupRows(name, block.index, block.arch));
+    yield* identityRows(name, 'vcpu', block.index, VCPU_IDENTITY, block.identity ?? {}, names);
+    for (const g of block.groups) yield* groupRows(name, block.index, g);
+    if (block.arch) yield* groupRows(name, block.index, block.arch);
   }
-  return rows;
 }

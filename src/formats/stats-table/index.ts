@@ -6,7 +6,7 @@ export {
   statsTableRevision,
 } from './abi.ts';
 export { type CheckOptions, type CheckResult, checkStatsTable, compareTables } from './checker.ts';
-export { describeTable, IDENTITY_GROUP, type StatRow } from './describe.ts';
+export { describeTable, describeTableRows, IDENTITY_GROUP, type StatRow } from './describe.ts';
 export type { DomainIdentity, DomainIdentityInput, VcpuIdentity, VcpuIdentityInput } from './identity.ts';
 export { blockOffset, type PlanOptions, planLayout, type TableLayout, validateLayout } from './layout.ts';
 export { type GroupModel, type TableModel, tableModel } from './model.ts';

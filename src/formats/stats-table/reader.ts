@@ -109,6 +109,11 @@ export interface DecodedTable {
   tornCount: number;
 }
 
+/** A DecodedTable whose vCPU blocks are decoded as they are walked (see decodeLazily). */
+export interface LazyDecodedTable extends Omit<DecodedTable, 'vcpus'> {
+  vcpus: Iterable<DecodedBlock>;
+}
+
 export interface ReaderOptions {
   /** Bound on the retries of one group read (default DEFAULT_MAX_RETRIES). */
   maxRetries?: number;
@@ -275,6 +280,16 @@ export class StatsTableReader {
 
   /** Decodes a snapshot into blocks, groups and counters. */
   decode(snapshot: TableSnapshot): DecodedTable {
+    const table = this.decodeLazily(snapshot);
+    return { ...table, vcpus: Array.from(table.vcpus) };
+  }
+
+  /**
+   * decode() with the vCPU blocks decoded one at a time as `vcpus` is walked (once, in order):
+   * a reader of a table with thousands of vCPUs that handles each block and drops it (hvkit
+   * dump) holds one decoded block, not all of them.
+   */
+  decodeLazily(snapshot: TableSnapshot): LazyDecodedTable {
     const { model, layout } = this;
     const bytes = snapshot.bytes;
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -318,26 +333,29 @@ export class StatsTableReader {
     let slot = 0;
     const dom: DecodedBlock = { scope: 'dom', index: 0, offset: 0, magicOk: true, groups: [] };
     for (let i = 0; i < model.dom.length; i++) dom.groups.push(decodeSlot(slot++, true));
-    const vcpus: DecodedBlock[] = [];
-    for (let v = 0; v < layout.nrVcpus; v++) {
-      const offset = blockOffset(layout, 'vcpu', v);
-      const ok = magicOk(offset, model.vcpuMagic);
-      const block: DecodedBlock = {
-        scope: 'vcpu',
-        index: v,
-        offset,
-        magicOk: ok,
-        vcpuId: view.getUint32(offset + model.vcpuIdOffset, true),
-        identity: decodeVcpuIdentity(bytes, offset, model, this.producer),
-        groups: [],
-      };
-      for (let i = 0; i < model.vcpu.length; i++) block.groups.push(decodeSlot(slot++, ok));
-      if (model.vcpuArch) {
-        const arch = decodeSlot(slot++, ok);
-        if (arch.state !== 'absent') block.arch = arch;
+    const producer = this.producer;
+    function* decodeVcpus(): Generator<DecodedBlock> {
+      for (let v = 0; v < layout.nrVcpus; v++) {
+        const offset = blockOffset(layout, 'vcpu', v);
+        const ok = magicOk(offset, model.vcpuMagic);
+        const block: DecodedBlock = {
+          scope: 'vcpu',
+          index: v,
+          offset,
+          magicOk: ok,
+          vcpuId: view.getUint32(offset + model.vcpuIdOffset, true),
+          identity: decodeVcpuIdentity(bytes, offset, model, producer),
+          groups: [],
+        };
+        for (let i = 0; i < model.vcpu.length; i++) block.groups.push(decodeSlot(slot++, ok));
+        if (model.vcpuArch) {
+          const arch = decodeSlot(slot++, ok);
+          if (arch.state !== 'absent') block.arch = arch;
+        }
+        yield block;
       }
-      vcpus.push(block);
     }
+    const vcpus = decodeVcpus();
     return {
       layout,
       consumerRevision: model.abi.revision,
