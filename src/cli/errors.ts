@@ -4,10 +4,12 @@
  * The kinds become exit codes in src/errors.ts (exitCodeFor), the one place that decides them.
  */
 import { describeError, EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE, exitCodeFor } from '../errors.ts';
+import { OutputClosedError } from './stream-out.ts';
 
 export { EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE, exitCodeFor };
 
 export function reportError(error: unknown): number {
+  if (error instanceof OutputClosedError) return EXIT_OK; // `… | head` stopped reading: nothing to say
   process.stderr.write(`hvkit: ${describeError(error)}\n`);
   if (process.env.HVKIT_DEBUG && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
   return exitCodeFor(error);

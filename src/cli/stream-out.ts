@@ -6,9 +6,17 @@
  * is slow, which is the back-pressure a CLI wants.
  */
 import { writeSync } from 'node:fs';
-import { environmentError, errorCode } from '../errors.ts';
+import { EnvironmentError, environmentError, errorCode } from '../errors.ts';
 
 const CHUNK_CHARS = 64 * 1024;
+
+/**
+ * The reader of our output went away (EPIPE: `hvkit dump … | head`). Not a failure of the
+ * command: like any Unix filter it stops writing, quietly (src/cli/errors.ts).
+ */
+export class OutputClosedError extends EnvironmentError {
+  override readonly name = 'OutputClosedError';
+}
 /** How long to wait before retrying a descriptor that is non-blocking and full (EAGAIN). */
 const RETRY_MS = 1;
 
@@ -39,6 +47,7 @@ export class FdWriter {
       try {
         done += writeSync(this.fd, bytes, done, bytes.length - done);
       } catch (err) {
+        if (errorCode(err) === 'EPIPE') throw new OutputClosedError(`${this.label}: the reader went away`);
         if (errorCode(err) !== 'EAGAIN') throw environmentError(this.label, err);
         // stdout may be a non-blocking pipe someone else set up: wait for room, then retry.
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, RETRY_MS);

@@ -4,6 +4,7 @@
  * whole (text and --json) in a 256 MiB heap — building the output as one string would not fit.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,4 +82,19 @@ test(`dump of a stats table of ${VCPUS} vCPUs: every row, text and JSON, in a 25
   assert.ok(rows.format === 'stats-table');
   assert.equal(report.rows.length, rows.rows.length);
   assert.equal(report.rows.at(-1).block, `vcpu[${VCPUS - 1}]`);
+});
+
+test('dump into a reader that stops early (| head): exit 0 and nothing on stderr, like any filter', () => {
+  const path = join(dir, 'head.kvm');
+  writeBigKvmFile(path, 2);
+  const r = spawnSync(
+    'bash',
+    ['-c', 'node bin/hvkit.mjs dump "$1" | head -n 1 >/dev/null; echo "${PIPESTATUS[0]}"', '-', path],
+    {
+      encoding: 'utf8',
+      timeout: DEADLINE,
+    },
+  );
+  assert.equal(r.stdout.trim(), '0', r.stderr);
+  assert.equal(r.stderr, '');
 });
