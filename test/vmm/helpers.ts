@@ -11,7 +11,7 @@ import { createShmRegion } from '../../src/shm/shm-file.ts';
 import { PortDevices } from '../../src/vmm/devices.ts';
 import type { VmmDomainConfig } from '../../src/vmm/domain-options.ts';
 import type { GuestProgram } from '../../src/vmm/guests.ts';
-import { simGuest } from '../../src/vmm/sim-workloads.ts';
+import { simGuest } from '../../src/vmm/sim-guests.ts';
 
 let sequence = 0;
 
