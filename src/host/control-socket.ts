@@ -28,11 +28,11 @@ import { join } from 'node:path';
 import { environmentError, FormatError, isErrno, UsageError } from '../errors.ts';
 import { STATUS } from '../formats/callword/constants.ts';
 import { decodeRequest, encodeResponse } from '../formats/callword/frame.ts';
+import { processLiveness } from '../os/procfs.ts';
 import { type HostIdentity, hostPrefix, parseRegionName } from '../shm/region-names.ts';
 import { SHM_DIR } from '../shm/shm-file.ts';
 import { type Dispatcher, LocalSession } from './dispatcher.ts';
 import { checkUnixPath } from './migration/endpoint.ts';
-import { processLiveness } from './proc.ts';
 
 export const CONTROL_SOCKET_SUFFIX = 'ctl';
 

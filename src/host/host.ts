@@ -19,6 +19,7 @@ import { shippedDomainDirectoryAbi } from '../formats/domstate/abi.ts';
 import { DomainDirectoryWriter } from '../formats/domstate/writer.ts';
 import { shippedStatsTableAbi } from '../formats/stats-table/abi.ts';
 import { StatsTableWriter } from '../formats/stats-table/writer.ts';
+import { selfIdentity } from '../os/procfs.ts';
 import type { Region } from '../shm/region.ts';
 import { directoryRegionName, type HostIdentity, statsRegionName } from '../shm/region-names.ts';
 import { createShmRegion } from '../shm/shm-file.ts';
@@ -31,7 +32,6 @@ import { removeStaleRegions } from './cleanup.ts';
 import { DomainTable } from './domain-table.ts';
 import { type DomainState, type DomainStateInfo, LifecycleFeed } from './lifecycle.ts';
 import { checkGuestLimits, type GuestLimits, guestLimits } from './limits.ts';
-import { selfIdentity } from './proc.ts';
 import type { UniqueIdAllocator } from './unique-id.ts';
 
 export interface HostOptions {

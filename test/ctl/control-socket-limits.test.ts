@@ -18,7 +18,7 @@ import { callWord } from '../../src/formats/callword/word.ts';
 import { registerCoreCalls } from '../../src/host/calls-core.ts';
 import { ControlSocket, type ControlSocketOptions } from '../../src/host/control-socket.ts';
 import { Dispatcher } from '../../src/host/dispatcher.ts';
-import { selfIdentity } from '../../src/host/proc.ts';
+import { selfIdentity } from '../../src/os/procfs.ts';
 import { hangDeadline } from '../support/slowdown.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'hvkit-ctl-limits-'));

@@ -20,7 +20,7 @@ import { registerCoreCalls } from '../../src/host/calls-core.ts';
 import { removeStaleRegions } from '../../src/host/cleanup.ts';
 import { ControlSocket, controlSocketName, findControlSockets, MAX_BUFFERED } from '../../src/host/control-socket.ts';
 import { Dispatcher, ok } from '../../src/host/dispatcher.ts';
-import { selfIdentity } from '../../src/host/proc.ts';
+import { selfIdentity } from '../../src/os/procfs.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'hvkit-ctl-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
