@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it, test } from 'node:test';
-import { StatBase, StatType, StatUnit, writeKvmStats } from '../../src/formats/kvm-stats/index.ts';
+import { StatBase, StatType, StatUnit } from '../../src/formats/kvm-stats/index.ts';
 import {
   frozenStatsTableRevisions,
   StatsTableWriter,
@@ -16,6 +16,7 @@ import {
 } from '../../src/formats/stats-table/index.ts';
 import { Host } from '../../src/host/host.ts';
 import { createShmRegion } from '../../src/shm/shm-file.ts';
+import { writeKvmStats } from '../support/kvm-stats-writer.ts';
 import { hvkit } from './run.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'hvkit-cli-test-'));
