@@ -7,13 +7,13 @@
 
 import { ClosedError } from '../errors.ts';
 import { shippedStatsTableAbi } from '../formats/stats-table/abi.ts';
-import type { Backend, DomainRuntime } from '../host/backend.ts';
 import type { GuestImage } from '../kvm/build-guest.ts';
 import { KVM_RUN_IMMEDIATE_EXIT } from '../kvm/constants.ts';
 import { installKickHandler, kickThread } from '../kvm/kick.ts';
 import { enterProtectedMode } from '../kvm/protected-mode.ts';
 import { DEFAULT_KVM_PATH, KvmSystem } from '../kvm/system.ts';
 import type { Vm } from '../kvm/vm.ts';
+import type { Backend, DomainRuntime } from './backend.ts';
 import { checkDomainConfig, type VmmDomainConfig } from './domain-options.ts';
 import { entryRegisters, GUEST_LOAD_ADDRESS } from './guest-abi.ts';
 import type { CallSink } from './guest-calls.ts';

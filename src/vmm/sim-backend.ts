@@ -6,7 +6,7 @@
 
 import { ClosedError } from '../errors.ts';
 import { shippedStatsTableAbi } from '../formats/stats-table/abi.ts';
-import type { Backend, DomainRuntime } from '../host/backend.ts';
+import type { Backend, DomainRuntime } from './backend.ts';
 import { checkDomainConfig, type VmmDomainConfig } from './domain-options.ts';
 import type { CallSink } from './guest-calls.ts';
 import { sharedGuestMemory } from './guest-memory.ts';

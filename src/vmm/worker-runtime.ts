@@ -7,7 +7,7 @@
 import type { Worker } from 'node:worker_threads';
 import { InternalError, UsageError } from '../errors.ts';
 import type { VcpuState } from '../formats/stream/image.ts';
-import type { BackendKind, DomainConfig, DomainEvent, DomainRunState, DomainRuntime } from '../host/backend.ts';
+import type { BackendKind, DomainConfig, DomainEvent, DomainRunState, DomainRuntime } from './backend.ts';
 import { CMD, createControlBuffer, STATE, VcpuControl } from './control.ts';
 import { type CallSink, GuestCallService } from './guest-calls.ts';
 import type { GuestMemoryAccess } from './guest-memory.ts';

@@ -5,9 +5,9 @@
  */
 import { readdirSync } from 'node:fs';
 import { StatsTableReader, StatsTableWriter, shippedStatsTableAbi } from '../../src/formats/stats-table/index.ts';
-import type { Backend, DomainEvent, DomainRuntime } from '../../src/host/backend.ts';
 import type { Region } from '../../src/shm/region.ts';
 import { createShmRegion } from '../../src/shm/shm-file.ts';
+import type { Backend, DomainEvent, DomainRuntime } from '../../src/vmm/backend.ts';
 import { PortDevices } from '../../src/vmm/devices.ts';
 import type { VmmDomainConfig } from '../../src/vmm/domain-options.ts';
 import type { GuestProgram } from '../../src/vmm/guests.ts';

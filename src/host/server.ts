@@ -5,12 +5,13 @@
  * Starting is all or nothing: when any part fails (a listener that cannot bind, the control
  * socket, a domain to create) everything started is stopped before the error goes on.
  */
+
+import type { Dispatcher } from '../calls/dispatcher.ts';
 import { describeError, EnvironmentError } from '../errors.ts';
-import { type CallInstaller, createHostDispatcher } from '../host/calls-host.ts';
-import { ControlSocket, type ControlSocketOptions } from '../host/control-socket.ts';
-import type { Dispatcher } from '../host/dispatcher.ts';
-import { type CreateDomainOptions, type DomainInfo, Host, type HostOptions } from '../host/host.ts';
 import { CallSinkSlot } from '../vmm/guest-calls.ts';
+import { type CallInstaller, createHostDispatcher } from './calls-host.ts';
+import { ControlSocket, type ControlSocketOptions } from './control-socket.ts';
+import { type CreateDomainOptions, type DomainInfo, Host, type HostOptions } from './host.ts';
 
 export interface HostServerOptions {
   host?: HostOptions;

@@ -4,7 +4,7 @@
  * Both run the same host code; only the CPU is replaced.
  */
 
-import type { GuestMemoryAccess } from '../vmm/guest-memory.ts';
+import type { GuestMemoryAccess } from './guest-memory.ts';
 
 /** The guest programs in guest/; each has a distinct behaviour. */
 export type Workload = 'compute' | 'io' | 'mixed';
