@@ -65,6 +65,7 @@ async function exitsPerCall(backend: KvmBackend, batch: number): Promise<Measure
     memoryMiB: 2,
     workload: 'compute',
     statsRegion,
+    statsRevision: abi.revision,
     program: 'calls',
     rounds: ROUNDS,
     arg: batch,

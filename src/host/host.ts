@@ -242,6 +242,7 @@ export class Host {
         memoryMiB: options.memoryMiB,
         workload: options.workload,
         statsRegion,
+        statsRevision: abi.revision,
       });
       // The VM's stats fd is the host's to publish; each vCPU worker publishes its own fd and tid.
       const fds = runtime.kvmStatsFds();

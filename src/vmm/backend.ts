@@ -26,6 +26,11 @@ export interface DomainConfig {
    * vCPU block's groups, lock-free.
    */
   statsRegion: string;
+  /**
+   * The stats-table revision the host created that table from: the one truth the vCPU workers
+   * attach with (a worker built from another revision would refuse the table).
+   */
+  statsRevision: number;
 }
 
 /** Something a guest told the host through the report port, or the host noticed about it. */

@@ -62,6 +62,7 @@ export async function runCallsGuest(
     program: 'calls',
     rounds: options.rounds,
     statsRegion,
+    statsRevision: abi.revision,
     arg: options.arg,
     calls: options.calls,
     ...(options.budget ? { batchBudget: options.budget } : {}),

@@ -46,6 +46,7 @@ export async function createTestDomain(
     program,
     rounds: options.rounds ?? 0,
     statsRegion,
+    statsRevision: abi.revision,
   };
   let runtime: DomainRuntime;
   try {
