@@ -8,15 +8,15 @@
  * (copied from and answered into guest memory) against 64 direct dispatches.
  */
 import { bench, run, summary } from 'mitata';
+import { EXPERIMENTAL_CALL } from '../src/calls/experimental.ts';
 import { BATCH_MAGIC, encodeEntry, encodeHeader, HEADER_SIZE, STATUS_PENDING } from '../src/formats/callbatch/index.ts';
 import { ANNOTATION, FAMILY } from '../src/formats/callword/constants.ts';
 import { callWord } from '../src/formats/callword/word.ts';
 import { fdSource, KvmStatsReader } from '../src/formats/kvm-stats/index.ts';
 import { StatsTableReader, StatsTableWriter, shippedStatsTableAbi } from '../src/formats/stats-table/index.ts';
-import type { DomainEvent } from '../src/host/backend.ts';
-import { EXPERIMENTAL_CALL } from '../src/host/calls-experimental.ts';
 import { kvmUnavailableReason } from '../src/kvm/system.ts';
 import { createShmRegion } from '../src/shm/shm-file.ts';
+import type { DomainEvent } from '../src/vmm/backend.ts';
 import { BatchHost } from '../src/vmm/call-batch-host.ts';
 import { REPORT } from '../src/vmm/guest-abi.ts';
 import { sharedGuestMemory } from '../src/vmm/guest-memory.ts';
@@ -65,6 +65,7 @@ async function exitsPerCall(backend: KvmBackend, batch: number): Promise<Measure
     memoryMiB: 2,
     workload: 'compute',
     statsRegion,
+    statsRevision: abi.revision,
     program: 'calls',
     rounds: ROUNDS,
     arg: batch,

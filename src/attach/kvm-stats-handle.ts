@@ -4,8 +4,8 @@
  */
 import { FormatError, InternalError } from '../errors.ts';
 import { KvmStatsReader } from '../formats/kvm-stats/reader.ts';
-import { close } from '../kvm/libc.ts';
 import { statsFdSource } from '../kvm/stats-source.ts';
+import { close } from '../os/libc.ts';
 import { dupFailureText, type ProcessHandle } from './pidfd.ts';
 
 export type AttachResult = { ok: true; handle: KvmStatsHandle } | { ok: false; code: string; text: string };

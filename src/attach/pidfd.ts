@@ -3,7 +3,7 @@
  * (pidfd_getfd, which needs ptrace-level access: PTRACE_MODE_ATTACH_REALCREDS) and tells when the
  * process exits.
  */
-import { close, pidfdGetfd, pidfdOpen } from '../kvm/libc.ts';
+import { close, pidfdGetfd, pidfdOpen } from '../os/libc.ts';
 import { processStartTime } from '../os/procfs.ts';
 import { errorCode, exitedPidfds } from './sys.ts';
 

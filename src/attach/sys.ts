@@ -1,12 +1,12 @@
 /**
- * The system calls attaching needs beyond src/kvm/libc.ts, bound through koffi with FIXED
+ * The system calls attaching needs beyond src/os/libc.ts, bound through koffi with FIXED
  * prototypes (same rule as libc.ts: variadic `syscall` called through a fixed prototype is only
  * sound on x86_64 SysV, the one architecture these numbers are wired for).
  */
 
 import koffi from 'koffi';
 import { EnvironmentError } from '../errors.ts';
-import { SyscallError } from '../kvm/errors.ts';
+import { SyscallError } from '../os/syscall-error.ts';
 
 /** Syscall numbers from the x86_64 table (asm/unistd_64.h). */
 const SYS_kcmp = 312;

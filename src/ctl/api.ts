@@ -2,6 +2,9 @@
  * Typed tool-side calls over a CtlClient: each sends call words and decodes the values. A call the
  * host answers with an error status throws CallFailed (naming the call and the status).
  */
+
+import { fromBitset256 } from '../calls/core.ts';
+import type { CallerKind } from '../calls/dispatcher.ts';
 import { type ErrorKind, HvkitError } from '../errors.ts';
 import {
   CORE_CALL,
@@ -24,10 +27,8 @@ import {
   type WorkloadName,
 } from '../formats/callword/values.ts';
 import { callWord, decodeCallWord } from '../formats/callword/word.ts';
-import { fromBitset256 } from '../host/calls-core.ts';
-import type { CallerKind } from '../host/dispatcher.ts';
-import { DEFAULT_MAX_GUEST_MEMORY_MIB } from '../host/limits.ts';
 import { peerText } from '../peer-text.ts';
+import { DEFAULT_MAX_GUEST_MEMORY_MIB } from '../vmm/domain-options.ts';
 import { MAX_GUEST_VCPUS } from '../vmm/guest-abi.ts';
 import type { CallResult } from './client.ts';
 import { callName } from './names.ts';

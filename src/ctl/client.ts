@@ -5,9 +5,9 @@
  */
 import { connect, type Socket } from 'node:net';
 import { EnvironmentError, errnoText, FormatError, UsageError } from '../errors.ts';
-import { STATUS } from '../formats/callword/constants.ts';
+import { BUSY_REFUSAL, STATUS } from '../formats/callword/constants.ts';
 import { decodeResponse, encodeRequest, type ResponseFrame } from '../formats/callword/frame.ts';
-import { BUSY_REFUSAL, findControlSockets } from '../host/control-socket.ts';
+import { findControlSockets } from '../shm/host-sockets.ts';
 
 export type CallResult = ResponseFrame;
 

@@ -2,6 +2,8 @@
  * Names of families and calls as tools print and parse them ("domain.create", "core"), from the
  * ABI's numbers. Numbers this build does not know print as hex (a newer host may serve them).
  */
+
+import { EXPERIMENTAL_CALL } from '../calls/experimental.ts';
 import { UsageError } from '../errors.ts';
 import {
   CORE_CALL,
@@ -12,7 +14,6 @@ import {
   STREAM_CALL,
 } from '../formats/callword/constants.ts';
 import { callWord, formatCallWord } from '../formats/callword/word.ts';
-import { EXPERIMENTAL_CALL } from '../host/calls-experimental.ts';
 
 const snake = (s: string) => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 

@@ -7,10 +7,11 @@
  * host refuses because another call got there first), no free domid → no_resources, a stopping
  * host → busy, an unusable configuration → bad_argument.
  */
+
+import { CallError, type CallOutcome, type Dispatcher, ok } from '../calls/dispatcher.ts';
 import { UsageError } from '../errors.ts';
 import { CREATE_FLAG, DOMAIN_CALL, FAMILY, STATUS, WORKLOAD } from '../formats/callword/constants.ts';
 import { encodeDomainInfo, unpackName, type WorkloadName } from '../formats/callword/values.ts';
-import { CallError, type CallOutcome, type Dispatcher, ok } from './dispatcher.ts';
 import type { DomainInfo, Host } from './host.ts';
 import { type DomainState, MAX_DOMID } from './lifecycle.ts';
 

@@ -3,11 +3,12 @@
  * caller adds (page pools, streams … — each module registers its own family on the same
  * dispatcher).
  */
+
+import { registerCoreCalls } from '../calls/core.ts';
+import { Dispatcher, type DispatcherOptions, runAllAsync } from '../calls/dispatcher.ts';
 import { shippedCallWordAbi } from '../formats/callword/abi.ts';
-import { registerCoreCalls } from './calls-core.ts';
 import { registerDomainCalls } from './calls-domain.ts';
 import { registerLifecycleCalls } from './calls-lifecycle.ts';
-import { Dispatcher, type DispatcherOptions, runAllAsync } from './dispatcher.ts';
 import type { Host } from './host.ts';
 
 type Cleanup = () => void | Promise<void>;

@@ -6,9 +6,10 @@
  * session's handle is bad_argument, and a session's handles end when it closes, so a tool that
  * disconnects without unsubscribing leaves nothing behind. Sessionless callers share one owner.
  */
+
+import { type CallContext, CallError, type Dispatcher, ok } from '../calls/dispatcher.ts';
 import { FAMILY, LIFECYCLE_CALL, STATUS } from '../formats/callword/constants.ts';
 import { encodeDomainState } from '../formats/callword/values.ts';
-import { type CallContext, CallError, type Dispatcher, ok } from './dispatcher.ts';
 import type { Host } from './host.ts';
 import { type FeedConsumer, NONE } from './lifecycle.ts';
 

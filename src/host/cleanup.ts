@@ -10,9 +10,9 @@
 import { readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { isErrno } from '../errors.ts';
+import { type Liveness, processLiveness } from '../os/procfs.ts';
 import { parseRegionName } from '../shm/region-names.ts';
 import { SHM_DIR } from '../shm/shm-file.ts';
-import { type Liveness, processLiveness } from './proc.ts';
 
 export interface StaleRegion {
   name: string;

@@ -22,19 +22,17 @@
  * The name carries the host's pid and start time, so the hosts' stale cleanup (cleanup.ts, which
  * removes every `hvkit.<pid>.<start>.*` of a dead process) removes the socket of a killed host.
  */
-import { chmodSync, existsSync, readdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { type Dispatcher, LocalSession } from '../calls/dispatcher.ts';
 import { environmentError, FormatError, isErrno, UsageError } from '../errors.ts';
-import { STATUS } from '../formats/callword/constants.ts';
+import { BUSY_REFUSAL, STATUS } from '../formats/callword/constants.ts';
 import { decodeRequest, encodeResponse } from '../formats/callword/frame.ts';
-import { type HostIdentity, hostPrefix, parseRegionName } from '../shm/region-names.ts';
+import { controlSocketName } from '../shm/host-sockets.ts';
+import type { HostIdentity } from '../shm/region-names.ts';
 import { SHM_DIR } from '../shm/shm-file.ts';
-import { type Dispatcher, LocalSession } from './dispatcher.ts';
 import { checkUnixPath } from './migration/endpoint.ts';
-import { processLiveness } from './proc.ts';
-
-export const CONTROL_SOCKET_SUFFIX = 'ctl';
 
 /** Bytes of unread input a connection may hold before reading pauses. */
 export const MAX_BUFFERED = 64 * 1024;
@@ -43,14 +41,8 @@ export const DEFAULT_MAX_CONNECTIONS = 64;
 export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 /** Default time a request may take to arrive whole, and its answer to be taken by the peer. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
-/** First value of the busy frame that refuses a connection over the limit ('BUSY' in ASCII). */
-export const BUSY_REFUSAL = 0x4255_5359n;
 /** How long a refused connection is kept open (reading and discarding) so the refusal is read. */
 const REFUSAL_GRACE_MS = 2000;
-
-export function controlSocketName(host: HostIdentity): string {
-  return `${hostPrefix(host)}.${CONTROL_SOCKET_SUFFIX}`;
-}
 
 export interface ControlSocketOptions {
   /** Directory of the socket (default /dev/shm; tests may use another). */
@@ -342,29 +334,4 @@ class Connection {
     this.#rearm();
     if (!this.#closed && this.#buf.length <= MAX_BUFFERED) this.#socket.resume();
   }
-}
-
-export interface RunningHostSocket {
-  pid: number;
-  startTime: bigint;
-  path: string;
-}
-
-/** Control sockets under `dir` whose host process is alive, by pid. */
-export function findControlSockets(dir = SHM_DIR): RunningHostSocket[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch (e) {
-    if (isErrno(e, 'ENOENT', 'EACCES')) return []; // no /dev/shm here, or not ours to list
-    throw e;
-  }
-  const out: RunningHostSocket[] = [];
-  for (const name of names) {
-    const parsed = parseRegionName(name);
-    if (parsed?.kind !== 'other' || parsed.rest !== CONTROL_SOCKET_SUFFIX) continue;
-    if (processLiveness(parsed.pid, parsed.startTime) === 'dead') continue;
-    out.push({ pid: parsed.pid, startTime: parsed.startTime, path: join(dir, name) });
-  }
-  return out.sort((a, b) => a.pid - b.pid);
 }

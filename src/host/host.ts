@@ -19,32 +19,33 @@ import { shippedDomainDirectoryAbi } from '../formats/domstate/abi.ts';
 import { DomainDirectoryWriter } from '../formats/domstate/writer.ts';
 import { shippedStatsTableAbi } from '../formats/stats-table/abi.ts';
 import { StatsTableWriter } from '../formats/stats-table/writer.ts';
+import { selfIdentity } from '../os/procfs.ts';
 import type { Region } from '../shm/region.ts';
 import { directoryRegionName, type HostIdentity, statsRegionName } from '../shm/region-names.ts';
 import { createShmRegion } from '../shm/shm-file.ts';
+import type { Backend, BackendKind, DomainConfig, DomainEvent, DomainRuntime, Workload } from '../vmm/backend.ts';
 import type { VmmDomainConfig } from '../vmm/domain-options.ts';
-import type { CallSink } from '../vmm/guest-calls.ts';
 import type { GuestMemoryAccess } from '../vmm/guest-memory.ts';
-import { openBackend, selectBackend } from '../vmm/select.ts';
-import type { Backend, BackendKind, DomainConfig, DomainEvent, DomainRuntime, Workload } from './backend.ts';
 import { removeStaleRegions } from './cleanup.ts';
 import { DomainTable } from './domain-table.ts';
 import { type DomainState, type DomainStateInfo, LifecycleFeed } from './lifecycle.ts';
 import { checkGuestLimits, type GuestLimits, guestLimits } from './limits.ts';
-import { selfIdentity } from './proc.ts';
 import type { UniqueIdAllocator } from './unique-id.ts';
 
 export interface HostOptions {
-  /** Default: the backend `selectBackend()` chooses (KVM when usable, HVKIT_BACKEND forces), owned by the host. */
-  backend?: Backend;
-  /** Close the backend when the host stops (default: true when the host opened it, false when given). */
+  /**
+   * The VMM the domains run on. The host never chooses it: the composition roots (the host
+   * server, the demo, tests) do, e.g. with vmm/select.ts.
+   */
+  backend: Backend;
+  /** Why this backend (shown by `hvkit host`); default "given by the caller". */
+  backendReason?: string;
+  /** Close the backend when the host stops (default false: whoever opened it closes it). */
   ownsBackend?: boolean;
   /** Remove stale regions of dead hosts at start (default true). */
   removeStale?: boolean;
   /** For tests: a fixed unique id sequence. */
   uniqueIds?: UniqueIdAllocator;
-  /** Serves the guests' hypercalls (the host's dispatcher, attached once it exists). */
-  calls?: CallSink;
   /** Told when an event listener throws (default: one line on stderr); the host goes on. */
   onListenerError?: (error: unknown) => void;
   /** What one guest may take (default DEFAULT_GUEST_LIMITS); checked by every creation. */
@@ -163,27 +164,13 @@ export class Host {
    * Starts a host in this process (one per process: the region names carry the pid): removes
    * stale regions of dead hosts, publishes the directory, opens the backend unless given.
    */
-  static start(options: HostOptions = {}): Host {
+  static start(options: HostOptions): Host {
     // Checked before anything is created or removed.
     guestLimits(options.limits);
     const removed = options.removeStale === false ? [] : removeStaleRegions();
     const identity = selfIdentity();
-    if (options.backend) {
-      return new Host(
-        options,
-        { backend: options.backend, reason: 'given by the caller', owned: false },
-        identity,
-        removed,
-      );
-    }
-    const choice = selectBackend();
-    const backend = openBackend(choice, options.calls ? { calls: options.calls } : {});
-    try {
-      return new Host(options, { backend, reason: choice.reason, owned: true }, identity, removed);
-    } catch (e) {
-      void backend.close();
-      throw e;
-    }
+    const reason = options.backendReason ?? 'given by the caller';
+    return new Host(options, { backend: options.backend, reason, owned: false }, identity, removed);
   }
 
   /** Registers a listener; returns a function that removes it. */
@@ -255,6 +242,7 @@ export class Host {
         memoryMiB: options.memoryMiB,
         workload: options.workload,
         statsRegion,
+        statsRevision: abi.revision,
       });
       // The VM's stats fd is the host's to publish; each vCPU worker publishes its own fd and tid.
       const fds = runtime.kvmStatsFds();

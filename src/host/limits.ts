@@ -6,10 +6,9 @@
  * `hvkit host --max-guest-memory MiB`.
  */
 import { FormatError, UsageError } from '../errors.ts';
-import { MAX_MEMORY_MIB } from '../vmm/domain-options.ts';
+import { DEFAULT_MAX_GUEST_MEMORY_MIB, MAX_MEMORY_MIB } from '../vmm/domain-options.ts';
 
-/** Default largest guest RAM, in MiB. */
-export const DEFAULT_MAX_GUEST_MEMORY_MIB = 1024;
+export { DEFAULT_MAX_GUEST_MEMORY_MIB };
 
 export interface GuestLimits {
   /** Largest guest RAM a domain may have, in MiB (1..MAX_MEMORY_MIB). */

@@ -3,8 +3,9 @@
  * createHostDispatcher always installs): one list, used by `hvkit host` and by `hvkit demo`, so
  * every host answers the same call words — from its guests and from tools alike.
  */
+
+import { registerExperimentalCalls } from '../calls/experimental.ts';
 import { registerBatchCalls } from '../vmm/guest-calls.ts';
-import { registerExperimentalCalls } from './calls-experimental.ts';
 import type { CallInstaller } from './calls-host.ts';
 import { streamInstaller } from './migration/install.ts';
 import { fromVmmMemory } from './pools/guest-memory.ts';

@@ -1,4 +1,6 @@
 /** KVM through koffi: the VM/vCPU model, the tiny capture guest, stats fds and `kvm capture`. */
+
+export { errnoName, SyscallError } from '../os/syscall-error.ts';
 export { type BuildGuestOptions, buildGuest, type GuestImage } from './build-guest.ts';
 export {
   type CapturedFile,
@@ -20,7 +22,7 @@ export {
   loadCaptureGuest,
   runCaptureGuest,
 } from './capture-guest.ts';
-export { errnoName, KvmError, SyscallError } from './errors.ts';
+export { KvmError } from './errors.ts';
 export { GuestMemory } from './memory.ts';
 export { enterRealMode } from './real-mode.ts';
 export { type IoAccess, type RunOptions, type RunResult, runUntilHalt } from './run-loop.ts';

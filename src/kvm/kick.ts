@@ -19,7 +19,7 @@
  * (as glibc reports SIGRTMIN), and refuses to take it over if someone else installed a handler.
  */
 import { EnvironmentError } from '../errors.ts';
-import { getpid, gettid, realtimeSignalRange, sigactionRaw, symbolAddress, tgkill } from './libc.ts';
+import { getpid, gettid, realtimeSignalRange, sigactionRaw, symbolAddress, tgkill } from '../os/libc.ts';
 
 const SIGACTION_SIZE = 152;
 const SA_FLAGS_OFFSET = 136;

@@ -2,7 +2,6 @@
  * Guest physical memory: anonymous host memory registered with a VM as one memory slot.
  */
 import { ClosedError } from '../errors.ts';
-import { KVM_SET_USER_MEMORY_REGION } from './constants.ts';
 import {
   ioctlBuf,
   MAP_ANONYMOUS,
@@ -13,7 +12,8 @@ import {
   munmap,
   PROT_READ,
   PROT_WRITE,
-} from './libc.ts';
+} from '../os/libc.ts';
+import { KVM_SET_USER_MEMORY_REGION } from './constants.ts';
 
 const PAGE_SIZE = 4096;
 

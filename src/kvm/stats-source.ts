@@ -4,7 +4,7 @@
  * instead of fs.readSync's; the size is unknown, as for any anon-inode stats fd.
  */
 import type { StatsSource } from '../formats/kvm-stats/index.ts';
-import { pread } from './libc.ts';
+import { pread } from '../os/libc.ts';
 
 export function statsFdSource(fd: number): StatsSource {
   return {

@@ -4,6 +4,7 @@
 
 import { existsSync, openSync } from 'node:fs';
 import { ClosedError } from '../errors.ts';
+import { close, ioctl } from '../os/libc.ts';
 import {
   KVM_API_VERSION,
   KVM_CAP_BINARY_STATS_FD,
@@ -14,7 +15,6 @@ import {
   KVM_GET_VCPU_MMAP_SIZE,
 } from './constants.ts';
 import { KvmError } from './errors.ts';
-import { close, ioctl } from './libc.ts';
 import { Vm } from './vm.ts';
 
 export const DEFAULT_KVM_PATH = '/dev/kvm';

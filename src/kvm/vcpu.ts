@@ -3,10 +3,10 @@
  */
 
 import { ClosedError } from '../errors.ts';
+import { close, ioctl, ioctlBuf, MAP_SHARED, type Mapping, mmap, munmap, PROT_READ, PROT_WRITE } from '../os/libc.ts';
+import { SyscallError } from '../os/syscall-error.ts';
 import { releaseAll } from './cleanup.ts';
 import { KVM_GET_REGS, KVM_GET_SREGS, KVM_GET_STATS_FD, KVM_RUN, KVM_SET_REGS, KVM_SET_SREGS } from './constants.ts';
-import { SyscallError } from './errors.ts';
-import { close, ioctl, ioctlBuf, MAP_SHARED, type Mapping, mmap, munmap, PROT_READ, PROT_WRITE } from './libc.ts';
 import { decodeRegs, encodeRegs, KVM_REGS_SIZE, KVM_SREGS_SIZE, type Regs } from './regs.ts';
 
 export class Vcpu {

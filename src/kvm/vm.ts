@@ -2,9 +2,9 @@
  * A VM: its fd, guest memory slots, vCPUs and its binary stats fd. close() releases all of them.
  */
 import { ClosedError } from '../errors.ts';
+import { close, ioctl } from '../os/libc.ts';
 import { releaseAll } from './cleanup.ts';
 import { KVM_CREATE_VCPU, KVM_GET_STATS_FD, KVM_SET_TSS_ADDR } from './constants.ts';
-import { close, ioctl } from './libc.ts';
 import { GuestMemory } from './memory.ts';
 import { Vcpu } from './vcpu.ts';
 

@@ -4,7 +4,7 @@
  * code instead of throwing when the process vanished or is not ours to look at.
  */
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
-import { errorCode, isErrno } from '../errors.ts';
+import { EnvironmentError, errorCode, isErrno } from '../errors.ts';
 
 /** What reading /proc/PID answers for a process that exited or that we may not look at. */
 const GONE = ['ENOENT', 'ESRCH', 'EACCES', 'EPERM'];
@@ -128,4 +128,30 @@ export function readFdLinks(pid: number, accept: (target: string) => boolean, pr
   }
   fds.sort((a, b) => a.fd - b.fd);
   return { ok: true, fds };
+}
+
+/** This process's pid and start time: a pid plus its start time names a process across pid reuse. */
+export function selfIdentity(): { pid: number; startTime: bigint } {
+  const startTime = processStartTime(process.pid);
+  if (startTime === undefined) throw new EnvironmentError('cannot read this process’s start time from /proc/self');
+  return { pid: process.pid, startTime };
+}
+
+export type Liveness = 'alive' | 'dead' | 'unknown';
+
+/**
+ * Whether the process (pid, start time) still runs: `dead` when the pid is gone or now names a
+ * process started at another time; `unknown` when /proc does not say (hidepid), treated as alive.
+ */
+export function processLiveness(pid: number, startTime: bigint): Liveness {
+  const now = processStartTime(pid);
+  if (now !== undefined) return now === startTime ? 'alive' : 'dead';
+  try {
+    process.kill(pid, 0);
+    return 'unknown'; // it exists but its stat is hidden from us
+  } catch (e) {
+    if (isErrno(e, 'ESRCH')) return 'dead';
+    if (isErrno(e, 'EPERM')) return 'unknown'; // it exists, as another user's
+    throw e;
+  }
 }

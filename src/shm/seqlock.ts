@@ -8,7 +8,7 @@
  * instead of spinning, and a whole read (many groups) shares one ReadBudget of retries, past
  * which the region is reported unstable.
  *
- * Ordering (hvkit's native layer targets x86-64 only, see src/kvm/libc.ts):
+ * Ordering (hvkit's native layer targets x86-64 only, see src/os/libc.ts):
  *  - end: the even value is published with Atomics.store. This is the edge the ECMAScript memory
  *    model itself requires: a reader whose Atomics.load sees the even value must see the counters.
  *  - begin: no JavaScript store, atomic or not, can order the odd value before the plain counter

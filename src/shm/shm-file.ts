@@ -1,6 +1,6 @@
 /**
  * Regions backed by files under /dev/shm, mapped with mmap (through the koffi libc bindings of
- * src/kvm/libc.ts), so that another process — possibly unprivileged, mapping read-only — can read
+ * src/os/libc.ts), so that another process — possibly unprivileged, mapping read-only — can read
  * what the owner writes.
  *
  * The owner creates the file exclusively with mode 0644 (so others can read but never write or
@@ -24,7 +24,7 @@
 import { closeSync, constants, fchmodSync, ftruncateSync, openSync, type Stats, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../errors.ts';
-import { MAP_SHARED, mmap, munmap, PROT_READ, PROT_WRITE } from '../kvm/libc.ts';
+import { MAP_SHARED, mmap, munmap, PROT_READ, PROT_WRITE } from '../os/libc.ts';
 import { FileRefusedError, type InputFile, openInput } from '../os/open-input.ts';
 import { type Region, ViewRegion } from './region.ts';
 

@@ -5,10 +5,10 @@
  * host, which destroys every domain and removes every region it published under /dev/shm.
  */
 
-import { startHostServer } from '../ctl/serve.ts';
-import type { Workload } from '../host/backend.ts';
+import { startHostServer } from '../host/server.ts';
 import { standardInstallers } from '../host/services.ts';
 import { uniqueIdHex } from '../shm/region-names.ts';
+import type { Workload } from '../vmm/backend.ts';
 import { runTop, type TopIo, type TopOptions } from './top/run.ts';
 import { HostTopSource } from './top/source.ts';
 

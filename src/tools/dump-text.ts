@@ -6,6 +6,8 @@
 import type { KvmStatRow } from '../formats/kvm-stats/index.ts';
 import type { StatRow } from '../formats/stats-table/index.ts';
 import { uniqueIdHex } from '../shm/region-names.ts';
+import { type BucketRange, bucketRange, type HistogramKind, type HistogramSummary } from '../stats/histogram.ts';
+import { scaleValue, type UnitScale } from '../stats/units.ts';
 import {
   type DirectoryDump,
   type DumpReport,
@@ -14,8 +16,6 @@ import {
   type KvmDumpStream,
   type TableDumpStream,
 } from './dump.ts';
-import { type BucketRange, bucketRange, type HistogramKind, type HistogramSummary } from './histogram.ts';
-import { scaleValue, type UnitScale } from './units.ts';
 
 export interface TextTable {
   header: string[];

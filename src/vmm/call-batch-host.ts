@@ -8,6 +8,8 @@
  * any rule is refused as a whole with bad_argument before anything is written, and the host
  * writes only each processed entry's status and result, and `next`.
  */
+
+import type { CallContext, CallOutcome } from '../calls/dispatcher.ts';
 import { FormatError } from '../errors.ts';
 import {
   BATCH_CALL,
@@ -23,7 +25,6 @@ import {
 } from '../formats/callbatch/index.ts';
 import { ANNOTATION, FAMILY, STATUS } from '../formats/callword/constants.ts';
 import { callWord } from '../formats/callword/word.ts';
-import type { CallContext, CallOutcome } from '../host/dispatcher.ts';
 import type { GuestMemoryAccess } from './guest-memory.ts';
 
 /** What the batch host needs of the dispatcher (the Dispatcher class satisfies it). */

@@ -2,7 +2,7 @@
 
 import { UsageError } from '../errors.ts';
 import { MAX_CAPACITY } from '../formats/callbatch/constants.ts';
-import type { DomainConfig } from '../host/backend.ts';
+import type { DomainConfig } from './backend.ts';
 import { MAX_GUEST_VCPUS } from './guest-abi.ts';
 import type { CallSink } from './guest-calls.ts';
 import { type GuestProgram, isGuestProgram } from './guests.ts';
@@ -33,6 +33,8 @@ export interface CheckedDomainConfig {
 /** Guest RAM bounds: the guest layout needs the first MiB; beyond 4 GiB a 32-bit guest cannot reach. */
 export const MIN_MEMORY_MIB = 1;
 export const MAX_MEMORY_MIB = 4096;
+/** A host's default largest guest RAM (hvkit host --max-guest-memory), in MiB. */
+export const DEFAULT_MAX_GUEST_MEMORY_MIB = 1024;
 
 export function checkDomainConfig(config: VmmDomainConfig): CheckedDomainConfig {
   if (!Number.isInteger(config.vcpus) || config.vcpus < 1 || config.vcpus > MAX_GUEST_VCPUS) {

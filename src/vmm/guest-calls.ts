@@ -7,9 +7,10 @@
  * The batch calls are served here only when the dispatcher lists them (registerBatchCalls): a
  * guest's feature query and what it gets agree.
  */
+
+import { type CallContext, CallError, type CallOutcome, type Dispatcher, LocalSession } from '../calls/dispatcher.ts';
 import { BATCH_CALL } from '../formats/callbatch/constants.ts';
 import { FAMILY, STATUS } from '../formats/callword/constants.ts';
-import { type CallContext, CallError, type CallOutcome, type Dispatcher, LocalSession } from '../host/dispatcher.ts';
 import {
   BATCH_FLUSH_WORD,
   BATCH_REGISTER_WORD,

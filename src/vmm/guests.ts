@@ -7,9 +7,9 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Workload } from '../host/backend.ts';
 import { buildGuestProgram, type GuestImage } from '../kvm/build-guest.ts';
 import { KvmError } from '../kvm/errors.ts';
+import type { Workload } from './backend.ts';
 import { GUEST_IMAGE_LIMIT, GUEST_LOAD_ADDRESS, guestDefines } from './guest-abi.ts';
 
 /** Guests only tests run: they exercise kicking, crashes and unhandled exits. */

@@ -6,4 +6,5 @@ export { buildWorkloadGuest, GUEST_PROGRAMS, type GuestProgram, isGuestProgram, 
 export { KvmBackend, type KvmBackendOptions } from './kvm-backend.ts';
 export { type BackendChoice, openBackend, selectBackend } from './select.ts';
 export { SimBackend, type SimBackendOptions } from './sim-backend.ts';
-export { type SimGuest, simGuest } from './sim-workloads.ts';
+export { simGuest } from './sim-guests.ts';
+export type { SimGuest } from './sim-workloads.ts';

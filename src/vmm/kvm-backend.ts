@@ -6,14 +6,13 @@
  */
 
 import { ClosedError } from '../errors.ts';
-import { shippedStatsTableAbi } from '../formats/stats-table/abi.ts';
-import type { Backend, DomainRuntime } from '../host/backend.ts';
 import type { GuestImage } from '../kvm/build-guest.ts';
 import { KVM_RUN_IMMEDIATE_EXIT } from '../kvm/constants.ts';
 import { installKickHandler, kickThread } from '../kvm/kick.ts';
 import { enterProtectedMode } from '../kvm/protected-mode.ts';
 import { DEFAULT_KVM_PATH, KvmSystem } from '../kvm/system.ts';
 import type { Vm } from '../kvm/vm.ts';
+import type { Backend, DomainRuntime } from './backend.ts';
 import { checkDomainConfig, type VmmDomainConfig } from './domain-options.ts';
 import { entryRegisters, GUEST_LOAD_ADDRESS } from './guest-abi.ts';
 import type { CallSink } from './guest-calls.ts';
@@ -25,8 +24,6 @@ import { WorkerDomainRuntime } from './worker-runtime.ts';
 
 export interface KvmBackendOptions {
   kvmPath?: string;
-  /** Stats-table revision the host creates tables from (default: the newest frozen one). */
-  statsRevision?: number;
   /** The dispatcher serving hypercalls of every domain (a domain's `calls` overrides it). */
   calls?: CallSink;
 }
@@ -34,15 +31,13 @@ export interface KvmBackendOptions {
 export class KvmBackend implements Backend {
   readonly kind = 'kvm' as const;
   readonly #kvm: KvmSystem;
-  readonly #statsRevision: number;
   readonly #calls: CallSink | undefined;
   readonly #images = new Map<GuestProgram, GuestImage>();
   readonly #domains = new LiveRuntimes();
   #closed = false;
 
-  private constructor(kvm: KvmSystem, statsRevision: number, calls: CallSink | undefined) {
+  private constructor(kvm: KvmSystem, calls: CallSink | undefined) {
     this.#kvm = kvm;
-    this.#statsRevision = statsRevision;
     this.#calls = calls;
   }
 
@@ -50,7 +45,7 @@ export class KvmBackend implements Backend {
   static open(options: KvmBackendOptions = {}): KvmBackend {
     installKickHandler();
     const kvm = KvmSystem.open(options.kvmPath ?? DEFAULT_KVM_PATH);
-    return new KvmBackend(kvm, options.statsRevision ?? shippedStatsTableAbi().revision, options.calls);
+    return new KvmBackend(kvm, options.calls);
   }
 
   async createDomain(config: VmmDomainConfig): Promise<DomainRuntime> {
@@ -82,7 +77,7 @@ export class KvmBackend implements Backend {
           program,
           rounds,
           arg,
-          statsRevision: this.#statsRevision,
+          statsRevision: config.statsRevision,
           ...(config.restore ? { restore: config.restore.vcpus } : {}),
           ...callOptions(config.calls ?? this.#calls, batchBudget),
         },

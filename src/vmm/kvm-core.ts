@@ -16,9 +16,9 @@ import {
   KVM_SET_REGS,
 } from '../kvm/constants.ts';
 import { KvmError } from '../kvm/errors.ts';
-import { ioctlBuf } from '../kvm/libc.ts';
 import { describeRegisters, encodeRegs, isInitState, KVM_REGS_SIZE } from '../kvm/regs.ts';
 import { Vcpu } from '../kvm/vcpu.ts';
+import { ioctlBuf } from '../os/libc.ts';
 import { type CpuCore, EXIT, type ExitKind, type IoExit } from './cpu-core.ts';
 
 const IO_DIRECTION = KVM_RUN_UNION;

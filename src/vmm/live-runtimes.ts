@@ -23,7 +23,7 @@ export class LiveRuntimes {
     return this.#runtimes.size;
   }
 
-  destroyAll(): Promise<void[]> {
-    return Promise.all([...this.#runtimes].map((r) => r.destroy()));
+  async destroyAll(): Promise<void> {
+    await Promise.all([...this.#runtimes].map((r) => r.destroy()));
   }
 }

@@ -5,9 +5,9 @@
  */
 import { UsageError } from '../errors.ts';
 import type { VcpuState } from '../formats/stream/image.ts';
-import type { BackendKind } from '../host/backend.ts';
 import { decodeRegs, KVM_REGS_SIZE, KVM_SREGS_SIZE } from '../kvm/regs.ts';
 import type { Vcpu } from '../kvm/vcpu.ts';
+import type { BackendKind } from './backend.ts';
 import type { GuestMemoryAccess } from './guest-memory.ts';
 
 export interface DomainRestore {

@@ -4,8 +4,8 @@
  */
 
 import { UsageError } from '../errors.ts';
-import type { Backend, BackendKind } from '../host/backend.ts';
 import { kvmUnavailableReason } from '../kvm/system.ts';
+import type { Backend, BackendKind } from './backend.ts';
 import type { CallSink } from './guest-calls.ts';
 import { KvmBackend } from './kvm-backend.ts';
 import { SimBackend } from './sim-backend.ts';

@@ -5,8 +5,7 @@
  */
 
 import { ClosedError } from '../errors.ts';
-import { shippedStatsTableAbi } from '../formats/stats-table/abi.ts';
-import type { Backend, DomainRuntime } from '../host/backend.ts';
+import type { Backend, DomainRuntime } from './backend.ts';
 import { checkDomainConfig, type VmmDomainConfig } from './domain-options.ts';
 import type { CallSink } from './guest-calls.ts';
 import { sharedGuestMemory } from './guest-memory.ts';
@@ -16,20 +15,17 @@ import { checkRestore, writePages } from './restore.ts';
 import { WorkerDomainRuntime } from './worker-runtime.ts';
 
 export interface SimBackendOptions {
-  statsRevision?: number;
   /** The dispatcher serving hypercalls of every domain (a domain's `calls` overrides it). */
   calls?: CallSink;
 }
 
 export class SimBackend implements Backend {
   readonly kind = 'sim' as const;
-  readonly #statsRevision: number;
   readonly #calls: CallSink | undefined;
   readonly #domains = new LiveRuntimes();
   #closed = false;
 
   constructor(options: SimBackendOptions = {}) {
-    this.#statsRevision = options.statsRevision ?? shippedStatsTableAbi().revision;
     this.#calls = options.calls;
   }
 
@@ -48,7 +44,7 @@ export class SimBackend implements Backend {
         program,
         rounds,
         arg,
-        statsRevision: this.#statsRevision,
+        statsRevision: config.statsRevision,
         ...(config.restore ? { restore: config.restore.vcpus } : {}),
         ...callOptions(config.calls ?? this.#calls, batchBudget),
       },

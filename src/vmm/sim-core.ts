@@ -9,8 +9,9 @@ import type { CpuState, SimCpuState } from '../formats/stream/image.ts';
 import { type CpuCore, EXIT, type ExitKind, type IoExit } from './cpu-core.ts';
 import { PORT } from './guest-abi.ts';
 import type { GuestProgram } from './guests.ts';
+import { type SimGuestOptions, simGuest } from './sim-guests.ts';
 import { isCapturableProgram, SimMachine } from './sim-machine.ts';
-import { type GuestOp, type SimGuestOptions, simGuest, xorshift } from './sim-workloads.ts';
+import { type GuestOp, xorshift } from './sim-workloads.ts';
 
 /** What SimCore needs of a simulated guest: the generator protocol, minus its result. */
 interface GuestSteps {

@@ -5,18 +5,7 @@
  * the same workload and rounds produce the same report sequence. Keep them in sync with
  * guest/common/runtime.c and guest/<workload>/.
  */
-import {
-  DEVICE_PORTS,
-  deviceInValue,
-  GUEST_UNMAPPED_ADDRESS,
-  PORT,
-  REPORT,
-  SEED_MULTIPLIER,
-  WORKLOAD,
-} from './guest-abi.ts';
-import type { GuestProgram } from './guests.ts';
-import { simCallsGuest } from './sim-calls.ts';
-import { simPoolsGuest } from './sim-pools.ts';
+import { DEVICE_PORTS, deviceInValue, PORT, REPORT, SEED_MULTIPLIER, WORKLOAD } from './guest-abi.ts';
 
 export type GuestOp =
   | { op: 'out'; port: number; size: number; values: number[] }
@@ -103,12 +92,12 @@ export interface WorkloadHooks {
   finish?: (g: GuestState) => SimGuest;
 }
 
-function* computeRound(g: GuestState): SimGuest {
+export function* computeRound(g: GuestState): SimGuest {
   g.checksum = xorshift(g.checksum, WORKLOAD.COMPUTE_ITERATIONS);
   yield* halt(g);
 }
 
-function* ioRound(g: GuestState, round: number): SimGuest {
+export function* ioRound(g: GuestState, round: number): SimGuest {
   for (let j = 0; j < WORKLOAD.IO_BURST; j++) {
     const port = PORT.DEVICE_BASE + (j % DEVICE_PORTS);
     const value = (Math.imul(round, 0x10000) + j) >>> 0;
@@ -118,7 +107,7 @@ function* ioRound(g: GuestState, round: number): SimGuest {
   if (round % WORKLOAD.IO_HALT_EVERY === 0) yield* halt(g);
 }
 
-function* mixedRound(g: GuestState, round: number): SimGuest {
+export function* mixedRound(g: GuestState, round: number): SimGuest {
   const x = xorshift(g.checksum, WORKLOAD.MIXED_ITERATIONS);
   g.checksum = x;
   for (let j = 0; j < WORKLOAD.MIXED_IO_PAIRS; j++) {
@@ -159,38 +148,9 @@ export function* workloadGuest(vcpu: number, rounds: number, round: Round, hooks
 }
 
 /** The test guests (guest/spin, guest/fault, guest/mmio): START, then their one behaviour. */
-function* testGuest(vcpu: number, last: GuestOp): SimGuest {
+export function* testGuest(vcpu: number, last: GuestOp): SimGuest {
   yield out(PORT.REPORT_VALUE, 4, [vcpu]);
   yield out(PORT.REPORT_CODE, 4, [REPORT.START]);
   yield last;
   for (;;) yield { op: 'hlt' };
-}
-
-/** What a simulated guest gets besides its vCPU index and rounds (entry registers, memory). */
-export interface SimGuestOptions {
-  /** The configuration word (EDX at entry). */
-  arg?: number;
-  /** Guest memory, as the VMM's host thread also sees it (the `calls` guest keeps its batch there). */
-  memory?: SharedArrayBuffer;
-}
-
-export function simGuest(program: GuestProgram, vcpu: number, rounds: number, options: SimGuestOptions = {}): SimGuest {
-  switch (program) {
-    case 'calls':
-      return simCallsGuest(vcpu, rounds, options.arg ?? 0, options.memory);
-    case 'pools':
-      return simPoolsGuest(vcpu, rounds, options.arg ?? 0, options.memory);
-    case 'compute':
-      return workloadGuest(vcpu, rounds, computeRound);
-    case 'io':
-      return workloadGuest(vcpu, rounds, ioRound);
-    case 'mixed':
-      return workloadGuest(vcpu, rounds, mixedRound);
-    case 'spin':
-      return testGuest(vcpu, { op: 'spin' });
-    case 'fault':
-      return testGuest(vcpu, { op: 'fault', marker: 0xdead_beef });
-    case 'mmio':
-      return testGuest(vcpu, { op: 'mmio', address: GUEST_UNMAPPED_ADDRESS, size: 4, write: true });
-  }
 }

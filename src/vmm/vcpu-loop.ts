@@ -8,7 +8,7 @@
 
 import { UsageError } from '../errors.ts';
 import type { DeviceState } from '../formats/stream/image.ts';
-import type { DomainEvent } from '../host/backend.ts';
+import type { DomainEvent } from './backend.ts';
 import type { MailboxClient } from './call-mailbox.ts';
 import { CMD, STATE, type VcpuControl } from './control.ts';
 import { type CpuCore, EXIT } from './cpu-core.ts';

@@ -26,7 +26,7 @@ export class VcpuStats {
   readonly #io: GroupWriter;
   readonly #vmm: GroupWriter;
   readonly #halt: GroupWriter;
-  readonly #ports: PortCounter;
+  readonly #ports: PortCounter<GroupWriter>;
   readonly #exitId: Record<ExitCounter | 'exits_total', number>;
   readonly #hypercalls: number;
   readonly #pioOps: number;

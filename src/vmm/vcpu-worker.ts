@@ -9,9 +9,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { statsTableRevision } from '../formats/stats-table/abi.ts';
 import { StatsTableWriter } from '../formats/stats-table/writer.ts';
-import type { DomainEvent } from '../host/backend.ts';
 import { currentThreadId, installKickHandler } from '../kvm/kick.ts';
 import { openShmRegion } from '../shm/shm-file.ts';
+import type { DomainEvent } from './backend.ts';
 import { MailboxClient } from './call-mailbox.ts';
 import { CMD, VcpuControl } from './control.ts';
 import type { CpuCore } from './cpu-core.ts';

@@ -7,7 +7,7 @@
 import type { Worker } from 'node:worker_threads';
 import { InternalError, UsageError } from '../errors.ts';
 import type { VcpuState } from '../formats/stream/image.ts';
-import type { BackendKind, DomainConfig, DomainEvent, DomainRunState, DomainRuntime } from '../host/backend.ts';
+import type { BackendKind, DomainConfig, DomainEvent, DomainRunState, DomainRuntime } from './backend.ts';
 import { CMD, createControlBuffer, STATE, VcpuControl } from './control.ts';
 import { type CallSink, GuestCallService } from './guest-calls.ts';
 import type { GuestMemoryAccess } from './guest-memory.ts';
@@ -261,16 +261,31 @@ export class WorkerDomainRuntime implements DomainRuntime {
     // never reports STOPPED (stuck while starting, a lost kick) is terminated all the same, so
     // destroy — and with it a host's stop — can never wait forever.
     const timers = this.#threads.map((t) => setTimeout(() => void t.worker.terminate(), EXIT_GRACE_MS));
+    // Every step runs whatever the one before did: the platform (VM descriptors) is released
+    // once the workers are gone, even when the stop command or closing the calls failed; the
+    // first failure is thrown after.
+    let failure: unknown;
     try {
       await this.#command(CMD.STOP, [STATE.STOPPED]);
-      await Promise.all(this.#threads.map((t) => t.exit));
-      this.#state = 'destroyed';
-      await this.#calls.close();
-      this.platform.release();
-    } finally {
-      for (const timer of timers) clearTimeout(timer);
-      this.#markDestroyed();
+    } catch (e) {
+      failure = e;
+      for (const t of this.#threads) void t.worker.terminate();
     }
+    await Promise.all(this.#threads.map((t) => t.exit));
+    for (const timer of timers) clearTimeout(timer);
+    this.#state = 'destroyed';
+    try {
+      await this.#calls.close();
+    } catch (e) {
+      failure ??= e;
+    }
+    try {
+      this.platform.release();
+    } catch (e) {
+      failure ??= e;
+    }
+    this.#markDestroyed();
+    if (failure !== undefined) throw failure;
   }
 
   #expect(op: string, states: DomainRunState[]): void {

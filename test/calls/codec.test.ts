@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { EXPERIMENTAL_CALL } from '../../src/calls/experimental.ts';
 import { FormatError } from '../../src/errors.ts';
 import { BATCH_CALL } from '../../src/formats/callbatch/constants.ts';
 import { shippedCallWordAbi } from '../../src/formats/callword/abi.ts';
@@ -8,7 +9,6 @@ import * as C from '../../src/formats/callword/constants.ts';
 import { decodeRequest, decodeResponse, encodeRequest, encodeResponse } from '../../src/formats/callword/frame.ts';
 import { decodeDomainInfo, encodeDomainInfo, packName, unpackName } from '../../src/formats/callword/values.ts';
 import { callKey, callWord, decodeCallWord, encodeCallWord } from '../../src/formats/callword/word.ts';
-import { EXPERIMENTAL_CALL } from '../../src/host/calls-experimental.ts';
 import * as Pools from '../../src/host/pools/abi.ts';
 
 const u64 = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });

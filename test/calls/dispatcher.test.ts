@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { fromBitset256, registerCoreCalls } from '../../src/calls/core.ts';
+import { type CallContext, CallError, Dispatcher, LocalSession, ok } from '../../src/calls/dispatcher.ts';
 import { domainInfo, listDomains, queryCall } from '../../src/ctl/api.ts';
 import {
   ANNOTATION,
@@ -12,9 +14,7 @@ import {
 } from '../../src/formats/callword/constants.ts';
 import { decodeDomainInfo, decodeDomainState, packName } from '../../src/formats/callword/values.ts';
 import { callWord, encodeCallWord } from '../../src/formats/callword/word.ts';
-import { fromBitset256, registerCoreCalls } from '../../src/host/calls-core.ts';
 import { createHostDispatcher } from '../../src/host/calls-host.ts';
-import { type CallContext, CallError, Dispatcher, LocalSession, ok } from '../../src/host/dispatcher.ts';
 import { Host } from '../../src/host/host.ts';
 import { simBackend } from '../host/sim-backend.ts';
 

@@ -3,12 +3,13 @@
  * KVM in cli.kvm.test.ts). Asserts exit codes (0 ok, 1 check failed, 2 usage/environment) and
  * that errors are one line, never a stack trace.
  */
+
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it, test } from 'node:test';
-import { StatBase, StatType, StatUnit, writeKvmStats } from '../../src/formats/kvm-stats/index.ts';
+import { StatBase, StatType, StatUnit } from '../../src/formats/kvm-stats/index.ts';
 import {
   frozenStatsTableRevisions,
   StatsTableWriter,
@@ -16,6 +17,8 @@ import {
 } from '../../src/formats/stats-table/index.ts';
 import { Host } from '../../src/host/host.ts';
 import { createShmRegion } from '../../src/shm/shm-file.ts';
+import { SimBackend } from '../../src/vmm/sim-backend.ts';
+import { writeKvmStats } from '../support/kvm-stats-writer.ts';
 import { hvkit } from './run.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'hvkit-cli-test-'));
@@ -131,9 +134,7 @@ describe('hvkit check / dump on a live stats table in /dev/shm', () => {
 
 describe('hvkit check / dump on a live domain directory', () => {
   it('checks and dumps the directory a running host publishes', async () => {
-    const saved = process.env.HVKIT_BACKEND;
-    process.env.HVKIT_BACKEND = 'sim';
-    const host = Host.start();
+    const host = Host.start({ backend: new SimBackend(), ownsBackend: true });
     try {
       const dom = await host.createDomain({ name: 'cli-dir', vcpus: 1, memoryMiB: 1, workload: 'compute' });
       const check = hvkit('check', '--shm', host.directoryRegion);
@@ -152,8 +153,6 @@ describe('hvkit check / dump on a live domain directory', () => {
       );
     } finally {
       await host.stop();
-      if (saved === undefined) delete process.env.HVKIT_BACKEND;
-      else process.env.HVKIT_BACKEND = saved;
     }
   });
 });

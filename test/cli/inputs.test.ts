@@ -9,8 +9,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { writeKvmStats } from '../../src/formats/kvm-stats/index.ts';
 import { shmPath } from '../../src/shm/shm-file.ts';
+import { writeKvmStats } from '../support/kvm-stats-writer.ts';
 import { hangDeadline } from '../support/slowdown.ts';
 
 const HVKIT = new URL('../../bin/hvkit.mjs', import.meta.url).pathname;

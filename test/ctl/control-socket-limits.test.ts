@@ -11,14 +11,14 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { registerCoreCalls } from '../../src/calls/core.ts';
+import { Dispatcher } from '../../src/calls/dispatcher.ts';
 import { CtlClient, CtlConnectionError } from '../../src/ctl/client.ts';
 import { FAMILY, STATUS } from '../../src/formats/callword/constants.ts';
 import { encodeRequest } from '../../src/formats/callword/frame.ts';
 import { callWord } from '../../src/formats/callword/word.ts';
-import { registerCoreCalls } from '../../src/host/calls-core.ts';
 import { ControlSocket, type ControlSocketOptions } from '../../src/host/control-socket.ts';
-import { Dispatcher } from '../../src/host/dispatcher.ts';
-import { selfIdentity } from '../../src/host/proc.ts';
+import { selfIdentity } from '../../src/os/procfs.ts';
 import { hangDeadline } from '../support/slowdown.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'hvkit-ctl-limits-'));

@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import fc from 'fast-check';
+import { registerCoreCalls } from '../../src/calls/core.ts';
+import { Dispatcher, ok } from '../../src/calls/dispatcher.ts';
 import { CtlClient, CtlConnectionError } from '../../src/ctl/client.ts';
 import {
   FAMILY,
@@ -16,11 +18,10 @@ import {
 } from '../../src/formats/callword/constants.ts';
 import { decodeResponse, encodeRequest } from '../../src/formats/callword/frame.ts';
 import { callWord } from '../../src/formats/callword/word.ts';
-import { registerCoreCalls } from '../../src/host/calls-core.ts';
 import { removeStaleRegions } from '../../src/host/cleanup.ts';
-import { ControlSocket, controlSocketName, findControlSockets, MAX_BUFFERED } from '../../src/host/control-socket.ts';
-import { Dispatcher, ok } from '../../src/host/dispatcher.ts';
-import { selfIdentity } from '../../src/host/proc.ts';
+import { ControlSocket, MAX_BUFFERED } from '../../src/host/control-socket.ts';
+import { selfIdentity } from '../../src/os/procfs.ts';
+import { controlSocketName, findControlSockets } from '../../src/shm/host-sockets.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'hvkit-ctl-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

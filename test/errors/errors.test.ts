@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { runAll, runAllAsync } from '../../src/calls/dispatcher.ts';
 import { exitCodeFor } from '../../src/cli/errors.ts';
 import { CallFailed } from '../../src/ctl/api.ts';
 import {
@@ -20,7 +21,6 @@ import {
   UsageError,
 } from '../../src/errors.ts';
 import { STATUS } from '../../src/formats/callword/constants.ts';
-import { runAll, runAllAsync } from '../../src/host/dispatcher.ts';
 import { ShmFileError } from '../../src/shm/shm-file.ts';
 
 function systemError(): unknown {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import type { Backend } from '../../src/host/backend.ts';
+import type { Backend } from '../../src/vmm/backend.ts';
 import { CALLS_CONFIG, WORKLOAD } from '../../src/vmm/guest-abi.ts';
 import { KvmBackend } from '../../src/vmm/kvm-backend.ts';
 import { SimBackend } from '../../src/vmm/sim-backend.ts';

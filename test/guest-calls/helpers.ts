@@ -3,13 +3,14 @@
  * `calls` domain run to completion on a backend, its reports by code, and the reference report
  * sequence (the simulated guest against an in-process dispatcher and memory).
  */
+
+import { registerCoreCalls } from '../../src/calls/core.ts';
+import { Dispatcher } from '../../src/calls/dispatcher.ts';
+import { registerExperimentalCalls } from '../../src/calls/experimental.ts';
 import { shippedCallWordAbi } from '../../src/formats/callword/abi.ts';
 import { StatsTableWriter, shippedStatsTableAbi } from '../../src/formats/stats-table/index.ts';
-import type { Backend, DomainEvent, DomainRuntime } from '../../src/host/backend.ts';
-import { registerCoreCalls } from '../../src/host/calls-core.ts';
-import { registerExperimentalCalls } from '../../src/host/calls-experimental.ts';
-import { Dispatcher } from '../../src/host/dispatcher.ts';
 import { createShmRegion } from '../../src/shm/shm-file.ts';
+import type { Backend, DomainEvent, DomainRuntime } from '../../src/vmm/backend.ts';
 import type { VmmDomainConfig } from '../../src/vmm/domain-options.ts';
 import { REPORT } from '../../src/vmm/guest-abi.ts';
 import { registerBatchCalls } from '../../src/vmm/guest-calls.ts';
@@ -61,6 +62,7 @@ export async function runCallsGuest(
     program: 'calls',
     rounds: options.rounds,
     statsRegion,
+    statsRevision: abi.revision,
     arg: options.arg,
     calls: options.calls,
     ...(options.budget ? { batchBudget: options.budget } : {}),

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { findStaleRegions, removeStaleRegions } from '../../src/host/cleanup.ts';
-import { processLiveness, processStartTime, selfIdentity } from '../../src/host/proc.ts';
+import { processLiveness, processStartTime, selfIdentity } from '../../src/os/procfs.ts';
 import { hostPrefix, parseRegionName, statsRegionName } from '../../src/shm/region-names.ts';
 import { SHM_DIR } from '../../src/shm/shm-file.ts';
 

@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { test } from 'node:test';
+import { Dispatcher, LocalSession } from '../../src/calls/dispatcher.ts';
 import { InternalError } from '../../src/errors.ts';
 import { createHostDispatcher } from '../../src/host/calls-host.ts';
-import { Dispatcher, LocalSession } from '../../src/host/dispatcher.ts';
 import { Host } from '../../src/host/host.ts';
 import { poolCallInstaller } from '../../src/host/pools/host-binding.ts';
 import { PoolService } from '../../src/host/pools/service.ts';

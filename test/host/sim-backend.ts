@@ -1,5 +1,5 @@
 /** The simulated CPU backend of src/vmm, chosen the way the host chooses (HVKIT_BACKEND=sim). */
-import type { Backend } from '../../src/host/backend.ts';
+import type { Backend } from '../../src/vmm/backend.ts';
 import { openBackend, selectBackend } from '../../src/vmm/select.ts';
 
 export function simBackend(): Backend {

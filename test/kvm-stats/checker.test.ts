@@ -5,11 +5,11 @@ import {
   bufferSource,
   type CheckResult,
   checkKvmStats,
-  KvmStatsWriter,
   type StatsSource,
   StatType,
   StatUnit,
 } from '../../src/formats/kvm-stats/index.ts';
+import { KvmStatsWriter } from '../support/kvm-stats-writer.ts';
 import { craft, type RawFile, REAL_VCPU_STATS, sizelessSource } from './fixtures.ts';
 
 function check(input: Uint8Array | StatsSource | RawFile): CheckResult {

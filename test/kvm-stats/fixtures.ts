@@ -4,7 +4,8 @@
  * real x86 vCPU layout served by the kernel on the development machine.
  */
 import type { StatsSource } from '../../src/formats/kvm-stats/index.ts';
-import { type KvmStatDefinition, StatBase, StatType, StatUnit } from '../../src/formats/kvm-stats/index.ts';
+import { StatBase, StatType, StatUnit } from '../../src/formats/kvm-stats/index.ts';
+import type { KvmStatDefinition } from '../support/kvm-stats-writer.ts';
 
 export interface RawDesc {
   flags?: number;

@@ -7,17 +7,15 @@ import {
   checkKvmStats,
   describeKvmStats,
   FIRST_CHUNK,
-  type KvmStatDefinition,
   type KvmStatsLayout,
   KvmStatsReader,
-  KvmStatsWriter,
   LIMITS,
   readLayout,
   type StatsSource,
   StatType,
   StatUnit,
-  writeKvmStats,
 } from '../../src/formats/kvm-stats/index.ts';
+import { type KvmStatDefinition, KvmStatsWriter, writeKvmStats } from '../support/kvm-stats-writer.ts';
 import { REAL_VCPU_STATS, recordingSource, sizelessSource } from './fixtures.ts';
 
 const U64_MAX = (1n << 64n) - 1n;

@@ -11,12 +11,11 @@ import {
   describeKvmStats,
   fdSource,
   KvmStatsReader,
-  KvmStatsWriter,
   readLayout,
   StatType,
   StatUnit,
-  writeKvmStats,
 } from '../../src/formats/kvm-stats/index.ts';
+import { KvmStatsWriter, writeKvmStats } from '../support/kvm-stats-writer.ts';
 import { craft, REAL_VCPU_STATS, recordingSource, sizelessSource } from './fixtures.ts';
 
 test('writer reproduces the real vCPU layout of the kernel', () => {

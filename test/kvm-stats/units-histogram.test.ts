@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { bucketRange, bucketRanges, percentile, summarizeHistogram } from '../../src/tools/histogram.ts';
-import { formatFraction, scaleValue, toBaseUnit, toNumber } from '../../src/tools/units.ts';
+import { bucketRange, bucketRanges, percentile, summarizeHistogram } from '../../src/stats/histogram.ts';
+import { formatFraction, scaleValue, toBaseUnit, toNumber } from '../../src/stats/units.ts';
 
 const ns = { unit: 'seconds', base: 10, exponent: -9 } as const;
 

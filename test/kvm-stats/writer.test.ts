@@ -5,12 +5,11 @@ import {
   bufferSource,
   checkKvmStats,
   KvmStatsReader,
-  KvmStatsWriter,
   readLayout,
   StatType,
   StatUnit,
-  writeKvmStats,
 } from '../../src/formats/kvm-stats/index.ts';
+import { KvmStatsWriter, writeKvmStats } from '../support/kvm-stats-writer.ts';
 
 function rejects(fn: () => unknown, field: string, rule: string) {
   assert.throws(fn, (e) => {

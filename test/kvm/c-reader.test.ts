@@ -8,7 +8,8 @@ import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { bufferSource, KvmStatsReader, StatType, StatUnit, writeKvmStats } from '../../src/formats/kvm-stats/index.ts';
+import { bufferSource, KvmStatsReader, StatType, StatUnit } from '../../src/formats/kvm-stats/index.ts';
+import { writeKvmStats } from '../support/kvm-stats-writer.ts';
 import { compileCReader, parseCReaderOutput, runCReader } from './helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'hvkit-c-reader-'));

@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { KVM_GET_API_VERSION } from '../../src/kvm/constants.ts';
-import { errnoName, SyscallError } from '../../src/kvm/errors.ts';
 import {
   close,
   ioctl,
@@ -17,7 +16,8 @@ import {
   pidfdGetfd,
   pidfdOpen,
   pread,
-} from '../../src/kvm/libc.ts';
+} from '../../src/os/libc.ts';
+import { errnoName, SyscallError } from '../../src/os/syscall-error.ts';
 
 test('errno numbers get their conventional names', () => {
   assert.equal(errnoName(2), 'ENOENT');

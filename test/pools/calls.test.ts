@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { type CallContext, Dispatcher } from '../../src/calls/dispatcher.ts';
 import { STATUS } from '../../src/formats/callword/constants.ts';
 import { callWord } from '../../src/formats/callword/word.ts';
 import { shippedStatsTableAbi, statsTableRevision } from '../../src/formats/stats-table/abi.ts';
 import { StatsTableReader } from '../../src/formats/stats-table/reader.ts';
 import { createHostDispatcher } from '../../src/host/calls-host.ts';
-import { type CallContext, Dispatcher } from '../../src/host/dispatcher.ts';
 import { Host } from '../../src/host/host.ts';
 import {
   OID_BYTES,

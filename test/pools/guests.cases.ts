@@ -16,7 +16,6 @@ import { execFile } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { startHostServer } from '../../src/ctl/serve.ts';
 import { POOL_VERSION } from '../../src/formats/callword/constants.ts';
 import { shippedStatsTableAbi } from '../../src/formats/stats-table/abi.ts';
 import { StatsTableReader } from '../../src/formats/stats-table/reader.ts';
@@ -26,6 +25,7 @@ import { POOL_COUNTERS, type PoolCounterValues } from '../../src/host/pools/coun
 import { fromVmmMemory } from '../../src/host/pools/guest-memory.ts';
 import { poolCallInstaller } from '../../src/host/pools/host-binding.ts';
 import { PoolService } from '../../src/host/pools/service.ts';
+import { startHostServer } from '../../src/host/server.ts';
 import { standardInstallers } from '../../src/host/services.ts';
 import { openShmRegion } from '../../src/shm/shm-file.ts';
 import { POOLS_OBJECTS, POOLS_OFF, POOLS_PAGES, REPORT } from '../../src/vmm/guest-abi.ts';

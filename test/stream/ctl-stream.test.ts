@@ -10,10 +10,10 @@ import { test } from 'node:test';
 import { Command } from 'commander';
 import { registerCtl } from '../../src/cli/commands/ctl.ts';
 import { ctlStream } from '../../src/cli/commands/ctl-stream.ts';
-import { startHostServer } from '../../src/ctl/serve.ts';
 import { FAMILY } from '../../src/formats/callword/constants.ts';
 import { STREAM_CALL, streamInstaller } from '../../src/host/migration/install.ts';
 import { streamSocketPath } from '../../src/host/migration/receiver.ts';
+import { startHostServer } from '../../src/host/server.ts';
 import { tempDir } from './helpers.ts';
 
 async function ctl(args: string[]): Promise<number> {

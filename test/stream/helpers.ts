@@ -6,8 +6,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Backend } from '../../src/host/backend.ts';
 import { Host, type HostEvent } from '../../src/host/host.ts';
+import type { Backend } from '../../src/vmm/backend.ts';
 import { REPORT } from '../../src/vmm/guest-abi.ts';
 import { KvmBackend } from '../../src/vmm/kvm-backend.ts';
 import { SimBackend } from '../../src/vmm/sim-backend.ts';

@@ -11,11 +11,11 @@ import { test } from 'node:test';
 import { Command } from 'commander';
 import { registerCtl } from '../../src/cli/commands/ctl.ts';
 import { ctlStream, streamRequest } from '../../src/cli/commands/ctl-stream.ts';
-import { startHostServer } from '../../src/ctl/serve.ts';
 import { UsageError } from '../../src/errors.ts';
 import { parseEndpoint } from '../../src/host/migration/endpoint.ts';
 import { streamInstaller } from '../../src/host/migration/install.ts';
 import { streamSocketPath } from '../../src/host/migration/receiver.ts';
+import { startHostServer } from '../../src/host/server.ts';
 import { tempDir } from './helpers.ts';
 
 /** Every C0 control character and DEL. */

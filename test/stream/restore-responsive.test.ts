@@ -8,11 +8,11 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { CtlClient } from '../../src/ctl/client.ts';
-import { startHostServer } from '../../src/ctl/serve.ts';
 import { FAMILY } from '../../src/formats/callword/constants.ts';
 import { callWord } from '../../src/formats/callword/word.ts';
 import { encodeStream, MemoryImage } from '../../src/formats/stream/index.ts';
 import { restoreDomain } from '../../src/host/migration/save-restore.ts';
+import { startHostServer } from '../../src/host/server.ts';
 import { tempDir } from './helpers.ts';
 import { sampleImage } from './image-fixtures.ts';
 

@@ -10,11 +10,11 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { streamRequest } from '../../src/cli/commands/ctl-stream.ts';
-import { startHostServer } from '../../src/ctl/serve.ts';
 import { insertRecordBeforeEnd } from '../../src/formats/stream/index.ts';
 import { streamInstaller } from '../../src/host/migration/install.ts';
 import { answerLine, streamSocketPath } from '../../src/host/migration/receiver.ts';
 import { MAX_LINE } from '../../src/host/migration/wire.ts';
+import { startHostServer } from '../../src/host/server.ts';
 import { tempDir } from './helpers.ts';
 
 /** `stream` with `count` optional records of distinct unknown types before its END record. */

@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Backend, DomainEvent } from '../../src/host/backend.ts';
 import { kvmVendorModule } from '../../src/kvm/system.ts';
+import type { Backend, DomainEvent } from '../../src/vmm/backend.ts';
 import { PORT, REPORT, WORKLOAD } from '../../src/vmm/guest-abi.ts';
 import type { GuestProgram } from '../../src/vmm/guests.ts';
 import {

@@ -5,13 +5,13 @@
  */
 import { readdirSync } from 'node:fs';
 import { StatsTableReader, StatsTableWriter, shippedStatsTableAbi } from '../../src/formats/stats-table/index.ts';
-import type { Backend, DomainEvent, DomainRuntime } from '../../src/host/backend.ts';
 import type { Region } from '../../src/shm/region.ts';
 import { createShmRegion } from '../../src/shm/shm-file.ts';
+import type { Backend, DomainEvent, DomainRuntime } from '../../src/vmm/backend.ts';
 import { PortDevices } from '../../src/vmm/devices.ts';
 import type { VmmDomainConfig } from '../../src/vmm/domain-options.ts';
 import type { GuestProgram } from '../../src/vmm/guests.ts';
-import { simGuest } from '../../src/vmm/sim-workloads.ts';
+import { simGuest } from '../../src/vmm/sim-guests.ts';
 
 let sequence = 0;
 
@@ -46,6 +46,7 @@ export async function createTestDomain(
     program,
     rounds: options.rounds ?? 0,
     statsRegion,
+    statsRevision: abi.revision,
   };
   let runtime: DomainRuntime;
   try {

@@ -14,9 +14,9 @@ import {
 } from '../../ctl/api.ts';
 import { CtlClient, resolveHostSocket } from '../../ctl/client.ts';
 import { familyName, formatCallWord, parseCallWord, parseFamily } from '../../ctl/names.ts';
-import { UsageError } from '../../errors.ts';
+import { FormatError, UsageError } from '../../errors.ts';
 import { ANNOTATION, WORKLOAD } from '../../formats/callword/constants.ts';
-import type { DomainInfoValues, WorkloadName } from '../../formats/callword/values.ts';
+import { type DomainInfoValues, NAME_BYTES, packName, type WorkloadName } from '../../formats/callword/values.ts';
 import { uniqueIdHex } from '../../shm/region-names.ts';
 import { EXIT_CHECK_FAILED, EXIT_OK } from '../errors.ts';
 import { printJson, renderTable } from '../output.ts';
@@ -176,7 +176,7 @@ export function registerCtl(
     .requiredOption('--vcpus <n>', 'vCPUs')
     .requiredOption('--memory <MiB>', 'guest memory')
     .requiredOption('--workload <w>', `what the guest runs (${Object.keys(WORKLOAD).join(', ')})`)
-    .option('--name <name>', 'at most 15 bytes (default dom<domid>)')
+    .option('--name <name>', `at most ${NAME_BYTES - 1} bytes (default dom<domid>)`)
     .option('--paused', 'create with the vCPUs not started')
     .option('--json', 'print JSON')
     .action(
@@ -196,8 +196,14 @@ export function registerCtl(
           ...(opts.name === undefined ? {} : { name: opts.name }),
           paused: opts.paused === true,
         };
-        if (args.name !== undefined && (Buffer.byteLength(args.name) > 15 || args.name.includes('\0'))) {
-          throw new UsageError('--name takes at most 15 bytes of UTF-8');
+        if (args.name !== undefined) {
+          // The call ABI's own rule (formats/callword/values.ts), checked before the host is asked.
+          try {
+            packName(args.name);
+          } catch (e) {
+            if (e instanceof FormatError) throw new UsageError(`--name: ${e.sentence}`);
+            throw e;
+          }
         }
         return kit.run(command, async (client) => {
           printDomain(await createDomain(client, args), opts.json);

@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
-import { startHostServer } from '../../ctl/serve.ts';
 import { UsageError } from '../../errors.ts';
-import { WORKLOADS, type Workload } from '../../host/backend.ts';
 import type { CallInstaller } from '../../host/calls-host.ts';
 import { MAX_DOMID } from '../../host/lifecycle.ts';
 import { DEFAULT_MAX_GUEST_MEMORY_MIB, guestLimits } from '../../host/limits.ts';
 import { parseEndpoint } from '../../host/migration/endpoint.ts';
+import { startHostServer } from '../../host/server.ts';
+import { WORKLOADS, type Workload } from '../../vmm/backend.ts';
 import { type Limits, MEMORY_MIB, parseInteger, parseSeconds, VCPUS } from './args.ts';
 
 interface HostCliOptions {

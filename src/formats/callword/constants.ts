@@ -125,3 +125,6 @@ export function statusName(status: number): string {
   }
   return `status ${status}`;
 }
+
+/** First value of the busy frame that refuses a connection over the limit ('BUSY' in ASCII). */
+export const BUSY_REFUSAL = 0x4255_5359n;

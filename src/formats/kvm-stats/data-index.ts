@@ -7,7 +7,7 @@
  * (linear in the block), give any range's total and non-empty count in O(1) and a percentile's
  * bucket by binary search.
  */
-import { percentileRank } from '../../tools/histogram.ts';
+import { percentileRank } from '../../stats/histogram.ts';
 
 /** Counts work for tests that bound it: data items visited, summed over every pass. */
 export interface WorkMeter {

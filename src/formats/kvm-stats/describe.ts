@@ -4,8 +4,8 @@
  * number or plain object, so the result is JSON-serialisable as is (u64s are
  * decimal strings).
  */
-import { bucketRange, type HistogramKind, type Percentile, summarizeHistogram } from '../../tools/histogram.ts';
-import { scaleValue, type UnitKind, type UnitScale } from '../../tools/units.ts';
+import { bucketRange, type HistogramKind, type Percentile, summarizeHistogram } from '../../stats/histogram.ts';
+import { scaleValue, type UnitKind, type UnitScale } from '../../stats/units.ts';
 import { baseName, isHistogram, StatBase, StatType, typeName, UNIT_NAMES, unitName } from './constants.ts';
 import { DataIndex, type WorkMeter } from './data-index.ts';
 import type { KvmStatDescriptor, KvmStatsHeader, KvmStatsLayout } from './types.ts';

@@ -1,4 +1,4 @@
-/** KVM binary statistics (KVM_GET_STATS_FD): reader, writer, checker and description. */
+/** KVM binary statistics (KVM_GET_STATS_FD): reader, checker and description. */
 export * from './checker.ts';
 export * from './constants.ts';
 export { DataIndex, type RangeSummary, type WorkMeter } from './data-index.ts';
@@ -7,4 +7,3 @@ export { decodeHeader, type Finding, type Inspection, inspectMetadata } from './
 export * from './reader.ts';
 export * from './source.ts';
 export type * from './types.ts';
-export * from './writer.ts';

@@ -1,7 +1,7 @@
 /**
  * Rows for the dump tool: one per counter of every block, with its metadata, its value scaled
- * for display (src/tools/units.ts) and, for histograms, the buckets and a percentile summary
- * (src/tools/histogram.ts).
+ * for display (src/stats/units.ts) and, for histograms, the buckets and a percentile summary
+ * (src/stats/histogram.ts).
  *
  * Two kinds of rows are not counters: the identity words and the domain's name (group `identity`,
  * one row per field the consumer's revision has; absent when the producer lacks it or has not
@@ -9,8 +9,8 @@
  * slots of the `ports` group, shown as one row per used slot ("port 0x10", "N accesses").
  */
 import type { StatType, StatUnit } from '../../abi/schema.ts';
-import { type HistogramSummary, summarizeHistogram } from '../../tools/histogram.ts';
-import { scaleValue } from '../../tools/units.ts';
+import { type HistogramSummary, summarizeHistogram } from '../../stats/histogram.ts';
+import { scaleValue } from '../../stats/units.ts';
 import type { DomainIdentity, VcpuIdentity } from './identity.ts';
 import type { Scope } from './model.ts';
 import { PORTS_GROUP, UNUSED_PORT } from './ports.ts';

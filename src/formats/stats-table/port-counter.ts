@@ -4,10 +4,22 @@
  * (the io group still counts it).
  */
 import { UsageError } from '../../errors.ts';
+import type { GroupModel } from './model.ts';
 import { MAX_PORT, portSlots, UNUSED_PORT } from './ports.ts';
-import type { GroupWriter } from './writer.ts';
 
-export class PortCounter {
+/**
+ * What a port counter needs of a group's writer (GroupWriter has it): named here so that this
+ * module does not import the writer, which imports it.
+ */
+export interface PortGroup {
+  readonly model: GroupModel;
+  counter(name: string): number;
+  get(id: number): bigint;
+  set(id: number, value: bigint | number): void;
+  add(id: number, n?: number): void;
+}
+
+export class PortCounter<G extends PortGroup = PortGroup> {
   /** Counter ids of each slot's port word and accesses counter. */
   readonly #slots: { port: number; accesses: number }[];
   /** Accesses counter id by port number, for the ports already given a slot. */
@@ -15,7 +27,7 @@ export class PortCounter {
   #next = 0;
 
   /** Takes over the slots as they are in the table (so an attaching writer continues them). */
-  constructor(readonly group: GroupWriter) {
+  constructor(readonly group: G) {
     this.#slots = portSlots(group.model).map((s) => ({
       port: group.counter(s.port.name),
       accesses: group.counter(s.accesses.name),

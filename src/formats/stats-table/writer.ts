@@ -333,7 +333,7 @@ export class StatsTableWriter {
   }
 
   /** A per-port counter over vCPU `vcpu`'s ports group (rev ≥ 4, when the table produces it). */
-  ports(vcpu: number): PortCounter {
+  ports(vcpu: number): PortCounter<GroupWriter> {
     return new PortCounter(this.vcpu(vcpu, PORTS_GROUP));
   }
 

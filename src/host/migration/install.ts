@@ -8,10 +8,11 @@
  *   0x01 stream.versions   → [version written, oldest version read]
  *   0x02 stream.socket     → [1 when the local stream socket is listening, else 0]
  */
+
+import { type Dispatcher, ok } from '../../calls/dispatcher.ts';
 import { FAMILY, STREAM_CALL } from '../../formats/callword/constants.ts';
 import { newestStreamVersion, readableVersions } from '../../formats/stream/abi.ts';
 import type { CallInstaller } from '../calls-host.ts';
-import { type Dispatcher, ok } from '../dispatcher.ts';
 import type { Host } from '../host.ts';
 import type { PoolStreamHooks } from './hooks.ts';
 import { listenForStreams, listenLocalStreams, type ReceiverOptions, type StreamListener } from './receiver.ts';

@@ -6,8 +6,9 @@
  * A v1 page call names its 192-bit object id by reference (abi.ts): the id is read from guest
  * memory once, before the page is copied, and every later step uses that one copy.
  */
+
+import { type CallOutcome, type Dispatcher, fail, type HandlerContext, ok } from '../../calls/dispatcher.ts';
 import { STATUS } from '../../formats/callword/constants.ts';
-import { type CallOutcome, type Dispatcher, fail, type HandlerContext, ok } from '../dispatcher.ts';
 import { MAX_POOL_ID, OID_BY_REFERENCE, OID_WORDS, oidFromWords, PAGE_SHIFT, POOL_CALL, POOL_FAMILY } from './abi.ts';
 import { POOL_COUNTERS } from './counters.ts';
 import { PoolError, type PoolService } from './service.ts';

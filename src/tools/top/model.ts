@@ -4,8 +4,8 @@
  * and the lifecycle events seen since the previous sample. Sources (src/tools/top/sources*)
  * produce samples; the view computes rates, sparklines and percentiles from consecutive ones.
  */
-import type { HistogramKind } from '../histogram.ts';
-import type { UnitScale } from '../units.ts';
+import type { HistogramKind } from '../../stats/histogram.ts';
+import type { UnitScale } from '../../stats/units.ts';
 
 export interface StatSample {
   /** Stable within a VM, e.g. "exits" or "vmm.exit_latency_hist". */

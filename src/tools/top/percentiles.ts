@@ -2,8 +2,13 @@
  * Percentiles of histogram statistics, for the last interval (bucket counts gathered since the
  * previous sample) and overall (the cumulative buckets), shown with the stat's unit.
  */
-import { type HistogramKind, type HistogramSummary, type Percentile, summarizeHistogram } from '../histogram.ts';
-import { scaleValue, toNumber, type UnitScale } from '../units.ts';
+import {
+  type HistogramKind,
+  type HistogramSummary,
+  type Percentile,
+  summarizeHistogram,
+} from '../../stats/histogram.ts';
+import { scaleValue, toNumber, type UnitScale } from '../../stats/units.ts';
 
 export interface HistogramView {
   kind: HistogramKind;

@@ -12,7 +12,7 @@ import { isHistogram, StatType } from '../../formats/kvm-stats/constants.ts';
 import { descriptorScale, listingBudget } from '../../formats/kvm-stats/describe.ts';
 import type { KvmStatDescriptor, KvmStatsLayout } from '../../formats/kvm-stats/types.ts';
 import type { DecodedGroup } from '../../formats/stats-table/reader.ts';
-import type { UnitScale } from '../units.ts';
+import type { UnitScale } from '../../stats/units.ts';
 import type { StatSample } from './model.ts';
 
 const PLAIN: UnitScale = { unit: 'none', base: 10, exponent: 0 };

@@ -11,7 +11,7 @@
 
 import koffi from 'koffi';
 import { EnvironmentError } from '../errors.ts';
-import { SyscallError } from './errors.ts';
+import { SyscallError } from './syscall-error.ts';
 
 /** Memory protection and mapping flags for mmap (Linux, all architectures we support). */
 export const PROT_READ = 0x1;

@@ -4,7 +4,7 @@
  * Both run the same host code; only the CPU is replaced.
  */
 
-import type { GuestMemoryAccess } from '../vmm/guest-memory.ts';
+import type { GuestMemoryAccess } from './guest-memory.ts';
 
 /** The guest programs in guest/; each has a distinct behaviour. */
 export type Workload = 'compute' | 'io' | 'mixed';
@@ -26,6 +26,11 @@ export interface DomainConfig {
    * vCPU block's groups, lock-free.
    */
   statsRegion: string;
+  /**
+   * The stats-table revision the host created that table from: the one truth the vCPU workers
+   * attach with (a worker built from another revision would refuse the table).
+   */
+  statsRevision: number;
 }
 
 /** Something a guest told the host through the report port, or the host noticed about it. */

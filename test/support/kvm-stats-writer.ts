@@ -1,6 +1,7 @@
 /**
- * Writer: lays out a stats file exactly as the kernel does, so hvkit's own
- * VMM-level stats can be served in the KVM format.
+ * A kernel-exact writer of KVM stats files, for the tests: it makes the valid files (and, with
+ * the crafter in test/kvm-stats/fixtures.ts, the broken ones) the reader, checker and describer
+ * are tested against. hvkit itself never writes this format; it lives with test support.
  *
  * Kernel conventions followed: header at 0 (24 bytes), id block of name_size
  * bytes at 24, descriptors (16 + name_size bytes each) right after the id
@@ -11,7 +12,7 @@
  * The writer refuses anything the checker would report as an error: the
  * built metadata is run through the same rules before it is accepted.
  */
-import { FormatError } from '../../errors.ts';
+import { FormatError } from '../../src/errors.ts';
 import {
   DESC_FIXED_SIZE,
   DescField,
@@ -25,10 +26,10 @@ import {
   type StatType,
   StatUnit,
   WORD_SIZE,
-} from './constants.ts';
-import { inspectMetadata } from './inspect.ts';
-import { bufferSource, type StatsSource } from './source.ts';
-import type { KvmStatDescriptor, KvmStatsLayout } from './types.ts';
+} from '../../src/formats/kvm-stats/constants.ts';
+import { inspectMetadata } from '../../src/formats/kvm-stats/inspect.ts';
+import { bufferSource, type StatsSource } from '../../src/formats/kvm-stats/source.ts';
+import type { KvmStatDescriptor, KvmStatsLayout } from '../../src/formats/kvm-stats/types.ts';
 
 export interface KvmStatDefinition {
   name: string;

@@ -5,15 +5,18 @@
  * Starting is all or nothing: when any part fails (a listener that cannot bind, the control
  * socket, a domain to create) everything started is stopped before the error goes on.
  */
+
+import type { Dispatcher } from '../calls/dispatcher.ts';
 import { describeError, EnvironmentError } from '../errors.ts';
-import { type CallInstaller, createHostDispatcher } from '../host/calls-host.ts';
-import { ControlSocket, type ControlSocketOptions } from '../host/control-socket.ts';
-import type { Dispatcher } from '../host/dispatcher.ts';
-import { type CreateDomainOptions, type DomainInfo, Host, type HostOptions } from '../host/host.ts';
 import { CallSinkSlot } from '../vmm/guest-calls.ts';
+import { openBackend, selectBackend } from '../vmm/select.ts';
+import { type CallInstaller, createHostDispatcher } from './calls-host.ts';
+import { ControlSocket, type ControlSocketOptions } from './control-socket.ts';
+import { type CreateDomainOptions, type DomainInfo, Host, type HostOptions } from './host.ts';
 
 export interface HostServerOptions {
-  host?: HostOptions;
+  /** The host's options but its backend, which the server chooses and owns. */
+  host?: Omit<HostOptions, 'backend' | 'backendReason' | 'ownsBackend'>;
   socket?: ControlSocketOptions;
   /** Families beyond core/domain/lifecycle (pools, streams …). */
   installers?: readonly CallInstaller[];
@@ -36,7 +39,16 @@ export async function startHostServer(options: HostServerOptions = {}): Promise<
   // Guests' hypercalls and tools' control-socket calls go to the one dispatcher: the backend
   // gets a slot now and the dispatcher is attached to it as soon as it exists.
   const guestCalls = new CallSinkSlot();
-  const host = Host.start({ ...options.host, calls: guestCalls });
+  // The composition root chooses the VMM (KVM when usable; HVKIT_BACKEND forces) and owns it.
+  const choice = selectBackend();
+  const backend = openBackend(choice, { calls: guestCalls });
+  let host: Host;
+  try {
+    host = Host.start({ ...options.host, backend, backendReason: choice.reason, ownsBackend: true });
+  } catch (e) {
+    await backend.close();
+    throw e;
+  }
   let calls: ReturnType<typeof createHostDispatcher> | undefined;
   let socket: ControlSocket | undefined;
   const stop = async () => {
