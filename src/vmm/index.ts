@@ -1,4 +1,4 @@
-/** The micro-VMM: CPU backends (KVM, simulated) behind src/host/backend.ts, the guest ABI and the guests. */
+/** The micro-VMM: CPU backends (KVM, simulated) behind the backend contract (backend.ts), the guest ABI and the guests. */
 
 export { checkDomainConfig, MAX_MEMORY_MIB, MIN_MEMORY_MIB, type VmmDomainConfig } from './domain-options.ts';
 export * as guestAbi from './guest-abi.ts';
