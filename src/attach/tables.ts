@@ -1,25 +1,11 @@
-/**
- * hvkit's own domains, found through their stats tables under /dev/shm:
- * `hvkit.<pid>.<start>.dom<domid>.<unique id, 16 hex digits>.stats`. The name says which host
- * process owns the domain (pid + start time, so a reused pid is never mistaken for the host) and
- * which domain it is; the identity words inside say which of the host's fds are its KVM stats fds.
- *
- * Anyone may create files in /dev/shm, so a name proves nothing: a table is only trusted when the
- * file's owner is the user the named process runs as (a forged table would otherwise make a
- * privileged `top` attach another process's fds under a name of the forger's choosing). A table
- * owned by another user than the reader's is copied with pread (table-copy.ts), never mapped:
- * its owner could truncate it under a mapping and kill the reader with SIGBUS. Tables of the
- * reader's own user are mapped (that user can kill the reader anyway).
- */
-import { readdirSync } from 'node:fs';
 import type { ResolvedAbi } from '../abi/resolved.ts';
-import { FormatError, isErrno } from '../errors.ts';
+import { FormatError } from '../errors.ts';
 import { shippedStatsTableAbi } from '../formats/stats-table/abi.ts';
 import { type DecodedTable, StatsTableReader, type TableSnapshot } from '../formats/stats-table/reader.ts';
 import { processStartTime, processUid } from '../os/procfs.ts';
 import type { Region } from '../shm/region.ts';
 import { parseRegionName, statsRegionName } from '../shm/region-names.ts';
-import { SHM_DIR, type ShmFile, ShmFileError } from '../shm/shm-file.ts';
+import { listShmNames, SHM_DIR, type ShmFile, ShmFileError } from '../shm/shm-file.ts';
 import { type OpenedHvkitRegion, openRegionFile, type RegionAccess } from './region-open.ts';
 import { type TableIdentity, tableIdentity } from './table-identity.ts';
 
@@ -45,13 +31,7 @@ export function tableName(pid: number, startTime: bigint, domid: number, uniqueI
 
 /** Every stats table name under `dir` (a cheap readdir; nothing is opened). */
 export function listTableNames(dir = SHM_DIR): TableName[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch (e) {
-    if (isErrno(e, 'ENOENT', 'EACCES')) return []; // no /dev/shm here, or not ours to list
-    throw e;
-  }
+  const names = listShmNames(dir);
   return names.flatMap((n) => parseTableName(n) ?? []);
 }
 

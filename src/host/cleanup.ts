@@ -7,12 +7,11 @@
  * as is every file whose name does not follow the convention.
  */
 
-import { readdirSync, unlinkSync } from 'node:fs';
+import { unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { isErrno } from '../errors.ts';
 import { type Liveness, processLiveness } from '../os/procfs.ts';
 import { parseRegionName } from '../shm/region-names.ts';
-import { SHM_DIR } from '../shm/shm-file.ts';
+import { listShmNames, SHM_DIR } from '../shm/shm-file.ts';
 
 export interface StaleRegion {
   name: string;
@@ -22,13 +21,7 @@ export interface StaleRegion {
 
 /** Regions under `dir` whose host is dead. */
 export function findStaleRegions(dir = SHM_DIR): StaleRegion[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch (e) {
-    if (isErrno(e, 'ENOENT', 'EACCES')) return []; // no /dev/shm here, or not ours to list
-    throw e;
-  }
+  const names = listShmNames(dir);
   const liveness = new Map<string, Liveness>();
   const out: StaleRegion[] = [];
   for (const name of names.sort()) {

@@ -1,15 +1,7 @@
-/**
- * Where hosts' control sockets live and how tools find them: `/dev/shm/hvkit.<pid>.<start>.ctl`,
- * named like the host's regions (region-names.ts), so a dead host's socket is told from a live
- * one by its pid and start time. The host (src/host/control-socket.ts) listens there; the tools
- * (src/ctl/client.ts) look there.
- */
-import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { isErrno } from '../errors.ts';
 import { processLiveness } from '../os/procfs.ts';
 import { type HostIdentity, hostPrefix, parseRegionName } from './region-names.ts';
-import { SHM_DIR } from './shm-file.ts';
+import { listShmNames, SHM_DIR } from './shm-file.ts';
 
 export const CONTROL_SOCKET_SUFFIX = 'ctl';
 
@@ -25,13 +17,7 @@ export interface RunningHostSocket {
 
 /** Control sockets under `dir` whose host process is alive, by pid. */
 export function findControlSockets(dir = SHM_DIR): RunningHostSocket[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch (e) {
-    if (isErrno(e, 'ENOENT', 'EACCES')) return []; // no /dev/shm here, or not ours to list
-    throw e;
-  }
+  const names = listShmNames(dir);
   const out: RunningHostSocket[] = [];
   for (const name of names) {
     const parsed = parseRegionName(name);

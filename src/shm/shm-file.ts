@@ -21,9 +21,18 @@
  * Atomics.wait does not. The ArrayBuffer cannot be detached, so close() first makes every holder
  * drop its views (Region.onClose) and only then unmaps.
  */
-import { closeSync, constants, fchmodSync, ftruncateSync, openSync, type Stats, unlinkSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  ftruncateSync,
+  openSync,
+  readdirSync,
+  type Stats,
+  unlinkSync,
+} from 'node:fs';
 import { join } from 'node:path';
-import { UsageError } from '../errors.ts';
+import { isErrno, UsageError } from '../errors.ts';
 import { MAP_SHARED, mmap, munmap, PROT_READ, PROT_WRITE } from '../os/libc.ts';
 import { FileRefusedError, type InputFile, openInput } from '../os/open-input.ts';
 import { type Region, ViewRegion } from './region.ts';
@@ -140,4 +149,14 @@ export function mapShmFile(file: ShmFile): Region {
  */
 export function openShmRegion(name: string, options: { writable?: boolean } = {}): Region {
   return mapShmFile(openShmFile(name, options));
+}
+
+/** The names under `dir` (default /dev/shm); none when it is missing or not ours to list. */
+export function listShmNames(dir = SHM_DIR): string[] {
+  try {
+    return readdirSync(dir);
+  } catch (e) {
+    if (isErrno(e, 'ENOENT', 'EACCES')) return [];
+    throw e;
+  }
 }
