@@ -29,13 +29,23 @@ function revisionsDir(abi: string): URL {
   return new URL(`${abi}/revisions/`, SCHEMAS);
 }
 
-/** The numbers of every frozen revision of `abi`, ascending. */
+const numbers = new Map<string, number[]>();
+
+/**
+ * The numbers of every frozen revision of `abi`, ascending: listed once per process (the shipped
+ * revisions do not change under a running hvkit; `hvkit abi freeze` is another process).
+ */
 export function frozenRevisionNumbers(abi: string): number[] {
-  return readdirSync(revisionsDir(abi))
-    .map((f) => LOCK_NAME.exec(f)?.[1])
-    .filter((n): n is string => n !== undefined)
-    .map(Number)
-    .sort((a, b) => a - b);
+  let list = numbers.get(abi);
+  if (!list) {
+    list = readdirSync(revisionsDir(abi))
+      .map((f) => LOCK_NAME.exec(f)?.[1])
+      .filter((n): n is string => n !== undefined)
+      .map(Number)
+      .sort((a, b) => a - b);
+    numbers.set(abi, list);
+  }
+  return [...list];
 }
 
 /** Frozen revision `n` of `abi`; NoSuchRevisionError when there is none, FormatError when its lock is corrupt. */
