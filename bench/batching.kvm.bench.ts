@@ -8,9 +8,8 @@
  * (copied from and answered into guest memory) against 64 direct dispatches.
  */
 import { bench, run, summary } from 'mitata';
-import { EXPERIMENTAL_CALL } from '../src/calls/experimental.ts';
 import { BATCH_MAGIC, encodeEntry, encodeHeader, HEADER_SIZE, STATUS_PENDING } from '../src/formats/callbatch/index.ts';
-import { ANNOTATION, FAMILY } from '../src/formats/callword/constants.ts';
+import { ANNOTATION, EXPERIMENTAL_CALL, FAMILY } from '../src/formats/callword/constants.ts';
 import { callWord } from '../src/formats/callword/word.ts';
 import { fdSource, KvmStatsReader } from '../src/formats/kvm-stats/index.ts';
 import { StatsTableReader, StatsTableWriter, shippedStatsTableAbi } from '../src/formats/stats-table/index.ts';

@@ -1,5 +1,5 @@
 /*
- * A minimal KVM run loop in C, the peer of hvkit's TypeScript run loop in bench/run-loop.bench.ts:
+ * A minimal KVM run loop in C, the peer of hvkit's TypeScript run loop in bench/run-loop.kvm.bench.ts:
  * loads a flat 32-bit guest image at LOAD, enters 32-bit protected mode with flat segments (the
  * same state src/kvm/protected-mode.ts sets up), and handles port I/O exits — OUTs are read,
  * INs answered like hvkit's device model — until EXITS exits have been handled, then prints

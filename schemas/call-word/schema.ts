@@ -18,7 +18,7 @@
  * calls and create flags of the pool family (src/host/pools implements them).
  *
  * Revision 3 names the calls of the stream family (src/host/migration) and of the experimental
- * family (src/host/calls-experimental.ts), which hosts already served: every call a host serves
+ * family (src/calls/experimental.ts), which hosts already served: every call a host serves
  * is named here (test/calls/served-calls.test.ts).
  */
 import { defineAbi, int, magic } from '../../src/abi/schema.ts';

@@ -31,7 +31,7 @@ export function importEdges(root = ROOT) {
   return edges;
 }
 
-/** The folder of a file under src/ (src/a/b/c.ts → a; src/errors.ts → "(root)"); outside src: its top folder. */
+/** The folder of a file under src/ (src/host/host.ts → host; src/errors.ts → "(root)"); outside src: its top folder. */
 export function folderOf(path) {
   const parts = path.split('/');
   if (parts[0] !== 'src') return parts[0];

@@ -3,26 +3,14 @@
  * families, calls and annotations this host serves (answerable per call, so a caller can fall
  * back when one is absent).
  */
+
+import { bitset256 } from '../formats/callword/bitset.ts';
 import { CORE_CALL, FAMILY, QUERY_FLAG, STATUS } from '../formats/callword/constants.ts';
 import { CallError, type Dispatcher, ok } from './dispatcher.ts';
 
 export interface CoreCallsOptions {
   /** Major and revision of the call-word ABI the host serves. */
   abi: { major: number; revision: number };
-}
-
-/** A 256-bit set as 4 u64 (bit n of word n/64). */
-export function bitset256(members: readonly number[]): bigint[] {
-  const words = [0n, 0n, 0n, 0n];
-  for (const n of members) words[n >> 6]! |= 1n << BigInt(n & 63);
-  return words;
-}
-
-/** The members of a 256-bit set given as 4 u64. */
-export function fromBitset256(words: readonly bigint[]): number[] {
-  const out: number[] = [];
-  for (let n = 0; n < 256; n++) if (((words[n >> 6] ?? 0n) >> BigInt(n & 63)) & 1n) out.push(n);
-  return out;
 }
 
 export function registerCoreCalls(d: Dispatcher, options: CoreCallsOptions): () => void {

@@ -12,11 +12,9 @@
  * and is dropped when the session closes; accumulate then read_total shows whether queued calls
  * were made, and made in order, before a direct call that follows them.
  */
-import { FAMILY } from '../formats/callword/constants.ts';
+import { EXPERIMENTAL_CALL, FAMILY } from '../formats/callword/constants.ts';
 import type { CallSession, Dispatcher, HandlerContext } from './dispatcher.ts';
 import { ok } from './dispatcher.ts';
-
-export const EXPERIMENTAL_CALL = { echo: 0x00, add: 0x01, accumulate: 0x02, readTotal: 0x03 } as const;
 
 const U64_MASK = (1n << 64n) - 1n;
 

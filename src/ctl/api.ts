@@ -3,9 +3,9 @@
  * host answers with an error status throws CallFailed (naming the call and the status).
  */
 
-import { fromBitset256 } from '../calls/core.ts';
 import type { CallerKind } from '../calls/dispatcher.ts';
 import { type ErrorKind, HvkitError } from '../errors.ts';
+import { fromBitset256 } from '../formats/callword/bitset.ts';
 import {
   CORE_CALL,
   CREATE_FLAG,

@@ -3,11 +3,11 @@
  * ABI's numbers. Numbers this build does not know print as hex (a newer host may serve them).
  */
 
-import { EXPERIMENTAL_CALL } from '../calls/experimental.ts';
 import { UsageError } from '../errors.ts';
 import {
   CORE_CALL,
   DOMAIN_CALL,
+  EXPERIMENTAL_CALL,
   FAMILY,
   LIFECYCLE_CALL,
   POOL_CALL,

@@ -31,9 +31,8 @@
  * with the core batch_register call; any 8-byte aligned address inside guest memory would do.
  */
 
-import { EXPERIMENTAL_CALL } from '../calls/experimental.ts';
 import { BATCH_CALL, MAX_CAPACITY } from '../formats/callbatch/constants.ts';
-import { ANNOTATION, CORE_CALL, FAMILY, QUERY_FLAG, STATUS } from '../formats/callword/constants.ts';
+import { ANNOTATION, CORE_CALL, EXPERIMENTAL_CALL, FAMILY, QUERY_FLAG, STATUS } from '../formats/callword/constants.ts';
 import { callWord } from '../formats/callword/word.ts';
 
 /** Guest memory layout (guest physical = guest linear: paging is off). */

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { fromBitset256, registerCoreCalls } from '../../src/calls/core.ts';
+import { registerCoreCalls } from '../../src/calls/core.ts';
 import { type CallContext, CallError, Dispatcher, LocalSession, ok } from '../../src/calls/dispatcher.ts';
 import { domainInfo, listDomains, queryCall } from '../../src/ctl/api.ts';
+import { fromBitset256 } from '../../src/formats/callword/bitset.ts';
 import {
   ANNOTATION,
   CORE_CALL,

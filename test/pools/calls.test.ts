@@ -1,24 +1,22 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type CallContext, Dispatcher } from '../../src/calls/dispatcher.ts';
-import { STATUS } from '../../src/formats/callword/constants.ts';
-import { callWord } from '../../src/formats/callword/word.ts';
-import { shippedStatsTableAbi, statsTableRevision } from '../../src/formats/stats-table/abi.ts';
-import { StatsTableReader } from '../../src/formats/stats-table/reader.ts';
-import { createHostDispatcher } from '../../src/host/calls-host.ts';
-import { Host } from '../../src/host/host.ts';
+import { FAMILY, POOL_CALL, STATUS } from '../../src/formats/callword/constants.ts';
 import {
   OID_BYTES,
   oidToBytes,
   oidToWords,
   PAGE_BYTES,
-  POOL_CALL,
-  POOL_FAMILY,
+  POOL_COUNTERS,
   type PoolVersion,
   poolFlags,
-} from '../../src/host/pools/abi.ts';
+} from '../../src/formats/callword/pool.ts';
+import { callWord } from '../../src/formats/callword/word.ts';
+import { shippedStatsTableAbi, statsTableRevision } from '../../src/formats/stats-table/abi.ts';
+import { StatsTableReader } from '../../src/formats/stats-table/reader.ts';
+import { createHostDispatcher } from '../../src/host/calls-host.ts';
+import { Host } from '../../src/host/host.ts';
 import { registerPoolCalls } from '../../src/host/pools/calls.ts';
-import { POOL_COUNTERS } from '../../src/host/pools/counters.ts';
 import { ArrayGuestMemory, type GuestMemoryAccess } from '../../src/host/pools/guest-memory.ts';
 import { poolCallInstaller } from '../../src/host/pools/host-binding.ts';
 import { PoolService } from '../../src/host/pools/service.ts';
@@ -26,7 +24,7 @@ import { openShmRegion } from '../../src/shm/shm-file.ts';
 import { simBackend } from '../host/sim-backend.ts';
 import { pageOf } from './helpers.ts';
 
-const W = (call: number, annotation = 0) => callWord(POOL_FAMILY, call, annotation);
+const W = (call: number, annotation = 0) => callWord(FAMILY.pool, call, annotation);
 const guestOf = (domid: number): CallContext => ({ caller: { kind: 'guest', domid, vcpu: 0 } });
 const TOOL: CallContext = { caller: { kind: 'tool' } };
 
@@ -314,7 +312,7 @@ test('ctl api: poolStats and poolList decode the tool calls', async () => {
   await v1.create(true);
   await v1.put(2, 9n, 0, 0); // pool 2 does not exist: refused, changes nothing
   const caller = { call: (word: number, args: readonly bigint[] = []) => d.dispatch(word, args, TOOL) };
-  const { poolList, poolStats } = await import('../../src/host/pools/ctl.ts');
+  const { poolList, poolStats } = await import('../../src/ctl/pools.ts');
   assert.deepEqual(await poolList(caller, 2), [{ poolId: 1, version: 1, persistent: true, pages: 0, slabBytes: 0 }]);
   const host = await poolStats(caller, 0);
   assert.equal(host.pools, 2);

@@ -1,4 +1,4 @@
-import { PAGE_BYTES } from '../../src/host/pools/abi.ts';
+import { PAGE_BYTES } from '../../src/formats/callword/pool.ts';
 
 /** A page whose bytes are derived from a seed (distinct seeds → distinct pages). */
 export function pageOf(seed: number): Uint8Array {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { STATUS } from '../../src/formats/callword/constants.ts';
-import { OID_BYTES, oidFromBytes, oidToBytes, PAGE_BYTES, poolFlags } from '../../src/host/pools/abi.ts';
+import { OID_BYTES, oidFromBytes, oidToBytes, PAGE_BYTES, poolFlags } from '../../src/formats/callword/pool.ts';
 import { ArrayGuestMemory, type GuestMemoryAccess } from '../../src/host/pools/guest-memory.ts';
 import { PageStore } from '../../src/host/pools/page-store.ts';
 import { PoolError, PoolService } from '../../src/host/pools/service.ts';

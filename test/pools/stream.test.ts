@@ -12,12 +12,12 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import type { CallContext } from '../../src/calls/dispatcher.ts';
 import { FormatError } from '../../src/errors.ts';
-import { STATUS } from '../../src/formats/callword/constants.ts';
+import { FAMILY, POOL_CALL, STATUS } from '../../src/formats/callword/constants.ts';
+import { OID_BYTES, oidToBytes, PAGE_BYTES, poolFlags } from '../../src/formats/callword/pool.ts';
 import { callWord } from '../../src/formats/callword/word.ts';
 import { insertRecordBeforeEnd, RECORD } from '../../src/formats/stream/index.ts';
 import { createHostDispatcher } from '../../src/host/calls-host.ts';
 import { readStreamFile, restoreDomain, saveDomain } from '../../src/host/migration/save-restore.ts';
-import { OID_BYTES, oidToBytes, PAGE_BYTES, POOL_CALL, POOL_FAMILY, poolFlags } from '../../src/host/pools/abi.ts';
 import { fromVmmMemory } from '../../src/host/pools/guest-memory.ts';
 import { poolCallInstaller } from '../../src/host/pools/host-binding.ts';
 import { PoolError, PoolService, type SavedPool } from '../../src/host/pools/service.ts';
@@ -296,7 +296,7 @@ test('sim host: pool pages a guest put through the dispatcher survive save → r
   ]);
   const guest = (domid: number): CallContext => ({ caller: { kind: 'guest', domid, vcpu: 0 } });
   const call = async (domid: number, n: number, args: bigint[]) => {
-    const r = await calls.dispatcher.dispatch(callWord(POOL_FAMILY, n), args, guest(domid));
+    const r = await calls.dispatcher.dispatch(callWord(FAMILY.pool, n), args, guest(domid));
     assert.equal(r.status, STATUS.ok, `pool call ${n}`);
     return r.values;
   };

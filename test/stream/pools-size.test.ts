@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { FormatError } from '../../src/errors.ts';
 import { STATUS } from '../../src/formats/callword/constants.ts';
+import { poolFlags } from '../../src/formats/callword/pool.ts';
 import { newestStreamVersion, streamConstant, streamRevision } from '../../src/formats/stream/abi.ts';
 import {
   encodeStream,
@@ -26,7 +27,6 @@ import {
   saveDomain,
   writeFileAtomically,
 } from '../../src/host/migration/save-restore.ts';
-import { poolFlags } from '../../src/host/pools/abi.ts';
 import { fromVmmMemory } from '../../src/host/pools/guest-memory.ts';
 import { poolCallInstaller } from '../../src/host/pools/host-binding.ts';
 import { PoolService, type SavedPool } from '../../src/host/pools/service.ts';

@@ -4,8 +4,8 @@
  */
 import type { Command } from 'commander';
 import { listDomains } from '../../ctl/api.ts';
-import { POOL_COUNTERS } from '../../host/pools/counters.ts';
-import { poolList, poolStats } from '../../host/pools/ctl.ts';
+import { poolList, poolStats } from '../../ctl/pools.ts';
+import { POOL_COUNTERS } from '../../formats/callword/pool.ts';
 import { EXIT_OK } from '../errors.ts';
 import { printJson, renderTable } from '../output.ts';
 import { DOMID, parseDomid } from './args.ts';

@@ -1,6 +1,6 @@
 /**
  * The numbers of the call-word ABI as TypeScript constants. They mirror schemas/call-word
- * (test/calls/constants.test.ts proves they equal the newest frozen revision).
+ * (test/calls/codec.test.ts proves they equal the newest frozen revision).
  */
 
 export const FAMILY = {
@@ -88,6 +88,9 @@ export const POOL_CALL = {
 
 /** Calls of the stream family (named since revision 3; src/host/migration serves them). Tools only. */
 export const STREAM_CALL = { versions: 0x01, socket: 0x02 } as const;
+
+/** Calls of the experimental family (src/calls/experimental.ts serves them; no stability promise). */
+export const EXPERIMENTAL_CALL = { echo: 0x00, add: 0x01, accumulate: 0x02, readTotal: 0x03 } as const;
 
 /** pool_flags: the create flags word of pool.create (masks and the version field). */
 export const POOL_FLAG = {

@@ -8,9 +8,15 @@
  */
 
 import { type CallOutcome, type Dispatcher, fail, type HandlerContext, ok } from '../../calls/dispatcher.ts';
-import { STATUS } from '../../formats/callword/constants.ts';
-import { MAX_POOL_ID, OID_BY_REFERENCE, OID_WORDS, oidFromWords, PAGE_SHIFT, POOL_CALL, POOL_FAMILY } from './abi.ts';
-import { POOL_COUNTERS } from './counters.ts';
+import { FAMILY, POOL_CALL, STATUS } from '../../formats/callword/constants.ts';
+import {
+  MAX_POOL_ID,
+  OID_BY_REFERENCE,
+  OID_WORDS,
+  oidFromWords,
+  PAGE_SHIFT,
+  POOL_COUNTERS,
+} from '../../formats/callword/pool.ts';
 import { PoolError, type PoolService } from './service.ts';
 
 const U32 = 0xffff_ffffn;
@@ -27,13 +33,13 @@ export function registerPoolCalls(dispatcher: Dispatcher, service: PoolService):
     };
   const tool = (fn: (args: readonly bigint[]) => CallOutcome) => (args: readonly bigint[]) => answer(() => fn(args));
   const removers = [
-    dispatcher.register(POOL_FAMILY, POOL_CALL.create, {
+    dispatcher.register(FAMILY.pool, POOL_CALL.create, {
       name: 'pool.create',
       nargs: 1,
       callers: ['guest'],
       handler: guest((domid, [flags]) => ok(BigInt(service.create(domid, flags!)))),
     }),
-    dispatcher.register(POOL_FAMILY, POOL_CALL.put, {
+    dispatcher.register(FAMILY.pool, POOL_CALL.put, {
       name: 'pool.put',
       nargs: CALL_ARGS,
       queueable: true,
@@ -45,7 +51,7 @@ export function registerPoolCalls(dispatcher: Dispatcher, service: PoolService):
         return ok();
       }),
     }),
-    dispatcher.register(POOL_FAMILY, POOL_CALL.get, {
+    dispatcher.register(FAMILY.pool, POOL_CALL.get, {
       name: 'pool.get',
       nargs: CALL_ARGS,
       callers: ['guest'],
@@ -55,7 +61,7 @@ export function registerPoolCalls(dispatcher: Dispatcher, service: PoolService):
         return ok(service.getToGuest(domid, poolId, oid, index, gpa) ? 1n : 0n);
       }),
     }),
-    dispatcher.register(POOL_FAMILY, POOL_CALL.flushPage, {
+    dispatcher.register(FAMILY.pool, POOL_CALL.flushPage, {
       name: 'pool.flush_page',
       nargs: CALL_ARGS,
       queueable: true,
@@ -66,7 +72,7 @@ export function registerPoolCalls(dispatcher: Dispatcher, service: PoolService):
         return ok(service.flushPage(domid, poolId, oid, index) ? 1n : 0n);
       }),
     }),
-    dispatcher.register(POOL_FAMILY, POOL_CALL.flushObject, {
+    dispatcher.register(FAMILY.pool, POOL_CALL.flushObject, {
       name: 'pool.flush_object',
       nargs: CALL_ARGS,
       queueable: true,
@@ -76,13 +82,13 @@ export function registerPoolCalls(dispatcher: Dispatcher, service: PoolService):
         return ok(BigInt(service.flushObject(domid, poolId, objectId(service, domid, poolId, args, 1))));
       }),
     }),
-    dispatcher.register(POOL_FAMILY, POOL_CALL.destroy, {
+    dispatcher.register(FAMILY.pool, POOL_CALL.destroy, {
       name: 'pool.destroy',
       nargs: 1,
       callers: ['guest'],
       handler: guest((domid, [pool]) => ok(BigInt(service.destroy(domid, poolOnly(pool!))))),
     }),
-    dispatcher.register(POOL_FAMILY, POOL_CALL.stats, {
+    dispatcher.register(FAMILY.pool, POOL_CALL.stats, {
       name: 'pool.stats',
       nargs: 1,
       callers: ['tool'],
@@ -92,7 +98,7 @@ export function registerPoolCalls(dispatcher: Dispatcher, service: PoolService):
         return ok(...POOL_COUNTERS.map((n) => BigInt(c[n])), pools);
       }),
     }),
-    dispatcher.register(POOL_FAMILY, POOL_CALL.poolInfo, {
+    dispatcher.register(FAMILY.pool, POOL_CALL.poolInfo, {
       name: 'pool.pool_info',
       nargs: 2,
       callers: ['tool'],

@@ -3,20 +3,9 @@
  * stats table of revision ≥ 6, published to its `pool` group under the group's seqlock. The host
  * thread is the group's one writer (the vCPU workers write only their vCPU blocks).
  */
+import type { PoolCounterName, PoolCounterValues } from '../../formats/callword/pool.ts';
+import { POOL_COUNTERS } from '../../formats/callword/pool.ts';
 import type { GroupWriter } from '../../formats/stats-table/writer.ts';
-
-export const POOL_COUNTERS = [
-  'puts',
-  'gets',
-  'hits',
-  'misses',
-  'evictions',
-  'pages_held',
-  'flushes',
-  'refused',
-] as const;
-export type PoolCounterName = (typeof POOL_COUNTERS)[number];
-export type PoolCounterValues = Record<PoolCounterName, number>;
 
 /** The stats-table group the counters go to. */
 export const POOL_GROUP = 'pool';

@@ -1,6 +1,5 @@
-export * from './abi.ts';
 export { POOL_STATS_VALUES, registerPoolCalls } from './calls.ts';
-export { POOL_COUNTERS, POOL_GROUP, type PoolCounterName, PoolCounters, type PoolCounterValues } from './counters.ts';
+export { POOL_GROUP, PoolCounters } from './counters.ts';
 export { ArrayGuestMemory, fromVmmMemory, type GuestMemoryAccess, type VmmGuestMemory } from './guest-memory.ts';
 export { type PageKey, PageStore } from './page-store.ts';
 export {

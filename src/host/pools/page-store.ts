@@ -9,7 +9,7 @@
  * in typed arrays next to the slab, so the only JS objects are the index maps: one Map per
  * object id, whose entries are small integers.
  */
-import { PAGE_BYTES } from './abi.ts';
+import { PAGE_BYTES } from '../../formats/callword/pool.ts';
 
 /** u32 words of a slot's key in `#keys`: 6 object id words + the page index. */
 const KEY_WORDS = 7;

@@ -17,8 +17,7 @@
  * Errors are PoolError with a call-word status, so the dispatcher answers them as defined errors.
  */
 import { UsageError } from '../../errors.ts';
-import { STATUS } from '../../formats/callword/constants.ts';
-import type { GroupWriter } from '../../formats/stats-table/writer.ts';
+import { POOL_FLAG, STATUS } from '../../formats/callword/constants.ts';
 import {
   MAX_POOL_ID,
   maxOid,
@@ -26,11 +25,12 @@ import {
   OID_BYTES,
   oidFromBytes,
   PAGE_BYTES,
-  POOL_FLAG,
   POOL_VERSIONS,
+  type PoolCounterValues,
   type PoolVersion,
-} from './abi.ts';
-import { PoolCounters, type PoolCounterValues } from './counters.ts';
+} from '../../formats/callword/pool.ts';
+import type { GroupWriter } from '../../formats/stats-table/writer.ts';
+import { PoolCounters } from './counters.ts';
 import type { GuestMemoryAccess } from './guest-memory.ts';
 import { PageStore } from './page-store.ts';
 

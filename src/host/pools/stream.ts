@@ -31,8 +31,7 @@
  * hands the pools to the service, which creates all of them or none.
  */
 import { FormatError, UsageError } from '../../errors.ts';
-import { STATUS } from '../../formats/callword/constants.ts';
-import type { PoolStreamHooks } from '../migration/hooks.ts';
+import { POOL_FLAG, STATUS } from '../../formats/callword/constants.ts';
 import {
   MAX_POOL_ID,
   maxOid,
@@ -40,9 +39,9 @@ import {
   oidFromBytes,
   oidToBytes,
   PAGE_BYTES,
-  POOL_FLAG,
   POOL_VERSIONS,
-} from './abi.ts';
+} from '../../formats/callword/pool.ts';
+import type { PoolStreamHooks } from '../migration/hooks.ts';
 import { PoolError, type PoolService, type SavedPool } from './service.ts';
 
 /** The snapshot format this module writes and the only one it reads. */

@@ -1,8 +1,9 @@
 /** Tool-side pool calls over any ctl Caller (a CtlClient, or a test's in-process adapter). */
-import { type Caller, mustCall } from '../../ctl/api.ts';
-import { callWord } from '../../formats/callword/word.ts';
-import { POOL_CALL, POOL_FAMILY, POOL_FLAG, type PoolVersion } from './abi.ts';
-import { POOL_COUNTERS, type PoolCounterValues } from './counters.ts';
+
+import { FAMILY, POOL_CALL, POOL_FLAG } from '../formats/callword/constants.ts';
+import { POOL_COUNTERS, type PoolCounterValues, type PoolVersion } from '../formats/callword/pool.ts';
+import { callWord } from '../formats/callword/word.ts';
+import { type Caller, mustCall } from './api.ts';
 
 export interface PoolStats {
   domid: number;
@@ -21,7 +22,7 @@ export interface PoolListing {
 
 /** Counters of one domain's pools, or of the whole host with domid 0. */
 export async function poolStats(c: Caller, domid: number): Promise<PoolStats> {
-  const v = await mustCall(c, callWord(POOL_FAMILY, POOL_CALL.stats), [BigInt(domid)]);
+  const v = await mustCall(c, callWord(FAMILY.pool, POOL_CALL.stats), [BigInt(domid)]);
   const counters = Object.fromEntries(POOL_COUNTERS.map((n, i) => [n, Number(v[i] ?? 0n)])) as PoolCounterValues;
   return { domid, counters, pools: Number(v[POOL_COUNTERS.length] ?? 0n) };
 }
@@ -31,7 +32,7 @@ export async function poolList(c: Caller, domid: number): Promise<PoolListing[]>
   const { pools } = await poolStats(c, domid);
   const out: PoolListing[] = [];
   for (let i = 0; i < pools; i++) {
-    const [id, flags, pages, slab] = await mustCall(c, callWord(POOL_FAMILY, POOL_CALL.poolInfo), [
+    const [id, flags, pages, slab] = await mustCall(c, callWord(FAMILY.pool, POOL_CALL.poolInfo), [
       BigInt(domid),
       BigInt(i),
     ]);

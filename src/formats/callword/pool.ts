@@ -29,13 +29,9 @@
  * flush_object / destroy → [pages removed].
  */
 
-import { FAMILY, POOL_FLAG, POOL_ID_MASK, POOL_VERSION } from '../../formats/callword/constants.ts';
-
-// The numbers are the call-word ABI's (revision 2: pool_call, pool_flags, pool_version), kept in
-// src/formats/callword/constants.ts; test/calls/codec.test.ts proves they equal the frozen ABI.
-export { POOL_CALL, POOL_FLAG } from '../../formats/callword/constants.ts';
-
-export const POOL_FAMILY = FAMILY.pool;
+// The numbers (pool_call, pool_flags, pool_version) are the call-word ABI's, in constants.ts;
+// test/calls/codec.test.ts proves they equal the frozen ABI.
+import { POOL_FLAG, POOL_ID_MASK, POOL_VERSION } from './constants.ts';
 
 /** Pool ABI versions this host serves. */
 export const POOL_VERSIONS = [POOL_VERSION.v0, POOL_VERSION.v1] as const;
@@ -86,6 +82,23 @@ export function oidToBytes(oid: bigint): Uint8Array {
   if (oid < 0n || oid >> BigInt(8 * OID_BYTES) !== 0n) throw new RangeError('an object id is 0 ≤ id < 2^192');
   return Uint8Array.from({ length: OID_BYTES }, (_, i) => Number((oid >> BigInt(8 * i)) & 0xffn));
 }
+
+/**
+ * The values of pool.stats, in order (then the number of pools): one domain's counters, or the
+ * host's with domid 0. Cumulative except pages_held (pages held now).
+ */
+export const POOL_COUNTERS = [
+  'puts',
+  'gets',
+  'hits',
+  'misses',
+  'evictions',
+  'pages_held',
+  'flushes',
+  'refused',
+] as const;
+export type PoolCounterName = (typeof POOL_COUNTERS)[number];
+export type PoolCounterValues = Record<PoolCounterName, number>;
 
 /** Largest object id a version can name. */
 export function maxOid(version: PoolVersion): bigint {
