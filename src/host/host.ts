@@ -18,7 +18,7 @@ import { describeError, EnvironmentError, UsageError } from '../errors.ts';
 import { shippedDomainDirectoryAbi } from '../formats/domstate/abi.ts';
 import { DomainDirectoryWriter } from '../formats/domstate/writer.ts';
 import { shippedStatsTableAbi } from '../formats/stats-table/abi.ts';
-import { StatsTableWriter } from '../formats/stats-table/writer.ts';
+import { type GroupWriter, StatsTableWriter } from '../formats/stats-table/writer.ts';
 import { selfIdentity } from '../os/procfs.ts';
 import type { Region } from '../shm/region.ts';
 import { directoryRegionName, type HostIdentity, statsRegionName } from '../shm/region-names.ts';
@@ -189,6 +189,25 @@ export class Host {
   /** A live domain's guest memory as this thread sees it, when its backend exposes it. */
   guestMemory(domid: number): GuestMemoryAccess | undefined {
     return this.#domains.get(domid)?.runtime.guestMemory?.();
+  }
+
+  /**
+   * The writer of a domain-wide group of the domain's stats table (e.g. `pool`), when the table's
+   * revision has that group: a service of this host writes its own group through the host's
+   * writer rather than mapping the table a second time by name. The group must have this one
+   * writer; the handle goes dead when the domain is destroyed (services leave at `dying`).
+   */
+  statsGroup(domid: number, group: string): GroupWriter | undefined {
+    const d = this.#domains.get(domid);
+    if (!d) throw new UsageError(`no domain ${domid}`);
+    return d.stats.model.dom.some((g) => g.name === group) ? d.stats.dom(group) : undefined;
+  }
+
+  /** A copy of the domain's stats table as it is now, with the revision it is written at. */
+  statsCopy(domid: number): { revision: number; data: Uint8Array } {
+    const d = this.#domains.get(domid);
+    if (!d) throw new UsageError(`no domain ${domid}`);
+    return { revision: d.stats.layout.revision, data: d.stats.region.bytes.slice() };
   }
 
   domain(domid: number): DomainInfo | undefined {

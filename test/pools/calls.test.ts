@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { type CallContext, Dispatcher } from '../../src/calls/dispatcher.ts';
 import { FAMILY, POOL_CALL, STATUS } from '../../src/formats/callword/constants.ts';
@@ -20,6 +21,7 @@ import { registerPoolCalls } from '../../src/host/pools/calls.ts';
 import { ArrayGuestMemory, type GuestMemoryAccess } from '../../src/host/pools/guest-memory.ts';
 import { poolCallInstaller } from '../../src/host/pools/host-binding.ts';
 import { PoolService } from '../../src/host/pools/service.ts';
+import { bytesRegion } from '../../src/shm/region.ts';
 import { openShmRegion } from '../../src/shm/shm-file.ts';
 import { simBackend } from '../host/sim-backend.ts';
 import { pageOf } from './helpers.ts';
@@ -302,6 +304,37 @@ test('a host with pools: counters in the domain stats table (rev 6 group, rev 5 
     assert.equal(service.hasDomain(dom.domid), false, 'pools go with the domain');
   } finally {
     await hd.close();
+    await host.stop();
+  }
+});
+
+test("the pool counters go through the host's own writer: the table is not mapped a second time", async () => {
+  const host = Host.start({ backend: simBackend(), ownsBackend: true });
+  const service = new PoolService();
+  const memory = new ArrayGuestMemory(1 << 20);
+  const mappings = (region: string) =>
+    readFileSync('/proc/self/maps', 'utf8')
+      .split('\n')
+      .filter((line) => line.endsWith(`/${region}`)).length;
+  try {
+    const dom = await host.createDomain({ vcpus: 1, memoryMiB: 1, workload: 'compute', paused: true });
+    const before = mappings(dom.statsRegion);
+    assert.ok(before >= 1, 'the host maps its table');
+    const hd = createHostDispatcher(host, [poolCallInstaller(service, { memoryOf: () => memory })]);
+    try {
+      assert.equal(service.hasDomain(dom.domid), true);
+      assert.equal(mappings(dom.statsRegion), before, 'the binding reuses the host writer');
+      const guest = new PoolGuest(hd.dispatcher, dom.domid, 0, memory);
+      const pool = await guest.create(false);
+      assert.equal((await guest.put(pool, 5n, 0, 0x1000)).status, STATUS.ok);
+      const copy = host.statsCopy(dom.domid);
+      const table = StatsTableReader.open(bytesRegion(copy.data, 'copy'), statsTableRevision(copy.revision)).read();
+      const counters = table.dom.groups.find((g) => g.name === 'pool')?.counters ?? [];
+      assert.equal(counters.find((c) => c.name === 'puts')?.value, 1n);
+    } finally {
+      await hd.close();
+    }
+  } finally {
     await host.stop();
   }
 });

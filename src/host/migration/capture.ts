@@ -3,10 +3,8 @@
  * lifecycle feed shows it), read each vCPU's published state, guest memory, the pools' snapshot
  * and a copy of its stats table — then give the caller a way to let it run on.
  */
-import { errorCode, HvkitError, UsageError } from '../../errors.ts';
-import { shippedStatsTableAbi } from '../../formats/stats-table/abi.ts';
-import type { Blob, ImageToWrite, StreamOptions } from '../../formats/stream/image.ts';
-import { openShmRegion } from '../../shm/shm-file.ts';
+import { UsageError } from '../../errors.ts';
+import type { ImageToWrite, StreamOptions } from '../../formats/stream/image.ts';
 import type { Host } from '../host.ts';
 import { type PoolStreamHooks, runtimeOf } from './hooks.ts';
 import { releaseAfterFailure } from './leftover.ts';
@@ -23,21 +21,6 @@ export interface Captured {
   wasPaused: boolean;
   /** Unpauses the domain if the capture paused it. */
   release(): Promise<void>;
-}
-
-function statsCopy(region: string): Blob | undefined {
-  try {
-    const r = openShmRegion(region);
-    try {
-      return { version: shippedStatsTableAbi().revision, data: new Uint8Array(r.bytes) };
-    } finally {
-      r.close();
-    }
-  } catch (e) {
-    // Informational: a table that is gone or refused is left out; a defect is not hidden.
-    if (e instanceof HvkitError || errorCode(e) !== undefined) return undefined;
-    throw e;
-  }
 }
 
 /** Pauses domain `domid` (if running) and captures it. On failure the domain runs on as before. */
@@ -57,7 +40,7 @@ export async function captureDomain(host: Host, domid: number, options: CaptureO
     const vcpus = await runtime.captureState();
     const memory = runtime.guestMemory();
     const pools = options.pools?.snapshot(domid);
-    const stats = statsCopy(info.statsRegion);
+    const stats = host.statsCopy(domid);
     const streamOptions: StreamOptions = { migration: options.migration ?? false, paused: wasPaused };
     const image: ImageToWrite = {
       options: streamOptions,
@@ -80,7 +63,7 @@ export async function captureDomain(host: Host, domid: number, options: CaptureO
         },
       },
       ...(pools && options.pools ? { pools: { version: options.pools.format, data: pools } } : {}),
-      ...(stats ? { stats } : {}),
+      stats: { version: stats.revision, data: stats.data },
     };
     return { image, wasPaused, release };
   } catch (err) {
