@@ -3,15 +3,10 @@
  * that fails. The host goes on in each case.
  */
 import assert from 'node:assert/strict';
-import { closeSync, openSync, writeSync } from 'node:fs';
 import { test } from 'node:test';
 import { Dispatcher, LocalSession } from '../../src/calls/dispatcher.ts';
 import { InternalError } from '../../src/errors.ts';
-import { createHostDispatcher } from '../../src/host/calls-host.ts';
 import { Host } from '../../src/host/host.ts';
-import { poolCallInstaller } from '../../src/host/pools/host-binding.ts';
-import { PoolService } from '../../src/host/pools/service.ts';
-import { shmPath } from '../../src/shm/shm-file.ts';
 import { simBackend } from './sim-backend.ts';
 
 test('a host event listener that throws is reported and the others still hear the event', async () => {
