@@ -3,9 +3,9 @@
  * get the same numbers, in the same run:
  *
  *  pread      the VM and vCPU stats fds of another process, duplicated with pidfd_getfd, one pread
- *             of each data block (what HostTopSource does per VM) — every stat of the VM and of
+ *             of each data block (what AttachSession does per VM) — every stat of the VM and of
  *             each vCPU;
- *  top        a whole HostTopSource.sample() for that VM (pread + liveness poll + /dev/shm readdir
+ *  top        a whole AttachSession.sample() for that VM (pread + liveness poll + /dev/shm readdir
  *             + StatSample objects);
  *  debugfs    /sys/kernel/debug/kvm/<PID>-<FD>/: open + read + close of every stat file (the files
  *             cannot be pread); VM-wide totals only, and under kernel lockdown only the read-only
@@ -22,8 +22,8 @@ import { bench, do_not_optimize, run, summary } from 'mitata';
 import { DebugfsVm, debugfsUnavailableReason } from '../src/attach/debugfs.ts';
 import { KvmStatsHandle } from '../src/attach/kvm-stats-handle.ts';
 import { ProcessHandle } from '../src/attach/pidfd.ts';
+import { AttachSession } from '../src/attach/session.ts';
 import { kvmUnavailableReason } from '../src/kvm/system.ts';
-import { HostTopSource } from '../src/tools/top/source.ts';
 import { QEMU_BINARY, qemuInstalled, startQemu } from '../test/support/qemu.ts';
 
 const VCPUS = 2;
@@ -83,7 +83,7 @@ const handles = [vmInfo.vmStatsFd, ...vmInfo.vcpuStatsFds].map((fd) => {
   return a.handle;
 });
 const kvmStats = handles.reduce((n, h) => n + h.reader.layout.descriptors.length, 0);
-const source = new HostTopSource({ pids: [info.pid], debugfs: false });
+const source = new AttachSession({ pids: [info.pid], debugfs: false });
 source.sample();
 
 const debugfs = prepareDebugfs();
@@ -114,7 +114,7 @@ try {
     bench('pread of the VM and vCPU data blocks (attached fds)', () => {
       for (const h of handles) do_not_optimize(h.read());
     }).baseline(true);
-    bench('HostTopSource.sample() of that VM', () => do_not_optimize(source.sample()));
+    bench('AttachSession.sample() of that VM', () => do_not_optimize(source.sample()));
     if (debugfsVm) {
       const into: (bigint | undefined)[] = [];
       bench('debugfs: open/read/close every readable stat file', () => do_not_optimize(debugfsVm!.read(into)));
@@ -128,13 +128,13 @@ try {
     qmpNs = Number(process.hrtime.bigint() - t0) / QMP_ROUNDS;
   }
   const preadNs = ns(benchmarks.find((b) => b.alias.startsWith('pread')));
-  const topNs = ns(benchmarks.find((b) => b.alias.startsWith('HostTopSource')));
+  const topNs = ns(benchmarks.find((b) => b.alias.startsWith('AttachSession')));
   const debugfsNs = ns(benchmarks.find((b) => b.alias.startsWith('debugfs')));
   console.log('\nper sample of one VM with its vCPUs:');
   console.log(
     `  pread (top's reads)        ${fmt(preadNs)}  ${kvmStats} stats  ${fmt(preadNs && preadNs / kvmStats)}/stat`,
   );
-  console.log(`  HostTopSource.sample()     ${fmt(topNs)}  ${ratio(topNs, preadNs)} the preads`);
+  console.log(`  AttachSession.sample()     ${fmt(topNs)}  ${ratio(topNs, preadNs)} the preads`);
   if (debugfsVm && debugfsNs !== undefined) {
     const n = debugfsVm.stats.length;
     console.log(

@@ -3,8 +3,8 @@
  * src/abi and src/kvm; it holds no logic of its own beyond exit codes.
  */
 import { Command, CommanderError } from 'commander';
+import { AttachSession } from '../attach/session.ts';
 import { standardInstallers } from '../host/services.ts';
-import { HostTopSource } from '../tools/top/source.ts';
 import { registerAbi } from './commands/abi.ts';
 import { registerCtl } from './commands/ctl.ts';
 import { ctlPools } from './commands/ctl-pools.ts';
@@ -30,7 +30,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   registerTour(program, setExit);
   registerDemo(program, setExit);
   registerKvm(program, setExit);
-  registerTop(program, setExit, () => new HostTopSource());
+  registerTop(program, setExit, () => new AttachSession());
   registerHost(program, setExit, { installers: (options) => standardInstallers(options) });
   registerCtl(program, setExit, [ctlPools, ctlStream]);
   return program;

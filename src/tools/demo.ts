@@ -5,12 +5,12 @@
  * host, which destroys every domain and removes every region it published under /dev/shm.
  */
 
+import { AttachSession } from '../attach/session.ts';
 import { startHostServer } from '../host/server.ts';
 import { standardInstallers } from '../host/services.ts';
 import { uniqueIdHex } from '../shm/region-names.ts';
 import type { Workload } from '../vmm/backend.ts';
 import { runTop, type TopIo, type TopOptions } from './top/run.ts';
-import { HostTopSource } from './top/source.ts';
 
 export interface DemoDomain {
   name: string;
@@ -80,7 +80,7 @@ export async function runDemo(options: DemoOptions, io: TopIo, log: DemoLog): Pr
         });
     }, options.recreateEveryMs);
     if (interrupted) return 130;
-    const source = new HostTopSource(options.ownVmsOnly ? { pids: [process.pid] } : {});
+    const source = new AttachSession(options.ownVmsOnly ? { pids: [process.pid] } : {});
     return await runTop(source, options.top, io);
   } finally {
     if (timer) clearInterval(timer);

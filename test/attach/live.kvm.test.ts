@@ -12,12 +12,12 @@ import { after, describe, it, type TestContext } from 'node:test';
 import { debugfsUnavailableReason } from '../../src/attach/debugfs.ts';
 import { discoverKvmProcesses } from '../../src/attach/discover.ts';
 import { ProcessHandle } from '../../src/attach/pidfd.ts';
+import type { HostSample, StatSample, VmSample } from '../../src/attach/sample.ts';
+import { AttachSession } from '../../src/attach/session.ts';
 import { KVM_GET_STATS_FD } from '../../src/kvm/constants.ts';
 import { close, ioctl } from '../../src/os/libc.ts';
 import { SyscallError } from '../../src/os/syscall-error.ts';
 import { shmPath } from '../../src/shm/shm-file.ts';
-import type { StatSample, TopSample, VmSample } from '../../src/tools/top/model.ts';
-import { HostTopSource } from '../../src/tools/top/source.ts';
 import { skipWithoutKvm } from '../kvm/helpers.ts';
 import { startTs, type TsProcess } from '../stats-table/processes.ts';
 import type { ChildConfig } from './vm-child.ts';
@@ -72,7 +72,7 @@ function kvmRecord(stats: StatSample[]): Record<string, string> {
   return out;
 }
 
-function vmsOf(sample: TopSample, pid: number): VmSample[] {
+function vmsOf(sample: HostSample, pid: number): VmSample[] {
   return sample.vms.filter((v) => v.pid === pid);
 }
 
@@ -100,7 +100,7 @@ describe('attaching to VMs of another process', { concurrency: false }, () => {
       info.vms[0]!.vcpuStatsFds,
     );
 
-    const source = new HostTopSource({ pids: [info.pid], debugfs: false });
+    const source = new AttachSession({ pids: [info.pid], debugfs: false });
     try {
       const [vm] = vmsOf(source.sample(), info.pid);
       assert.ok(vm);
@@ -130,7 +130,7 @@ describe('attaching to VMs of another process', { concurrency: false }, () => {
   it('maps several hvkit domains of one process through their stats tables', async (t) => {
     if (skipWithoutKvm(t)) return;
     const { p, info } = await spawnChild({ vms: 2, vcpus: 2, statsFds: true, tables: true, uniqueBase: '0x5a00' });
-    const source = new HostTopSource({ pids: [info.pid], debugfs: false });
+    const source = new AttachSession({ pids: [info.pid], debugfs: false });
     try {
       const vms = vmsOf(source.sample(), info.pid).sort((a, b) => a.domid! - b.domid!);
       assert.deepEqual(
@@ -171,7 +171,7 @@ describe('attaching to VMs of another process', { concurrency: false }, () => {
   it('reports a VMM holding no stats fd, and the kernel refuses KVM_GET_STATS_FD on its duplicated VM fd', async (t) => {
     if (skipWithoutKvm(t)) return;
     const { p, info } = await spawnChild({ vms: 1, vcpus: 1, statsFds: false, tables: false });
-    const source = new HostTopSource({ pids: [info.pid], debugfs: false });
+    const source = new AttachSession({ pids: [info.pid], debugfs: false });
     try {
       const [vm] = vmsOf(source.sample(), info.pid);
       assert.ok(vm);
@@ -201,7 +201,7 @@ describe('attaching to VMs of another process', { concurrency: false }, () => {
     if (skipWithoutKvm(t)) return;
     const before = ownStatsDups();
     const followed: number[] = [];
-    const source = new HostTopSource({ pids: followed, debugfs: false, rescanEvery: 2 });
+    const source = new AttachSession({ pids: followed, debugfs: false, rescanEvery: 2 });
     try {
       const first = await spawnChild({ vms: 1, vcpus: 1, statsFds: true, tables: false });
       followed.push(first.info.pid);
@@ -238,7 +238,7 @@ describe('attaching to VMs of another process', { concurrency: false }, () => {
     if (mounted === undefined) return;
     try {
       const { p, info } = await spawnChild({ vms: 1, vcpus: 2, statsFds: false, tables: false });
-      const source = new HostTopSource({ pids: [info.pid] });
+      const source = new AttachSession({ pids: [info.pid] });
       try {
         const [vm] = vmsOf(source.sample(), info.pid);
         assert.ok(vm);

@@ -2,13 +2,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseKvmFdTarget } from '../../src/attach/discover.ts';
+import { LifecycleTracker } from '../../src/attach/lifecycle.ts';
 import { hvkitMatchKey, type PlannedTable, planVms } from '../../src/attach/plan.ts';
+import { guestName } from '../../src/attach/session.ts';
+import { kvmStatKind } from '../../src/attach/stat-samples.ts';
 import { parseTableName, tableName } from '../../src/attach/tables.ts';
 import { StatType } from '../../src/formats/kvm-stats/constants.ts';
 import { parseProcStat } from '../../src/os/procfs.ts';
-import { guestName } from '../../src/tools/top/source.ts';
-import { LifecycleTracker } from '../../src/tools/top/source-events.ts';
-import { kvmStatKind } from '../../src/tools/top/source-stats.ts';
 
 describe('parseKvmFdTarget', () => {
   it('classifies the four KVM VM objects', () => {

@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { kvmStatPlan, kvmStatSamples } from '../../src/attach/stat-samples.ts';
 import { bufferSource, KvmStatsReader, listingBudget, StatType } from '../../src/formats/kvm-stats/index.ts';
-import { kvmStatPlan, kvmStatSamples } from '../../src/tools/top/source-stats.ts';
 import { craft, type RawDesc } from '../kvm-stats/fixtures.ts';
 
 test('2000 histograms of 65535 buckets on one block: each sample copies at most the listing budget', () => {

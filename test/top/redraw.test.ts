@@ -8,8 +8,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import type { LifecycleEvent, VmSample } from '../../src/attach/sample.ts';
 import { TopTracker } from '../../src/tools/top/frame.ts';
-import type { LifecycleEvent, VmSample } from '../../src/tools/top/model.ts';
 import { PLAIN } from '../../src/tools/top/screen.ts';
 import { type TerminalSize, TopSession } from '../../src/tools/top/session.ts';
 import { initialState, KEY } from '../../src/tools/top/state.ts';

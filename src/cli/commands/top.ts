@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { TopSource } from '../../tools/top/model.ts';
+import type { SampleSource } from '../../attach/sample.ts';
 import { COUNT_LIMITS, DEFAULT_INTERVAL_MS, INTERVAL_LIMITS_MS, runTop } from '../../tools/top/run.ts';
 import { color } from '../output.ts';
 import { parseInteger } from './args.ts';
@@ -16,7 +16,7 @@ interface TopCliOptions {
   sort?: string;
 }
 
-export function registerTop(program: Command, setExit: (code: number) => void, makeSource: () => TopSource): void {
+export function registerTop(program: Command, setExit: (code: number) => void, makeSource: () => SampleSource): void {
   program
     .command('top')
     .description('live view of every KVM VM on the host: rates, sparklines, histogram percentiles, lifecycle events')

@@ -1,6 +1,7 @@
 /** The lifecycle line: the newest events (created, destroyed, domid reused, …) that fit in one line. */
+
+import type { LifecycleEvent, LifecycleKind } from '../../attach/sample.ts';
 import { clock, textWidth, truncate } from './format.ts';
-import type { LifecycleEvent, LifecycleKind } from './model.ts';
 
 const LABELS: Record<LifecycleKind, string> = {
   created: 'created',

@@ -4,8 +4,8 @@
  * of exits per second, and the most recent lifecycle events.
  */
 
+import type { HostSample, LifecycleEvent, StatSample, VmSample } from '../../attach/sample.ts';
 import { type MetricValues, scopeMetrics, vmMetrics } from './metrics.ts';
-import type { LifecycleEvent, StatSample, TopSample, VmSample } from './model.ts';
 import { type HistogramView, histogramView, sumBuckets } from './percentiles.ts';
 import { computeDeltas, type SampleDeltas } from './rates.ts';
 import { seriesKey } from './series.ts';
@@ -35,7 +35,7 @@ export interface VmRow {
 }
 
 export interface Frame {
-  sample: TopSample;
+  sample: HostSample;
   /** Wall clock of the sample (ms since the epoch), for logs. */
   wallMs: number;
   deltas: SampleDeltas;
@@ -83,7 +83,7 @@ function vmHistograms(vm: VmSample, deltas: SampleDeltas): HistogramRow[] {
 }
 
 export class TopTracker {
-  private previous: TopSample | undefined;
+  private previous: HostSample | undefined;
   private readonly history: SeriesHistory;
   private events: LifecycleEvent[] = [];
   private readonly eventLimit: number;
@@ -93,7 +93,7 @@ export class TopTracker {
     this.eventLimit = options.eventLimit ?? 20;
   }
 
-  push(sample: TopSample, wallMs = Date.now()): Frame {
+  push(sample: HostSample, wallMs = Date.now()): Frame {
     const deltas = computeDeltas(this.previous, sample);
     this.previous = sample;
     const newest = [...sample.events].sort((a, b) => b.at - a.at);

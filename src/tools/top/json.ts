@@ -3,10 +3,11 @@
  * percentiles. Every bigint (u64 counters, bucket counts, unique ids, timestamps) is a decimal
  * string, so values above 2^53 stay exact.
  */
+
+import type { StatSample } from '../../attach/sample.ts';
 import type { HistogramSummary, Percentile } from '../../stats/histogram.ts';
 import type { Frame, VmRow } from './frame.ts';
 import type { MetricValues } from './metrics.ts';
-import type { StatSample } from './model.ts';
 import type { SampleDeltas } from './rates.ts';
 import { type Scope, seriesKey } from './series.ts';
 

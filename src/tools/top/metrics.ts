@@ -6,10 +6,11 @@
  * while port and MMIO I/O come from the VMM: every such exit reaches it, so its count is exact, and
  * some vendor modules (kvm_pvm) leave the kernel's io_exits at zero.
  */
+
+import type { StatSample, VcpuSample, VmSample } from '../../attach/sample.ts';
 import type { Percentile } from '../../stats/histogram.ts';
 import { summarizeHistogram } from '../../stats/histogram.ts';
 import { toNumber, type UnitScale } from '../../stats/units.ts';
-import type { StatSample, VcpuSample, VmSample } from './model.ts';
 import { sumBuckets } from './percentiles.ts';
 import type { SampleDeltas } from './rates.ts';
 import { type Scope, seriesKey } from './series.ts';

@@ -4,7 +4,7 @@
  * it, e.g. a vCPU re-created under the same key): the new value is what it counted since the reset,
  * never a negative rate.
  */
-import type { StatSample, TopSample } from './model.ts';
+import type { HostSample, StatSample } from '../../attach/sample.ts';
 import { type Scope, seriesKey } from './series.ts';
 
 export interface CounterDelta {
@@ -48,7 +48,7 @@ export function perSecond(delta: bigint, intervalNs: bigint): number {
   return Number(whole) + Number(scaled - whole * intervalNs) / Number(intervalNs);
 }
 
-function indexStats(sample: TopSample): Map<string, StatSample> {
+function indexStats(sample: HostSample): Map<string, StatSample> {
   const out = new Map<string, StatSample>();
   const add = (vmKey: string, scope: Scope, stats: StatSample[]) => {
     for (const s of stats) out.set(seriesKey(vmKey, scope, s.name), s);
@@ -64,7 +64,7 @@ function indexStats(sample: TopSample): Map<string, StatSample> {
  * Deltas of every counter and histogram present in both samples, keyed by seriesKey. A series
  * that is new in `current` has no delta yet (its first interval is unknown, not zero).
  */
-export function computeDeltas(previous: TopSample | undefined, current: TopSample): SampleDeltas {
+export function computeDeltas(previous: HostSample | undefined, current: HostSample): SampleDeltas {
   const result: SampleDeltas = { intervalNs: 0n, counters: new Map(), histograms: new Map() };
   if (!previous || current.at <= previous.at) return result;
   result.intervalNs = current.at - previous.at;

@@ -1,9 +1,10 @@
 /**
  * What one line of the table shows, at either level: the VMs of the host, or the vCPUs of one VM.
  */
+
+import type { VmSample } from '../../attach/sample.ts';
 import type { Frame, VcpuRow, VmRow } from './frame.ts';
 import type { MetricValues } from './metrics.ts';
-import type { VmSample } from './model.ts';
 
 export type Level = 'vm' | 'vcpu';
 

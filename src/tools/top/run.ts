@@ -1,15 +1,15 @@
 /**
  * `hvkit top` without the command line: picks the mode (interactive on a terminal, otherwise
  * plain screens, JSON or CSV), runs the sampling loop and returns the exit code. Commander-free
- * so tests and other front ends can drive it with any TopSource and any streams.
+ * so tests and other front ends can drive it with any SampleSource and any streams.
  */
 import { writeSync } from 'node:fs';
+import type { SampleSource } from '../../attach/sample.ts';
 import { describeError, EnvironmentError, exitCodeFor, UsageError } from '../../errors.ts';
 import { type AppendFile, openAppendOutput } from '../../os/replace-file.ts';
 import { CsvLog } from './csv.ts';
 import { type Frame, TopTracker } from './frame.ts';
 import { frameDocument, serializeJson } from './json.ts';
-import type { TopSource } from './model.ts';
 import { compileFilter, parseSortColumn, type SortSpec } from './order.ts';
 import { type Paint, PLAIN, renderScreen, visibleVmRows } from './screen.ts';
 import { INTERVAL_LIMITS_MS, initialState, type ViewState } from './state.ts';
@@ -144,7 +144,7 @@ function makeEmitter(mode: TopMode, options: TopOptions, state: ViewState, io: T
 }
 
 /** The unattended loop: samples on a fixed schedule until --count, --once or a signal. */
-async function runUnattended(source: TopSource, mode: TopMode, options: TopOptions, state: ViewState, io: TopIo) {
+async function runUnattended(source: SampleSource, mode: TopMode, options: TopOptions, state: ViewState, io: TopIo) {
   const emitter = makeEmitter(mode, options, state, io);
   const tracker = new TopTracker();
   const cancel: { wake?: () => void } = {};
@@ -179,7 +179,7 @@ async function runUnattended(source: TopSource, mode: TopMode, options: TopOptio
  * q, Ctrl-C or a signal in unattended modes), 2 for bad options or any error (printed on stderr
  * after the terminal is restored). The source is closed in every case.
  */
-export async function runTop(source: TopSource, options: TopOptions, io: TopIo): Promise<number> {
+export async function runTop(source: SampleSource, options: TopOptions, io: TopIo): Promise<number> {
   let mode: TopMode;
   let state: ViewState;
   try {
@@ -212,7 +212,7 @@ export async function runTop(source: TopSource, options: TopOptions, io: TopIo):
   }
 }
 
-function closeQuietly(source: TopSource, io: TopIo): void {
+function closeQuietly(source: SampleSource, io: TopIo): void {
   try {
     source.close();
   } catch (e) {

@@ -3,8 +3,9 @@
  * current screen out. The loop in terminal.ts owns timers, streams and signals and feeds this;
  * tests feed it directly and replay its bytes into a terminal model.
  */
+
+import type { HostSample } from '../../attach/sample.ts';
 import type { Frame, TopTracker } from './frame.ts';
-import type { TopSample } from './model.ts';
 import { repaint } from './repaint.ts';
 import { type Paint, renderScreen, type ScreenSize, visibleVmRows } from './screen.ts';
 import { applyKey, type KeyResult, type ViewState } from './state.ts';
@@ -27,7 +28,7 @@ export class TopSession {
     return this.#frame;
   }
 
-  push(sample: TopSample): void {
+  push(sample: HostSample): void {
     this.#frame = this.tracker.push(sample);
   }
 

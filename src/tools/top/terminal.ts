@@ -4,9 +4,10 @@
  * Whatever ends the session (q, Ctrl-C, SIGTERM, SIGINT, an error anywhere) goes through one
  * `finish` that restores the terminal before anything else is printed.
  */
+
+import type { SampleSource } from '../../attach/sample.ts';
 import { isErrno } from '../../errors.ts';
 import type { TopTracker } from './frame.ts';
-import type { TopSource } from './model.ts';
 import { VIEW_BEGIN, VIEW_END } from './repaint.ts';
 import type { Paint } from './screen.ts';
 import { TopSession } from './session.ts';
@@ -40,7 +41,7 @@ export interface InteractiveIo {
 
 /** Exit codes: 0 after q or Ctrl-C, 128 + signal number after a signal, 2 after an error. */
 export function runInteractive(
-  source: TopSource,
+  source: SampleSource,
   tracker: TopTracker,
   initial: ViewState,
   io: InteractiveIo,

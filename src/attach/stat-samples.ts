@@ -1,19 +1,19 @@
 /**
- * Turning what the readers return into the `top` model's StatSample: KVM stats descriptors
+ * Turning what the readers return into a host sample's StatSample (sample.ts): KVM stats descriptors
  * (cumulative → counter, instant/peak → gauge, linear/log histograms → histogram with their
  * bucket size), stats-table counters (typed by the ABI schema), and debugfs files.
  *
  * The per-stat metadata is computed once per layout (`kvmStatPlan`), so a sample only pairs
  * values with it.
  */
-import type { ResolvedField } from '../../abi/resolved.ts';
-import type { DebugfsStat } from '../../attach/debugfs.ts';
-import { isHistogram, StatType } from '../../formats/kvm-stats/constants.ts';
-import { descriptorScale, listingBudget } from '../../formats/kvm-stats/describe.ts';
-import type { KvmStatDescriptor, KvmStatsLayout } from '../../formats/kvm-stats/types.ts';
-import type { DecodedGroup } from '../../formats/stats-table/reader.ts';
-import type { UnitScale } from '../../stats/units.ts';
-import type { StatSample } from './model.ts';
+import type { ResolvedField } from '../abi/resolved.ts';
+import { isHistogram, StatType } from '../formats/kvm-stats/constants.ts';
+import { descriptorScale, listingBudget } from '../formats/kvm-stats/describe.ts';
+import type { KvmStatDescriptor, KvmStatsLayout } from '../formats/kvm-stats/types.ts';
+import type { DecodedGroup } from '../formats/stats-table/reader.ts';
+import type { UnitScale } from '../stats/units.ts';
+import type { DebugfsStat } from './debugfs.ts';
+import type { StatSample } from './sample.ts';
 
 const PLAIN: UnitScale = { unit: 'none', base: 10, exponent: 0 };
 const NANOSECONDS: UnitScale = { unit: 'seconds', base: 10, exponent: -9 };

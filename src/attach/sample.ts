@@ -1,11 +1,11 @@
 /**
- * What `hvkit top` shows, independent of where it comes from: one sample of every VM on the
- * host (hvkit's own domains and VMs of other VMMs), with their VM-level and per-vCPU statistics
- * and the lifecycle events seen since the previous sample. Sources (src/tools/top/sources*)
- * produce samples; the view computes rates, sparklines and percentiles from consecutive ones.
+ * One sample of every VM on the host (hvkit's own domains and VMs of other VMMs), with their
+ * VM-level and per-vCPU statistics and the lifecycle events seen since the previous sample: what
+ * an AttachSession (session.ts) produces and every observer consumes — `hvkit top` computes
+ * rates, sparklines and percentiles from consecutive samples; an exporter renders one as it is.
  */
-import type { HistogramKind } from '../../stats/histogram.ts';
-import type { UnitScale } from '../../stats/units.ts';
+import type { HistogramKind } from '../stats/histogram.ts';
+import type { UnitScale } from '../stats/units.ts';
 
 export interface StatSample {
   /** Stable within a VM, e.g. "exits" or "vmm.exit_latency_hist". */
@@ -57,14 +57,14 @@ export interface LifecycleEvent {
   text: string;
 }
 
-export interface TopSample {
+export interface HostSample {
   /** Monotonic time of the sample in nanoseconds (process.hrtime.bigint()). */
   at: bigint;
   vms: VmSample[];
   events: LifecycleEvent[];
 }
 
-export interface TopSource {
-  sample(): TopSample;
+export interface SampleSource {
+  sample(): HostSample;
   close(): void;
 }

@@ -1,7 +1,7 @@
 /** Keys of other VMMs' VMs: new per VM lifetime, remembered only while their process lives. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { VmKeyAllocator } from '../../src/tools/top/source-keys.ts';
+import { VmKeyAllocator } from '../../src/attach/vm-keys.ts';
 
 test('a VM re-created under the same identity gets a new key while its process lives', () => {
   const keys = new VmKeyAllocator();

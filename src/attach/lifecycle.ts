@@ -5,8 +5,8 @@
  * - created / destroyed: an hvkit domain that appears after the first sample, or vanishes.
  * - domid-reused: an hvkit domain whose host already had that domid with another unique id.
  */
-import { uniqueIdHex } from '../../shm/region-names.ts';
-import type { LifecycleEvent } from './model.ts';
+import { uniqueIdHex } from '../shm/region-names.ts';
+import type { LifecycleEvent } from './sample.ts';
 
 export interface TrackedVm {
   key: string;

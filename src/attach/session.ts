@@ -1,7 +1,9 @@
 /**
- * HostTopSource: the data source of `hvkit top`. Every KVM VM on the host — hvkit's own domains
- * (stats-table VMM counters and their KVM stats) and other VMMs' VMs (KVM stats, or debugfs when
- * the VMM holds no stats fd) — sampled lock-free, with lifecycle events between samples.
+ * AttachSession: the one way an observer (`hvkit top`, the exporter) sees the host. It finds
+ * every KVM VM — hvkit's own domains (stats-table VMM counters and their KVM stats) and other
+ * VMMs' VMs (KVM stats, or debugfs when the VMM holds no stats fd) — gives each a stable identity
+ * (key, name, pid, domid, unique id), opens its sources safely (region-open.ts, pidfd dups) and
+ * samples them lock-free, with lifecycle events between samples.
  *
  * Cost per sample: one poll(2) over the pidfds of all attached processes (exits), one readdir of
  * /dev/shm (hvkit domains created or destroyed), then one pread per attached stats fd and one
@@ -10,24 +12,24 @@
  * closed when their VM goes. Nothing here waits on a VM: stats fds and tables never block.
  */
 
-import type { ResolvedAbi } from '../../abi/resolved.ts';
-import { DEBUGFS_KVM, DebugfsVm } from '../../attach/debugfs.ts';
-import { discoverKvmProcesses, type SkippedProcess } from '../../attach/discover.ts';
-import { KvmStatsHandle } from '../../attach/kvm-stats-handle.ts';
-import { exitedProcesses, ProcessHandle } from '../../attach/pidfd.ts';
-import { type Plan, type PlannedTable, planVms, type VmPlan } from '../../attach/plan.ts';
-import { sameFile } from '../../attach/sys.ts';
-import { HvkitTable, listTableNames, type TableName } from '../../attach/tables.ts';
-import { ClosedError, describeError, isErrno, kindOf } from '../../errors.ts';
-import type { KvmStatDescriptor } from '../../formats/kvm-stats/types.ts';
-import { shippedStatsTableAbi } from '../../formats/stats-table/abi.ts';
-import { processStartTime, readCmdline } from '../../os/procfs.ts';
-import type { StatSample, StatsSourceKind, TopSample, TopSource, VcpuSample, VmSample } from './model.ts';
-import { LifecycleTracker, type TrackedVm } from './source-events.ts';
-import { VmKeyAllocator } from './source-keys.ts';
-import { debugfsStatSample, kvmStatSamples, tableStatSamples } from './source-stats.ts';
+import type { ResolvedAbi } from '../abi/resolved.ts';
+import { ClosedError, describeError, isErrno, kindOf } from '../errors.ts';
+import type { KvmStatDescriptor } from '../formats/kvm-stats/types.ts';
+import { shippedStatsTableAbi } from '../formats/stats-table/abi.ts';
+import { processStartTime, readCmdline } from '../os/procfs.ts';
+import { DEBUGFS_KVM, DebugfsVm } from './debugfs.ts';
+import { discoverKvmProcesses, type SkippedProcess } from './discover.ts';
+import { KvmStatsHandle } from './kvm-stats-handle.ts';
+import { LifecycleTracker, type TrackedVm } from './lifecycle.ts';
+import { exitedProcesses, ProcessHandle } from './pidfd.ts';
+import { type Plan, type PlannedTable, planVms, type VmPlan } from './plan.ts';
+import type { HostSample, SampleSource, StatSample, StatsSourceKind, VcpuSample, VmSample } from './sample.ts';
+import { debugfsStatSample, kvmStatSamples, tableStatSamples } from './stat-samples.ts';
+import { sameFile } from './sys.ts';
+import { HvkitTable, listTableNames, type TableName } from './tables.ts';
+import { VmKeyAllocator } from './vm-keys.ts';
 
-export interface HostTopSourceOptions {
+export interface AttachSessionOptions {
   /** Rescan /proc every this many samples (default 10); exits and table changes rescan at once. */
   rescanEvery?: number;
   /** debugfs KVM directory for VMMs holding no stats fd (default /sys/kernel/debug/kvm); false: never. */
@@ -70,9 +72,9 @@ export interface ScanStatus {
 
 const DEFAULT_RESCAN_EVERY = 10;
 
-export class HostTopSource implements TopSource {
-  readonly #options: Required<Omit<HostTopSourceOptions, 'tableAbi' | 'pids'>> &
-    Pick<HostTopSourceOptions, 'tableAbi' | 'pids'>;
+export class AttachSession implements SampleSource {
+  readonly #options: Required<Omit<AttachSessionOptions, 'tableAbi' | 'pids'>> &
+    Pick<AttachSessionOptions, 'tableAbi' | 'pids'>;
   readonly #records = new Map<string, VmRecord>();
   readonly #processes = new Map<string, { handle: ProcessHandle; users: number }>();
   readonly #tables = new Map<string, HvkitTable>();
@@ -92,7 +94,7 @@ export class HostTopSource implements TopSource {
     return this.#keys.size;
   }
 
-  constructor(options: HostTopSourceOptions = {}) {
+  constructor(options: AttachSessionOptions = {}) {
     const rescanEvery = options.rescanEvery ?? DEFAULT_RESCAN_EVERY;
     if (!Number.isInteger(rescanEvery) || rescanEvery < 1)
       throw new RangeError(`rescanEvery must be ≥ 1: ${rescanEvery}`);
@@ -106,8 +108,8 @@ export class HostTopSource implements TopSource {
     };
   }
 
-  sample(): TopSample {
-    if (this.#closed) throw new ClosedError('the top source');
+  sample(): HostSample {
+    if (this.#closed) throw new ClosedError('the attach session');
     const at = process.hrtime.bigint();
     this.#checkChanges();
     if (this.#forceRescan || this.#samplesSinceScan >= this.#options.rescanEvery) this.#rescan();
