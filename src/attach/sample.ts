@@ -4,6 +4,7 @@
  * an AttachSession (session.ts) produces and every observer consumes — `hvkit top` computes
  * rates, sparklines and percentiles from consecutive samples; an exporter renders one as it is.
  */
+import type { FieldId } from '../formats/stats-table/model.ts';
 import type { HistogramKind } from '../stats/histogram.ts';
 import type { UnitScale } from '../stats/units.ts';
 
@@ -15,6 +16,11 @@ export interface StatSample {
   unit: UnitScale;
   /** Where the number comes from: the kernel's KVM stats or hvkit's VMM counters. */
   origin: 'kvm' | 'vmm';
+  /**
+   * VMM counters: which stats-table field this is, the same in every revision (a renamed field or
+   * group keeps it). The kernel's stats have none: their name is their identity.
+   */
+  field?: FieldId;
   value?: bigint;
   buckets?: bigint[];
   histogram?: { kind: HistogramKind; bucketSize: number };

@@ -106,8 +106,9 @@ function fieldKind(field: ResolvedField): Pick<StatSample, 'kind' | 'histogram'>
 }
 
 /**
- * The counters of decoded stats-table groups, named `<group>.<counter>`. Groups that are not
- * 'ok' (inactive, absent, torn, invalid) and counters marked inactive are left out.
+ * The counters of decoded stats-table groups, named `<group>.<counter>` (for people) and carrying
+ * their field identity (for top's columns). Groups that are not 'ok' (inactive, absent, torn,
+ * invalid) and counters marked inactive are left out.
  */
 export function tableStatSamples(groups: readonly DecodedGroup[]): StatSample[] {
   const out: StatSample[] = [];
@@ -120,6 +121,7 @@ export function tableStatSamples(groups: readonly DecodedGroup[]): StatSample[] 
         ...fieldKind(c.field),
         unit: fieldScale(c.field),
         origin: 'vmm',
+        field: c.id,
       };
       if (c.buckets) sample.buckets = c.buckets;
       else sample.value = c.value;

@@ -11,7 +11,7 @@ import { formatPercentile } from '../../src/tools/top/percentiles.ts';
 import { vmDisplayRow } from '../../src/tools/top/rows.ts';
 import { renderScreen } from '../../src/tools/top/screen.ts';
 import { initialState } from '../../src/tools/top/state.ts';
-import { counter, event, log2Hist, NS, sample, vm } from './fixtures/samples.ts';
+import { counter, event, log2Hist, NS, sample, shippedFieldId, vm } from './fixtures/samples.ts';
 
 /** Three VMs, two vCPUs each, over two samples one second apart. */
 function twoSamples() {
@@ -88,7 +88,32 @@ test('the kernel count is preferred over the VMM count of the same metric', () =
     sample(t, [vm({ key: 'b', vcpus: [[counter('exits.exits_total', v, 'vmm')]] })]);
   const t2 = new TopTracker();
   t2.push(only(0, 0n));
-  assert.equal(t2.push(only(1, 7n)).vms[0]!.metrics.rates.exits, 7, 'a dotted table name matches its last component');
+  assert.equal(t2.push(only(1, 7n)).vms[0]!.metrics.rates.exits, 7, 'the VMM count when the kernel has none');
+});
+
+test('VMM counters are found by field identity: a renamed field counts, a namesake of another group does not', () => {
+  const ioExits = shippedFieldId('exits.io_exits')!;
+  const decoy = { scope: 'vcpu', group: 2, offset: 168 } as const; // a later counter io.io_exits
+  const s = (t: number, renamed: bigint, other: bigint) =>
+    sample(t, [
+      vm({
+        key: 'a',
+        vcpus: [
+          [
+            { ...counter('io.io_exits', other, 'vmm'), field: decoy },
+            { ...counter('exits.port_io_exits', renamed, 'vmm'), field: ioExits },
+          ],
+        ],
+      }),
+    ]);
+  const tracker = new TopTracker();
+  tracker.push(s(0, 0n, 0n));
+  assert.equal(tracker.push(s(1, 40n, 7n)).vms[0]!.metrics.rates.io, 40);
+  const onlyNamesake = (t: number, v: bigint) =>
+    sample(t, [vm({ key: 'b', vcpus: [[{ ...counter('io.io_exits', v, 'vmm'), field: decoy }]] })]);
+  const t2 = new TopTracker();
+  t2.push(onlyNamesake(0, 0n));
+  assert.equal(t2.push(onlyNamesake(1, 7n)).vms[0]!.metrics.rates.io, undefined, 'no I/O column from a namesake');
 });
 
 test('run time counters become a percentage of wall time', () => {

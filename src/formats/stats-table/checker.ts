@@ -110,8 +110,8 @@ export function checkStatsTable(region: Region, abi: ResolvedAbi, options: Check
   const producer = reader.producer;
   const domZero = producer.newer ? [] : producer.model.domZero;
   const vcpuZero = producer.newer ? [] : producer.model.vcpuZero;
-  const groupZero = (scope: 'dom' | 'vcpu' | 'vcpu-arch', g: GroupModel): ZeroRange[] =>
-    producer.newer ? [] : (producerGroup(producer, scope, g.name)?.zero ?? g.zero);
+  const groupZero = (g: GroupModel): ZeroRange[] =>
+    producer.newer ? [] : (producerGroup(producer, g)?.zero ?? g.zero);
   zeroRanges(domZero, 0, layout.domSize, 'dom');
   const domid = table.identity.domid;
   if (domid !== undefined && domid > 32767) {
@@ -171,7 +171,7 @@ export function checkStatsTable(region: Region, abi: ResolvedAbi, options: Check
       );
       return;
     }
-    zeroRanges(groupZero(slot.scope, g), slot.blockStart, g.offset + slot.length, prefix);
+    zeroRanges(groupZero(g), slot.blockStart, g.offset + slot.length, prefix);
     if (slot.scope === 'vcpu' && g.name === PORTS_GROUP) checkPorts(prefix, g, decoded, out);
     for (const c of decoded.counters) {
       if (c.buckets && c.field.inactiveWhenAllOnes && c.buckets.some((b) => b === 0xffff_ffff_ffff_ffffn)) {

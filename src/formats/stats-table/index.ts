@@ -9,7 +9,7 @@ export { type CheckOptions, type CheckResult, checkStatsTable, compareTables } f
 export { describeTable, describeTableRows, IDENTITY_GROUP, type StatRow } from './describe.ts';
 export type { DomainIdentity, DomainIdentityInput, VcpuIdentity, VcpuIdentityInput } from './identity.ts';
 export { blockOffset, type PlanOptions, planLayout, type TableLayout, validateLayout } from './layout.ts';
-export { type GroupModel, type TableModel, tableModel } from './model.ts';
+export { counterId, type FieldId, type GroupModel, sameFieldId, type TableModel, tableModel } from './model.ts';
 export { PortCounter } from './port-counter.ts';
 export { MAX_PORT, PORTS_GROUP, portSlots, UNUSED_PORT } from './ports.ts';
 export { type ProducerView, producerView } from './producer.ts';

@@ -55,8 +55,27 @@ export interface WordModel {
 
 export type Scope = 'dom' | 'vcpu' | 'vcpu-arch';
 
+/**
+ * What a counter is, in every revision: its block, its group's bit in that block's active word
+ * (-1 for the vCPU arch block) and its offset inside the group. A rename of the counter or of its
+ * group (which `hvkit abi check` accepts with a warning) keeps all three: offsets never move,
+ * group bits are never renumbered or reused, and a retired counter's bytes stay a tombstone. A
+ * tool that picks a counter for its meaning goes by this, never by the name.
+ */
+export interface FieldId {
+  scope: Scope;
+  group: number;
+  offset: number;
+}
+
+export function sameFieldId(a: FieldId, b: FieldId): boolean {
+  return a.offset === b.offset && a.group === b.group && a.scope === b.scope;
+}
+
 export interface CounterModel {
   name: string;
+  /** The counter across revisions (its name may change, this does not). */
+  id: FieldId;
   /** Offset inside the block (not the group). */
   offset: number;
   /** Number of u64 elements (1 for a scalar counter, buckets for a histogram). */
@@ -149,7 +168,8 @@ function groupModel(scope: Scope, name: string, bit: number, offset: number, str
     if (isZeroKind(f)) zero.push({ name: f.name, offset: offset + f.offset, length: f.size });
     else if (f.kind === 'int' || f.kind === 'array') {
       if (f.type !== 'u64') throw abiError(`${struct.name}.${f.name}`, 'counter-type', 'counters must be u64');
-      counters.push({ name: f.name, offset: offset + f.offset, count: f.count, field: f });
+      const id = { scope, group: bit, offset: f.offset };
+      counters.push({ name: f.name, id, offset: offset + f.offset, count: f.count, field: f });
     } else if (f !== seqField) {
       throw abiError(`${struct.name}.${f.name}`, 'group-field', `a group holds only counters, not ${f.kind}`);
     }
@@ -190,6 +210,16 @@ function nameField(block: ResolvedStruct): NameModel | undefined {
     throw abiError(`${block.name}.name`, 'name-type', 'the domain name is a char array of at least 2 bytes');
   }
   return { offset: f.offset, length: f.size };
+}
+
+/** The identity of counter `counter` of group `group` in this revision; undefined when it has no such counter. */
+export function counterId(
+  model: TableModel,
+  scope: 'dom' | 'vcpu',
+  group: string,
+  counter: string,
+): FieldId | undefined {
+  return model[scope].find((g) => g.name === group)?.counters.find((c) => c.name === counter)?.id;
 }
 
 const cache = new WeakMap<ResolvedAbi, TableModel>();

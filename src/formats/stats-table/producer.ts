@@ -11,7 +11,7 @@
  */
 import { NoSuchRevisionError } from '../frozen-revisions.ts';
 import { statsTableRevision } from './abi.ts';
-import { type GroupModel, type Scope, type TableModel, tableModel } from './model.ts';
+import { type GroupModel, type TableModel, tableModel } from './model.ts';
 
 export interface ProducerView {
   /** The producer may be newer than the consumer: reserved bytes the consumer knows may be carved. */
@@ -49,8 +49,11 @@ export function producerView(consumer: TableModel, revision: number): ProducerVi
   return { newer: own === 0, model: consumer };
 }
 
-/** The producer's group of that name in `view`, when the producer's revision has it. */
-export function producerGroup(view: ProducerView, scope: Scope, name: string): GroupModel | undefined {
-  if (scope === 'vcpu-arch') return view.model.vcpuArch;
-  return view.model[scope].find((g) => g.name === name);
+/**
+ * The producer's version of the consumer's group `group`, when the producer's revision has it.
+ * Found by its bit, not its name: a group renamed since the producer's revision is the same group.
+ */
+export function producerGroup(view: ProducerView, group: GroupModel): GroupModel | undefined {
+  if (group.scope === 'vcpu-arch') return view.model.vcpuArch;
+  return view.model[group.scope].find((g) => g.bit === group.bit);
 }

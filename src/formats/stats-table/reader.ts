@@ -27,7 +27,15 @@ import {
 } from '../../shm/seqlock.ts';
 import { type DomainIdentity, decodeDomainIdentity, decodeVcpuIdentity, type VcpuIdentity } from './identity.ts';
 import { blockOffset, layoutExtent, producerSize, readLayout, type TableLayout } from './layout.ts';
-import { FORMAT, type GroupModel, type Scope, type TableModel, tableModel } from './model.ts';
+import {
+  type FieldId,
+  FORMAT,
+  type GroupModel,
+  type Scope,
+  sameFieldId,
+  type TableModel,
+  tableModel,
+} from './model.ts';
 import { type ProducerView, producerGroup, producerView } from './producer.ts';
 
 export type GroupState = 'ok' | 'inactive' | 'absent' | 'torn' | 'invalid';
@@ -62,6 +70,8 @@ export interface TableSnapshot {
 
 export interface DecodedCounter {
   name: string;
+  /** What the counter is across revisions (a rename keeps it). */
+  id: FieldId;
   state: CounterState;
   /** Scalar counters. */
   value?: bigint;
@@ -307,24 +317,27 @@ export class StatsTableReader {
       if (state === 'ok' && !blockValid) state = 'invalid';
       else if (state === 'ok' && k !== undefined && snapshot.torn[k] === 1) state = 'torn';
       const size = producerSize(layout, s.scope);
-      const theirs = this.producer.newer ? undefined : producerGroup(this.producer, s.scope, g.name);
+      // The producer's group and counters, matched by identity (a rename since its revision keeps it).
+      const theirs = this.producer.newer ? undefined : producerGroup(this.producer, g);
       const counters = g.counters.map((c): DecodedCounter => {
-        const carvedLater = theirs !== undefined && !theirs.counters.some((x) => x.name === c.name);
-        if (c.offset + 8 * c.count > size || carvedLater) return { name: c.name, state: 'absent', field: c.field };
-        if (state !== 'ok') return { name: c.name, state: state === 'absent' ? 'absent' : 'inactive', field: c.field };
+        const carvedLater = theirs !== undefined && !theirs.counters.some((x) => sameFieldId(x.id, c.id));
+        if (c.offset + 8 * c.count > size || carvedLater)
+          return { name: c.name, id: c.id, state: 'absent', field: c.field };
+        if (state !== 'ok')
+          return { name: c.name, id: c.id, state: state === 'absent' ? 'absent' : 'inactive', field: c.field };
         const at = s.blockStart + c.offset;
         if (c.count === 1 && c.field.kind === 'int') {
           const value = view.getBigUint64(at, true);
           return value === ALL_ONES && c.field.inactiveWhenAllOnes
-            ? { name: c.name, state: 'inactive', field: c.field }
-            : { name: c.name, state: 'value', value, field: c.field };
+            ? { name: c.name, id: c.id, state: 'inactive', field: c.field }
+            : { name: c.name, id: c.id, state: 'value', value, field: c.field };
         }
         const buckets: bigint[] = [];
         for (let i = 0; i < c.count; i++) buckets.push(view.getBigUint64(at + 8 * i, true));
         const inactive = c.field.inactiveWhenAllOnes && buckets.every((b) => b === ALL_ONES);
         return inactive
-          ? { name: c.name, state: 'inactive', field: c.field }
-          : { name: c.name, state: 'value', buckets, field: c.field };
+          ? { name: c.name, id: c.id, state: 'inactive', field: c.field }
+          : { name: c.name, id: c.id, state: 'value', buckets, field: c.field };
       });
       const seq = k !== undefined && state !== 'invalid' ? snapshot.seqs[k] : undefined;
       return { scope: s.scope, name: g.name, bit: g.bit, state, ...(seq === undefined ? {} : { seq }), counters };

@@ -1,13 +1,21 @@
 /**
  * The few numbers `hvkit top` shows per VM and per vCPU, picked from whatever statistics a source
- * provides. A metric names candidate stats (matched by full name or by the last dotted component,
- * so "exits" matches both the kernel's `exits` and a table's `exits.exits_total` via its candidate).
- * When both exist, exits and halts come from the kernel (it also counts exits handled in the kernel),
- * while port and MMIO I/O come from the VMM: every such exit reaches it, so its count is exact, and
- * some vendor modules (kvm_pvm) leave the kernel's io_exits at zero.
+ * provides. A metric lists candidate stats, each by its identity: a KVM stat by the kernel's exact
+ * name (the kernel's name is its identity), an hvkit stats-table counter by its field identity
+ * (block, group bit, offset), never by its name — a field or group renamed in a later revision
+ * (which `hvkit abi check` accepts with a warning) keeps its column, and a counter of another
+ * group that happens to share the name is not taken for it. Table fields are written here as they
+ * are named in REFERENCE_REVISION and resolved to their identity once.
+ *
+ * When both exist, exits and halts come from the kernel (it also counts exits handled in the
+ * kernel), while port and MMIO I/O come from the VMM: every such exit reaches it, so its count is
+ * exact, and some vendor modules (kvm_pvm) leave the kernel's io_exits at zero.
  */
 
 import type { StatSample, VcpuSample, VmSample } from '../../attach/sample.ts';
+import { InternalError } from '../../errors.ts';
+import { statsTableRevision } from '../../formats/stats-table/abi.ts';
+import { counterId, type FieldId, sameFieldId, tableModel } from '../../formats/stats-table/model.ts';
 import type { Percentile } from '../../stats/histogram.ts';
 import { summarizeHistogram } from '../../stats/histogram.ts';
 import { toNumber, type UnitScale } from '../../stats/units.ts';
@@ -18,9 +26,19 @@ import { type Scope, seriesKey } from './series.ts';
 export type RateMetricId = 'exits' | 'halt' | 'io' | 'mmio' | 'run';
 export type MetricId = RateMetricId | 'p99';
 
+/** The frozen stats-table revision whose names the `vmm` candidates below use. */
+export const REFERENCE_REVISION = 6;
+
+/** One measure of a metric: the kernel's stat of that name and/or the VMM's vCPU counter `<group>.<counter>`. */
+export interface StatCandidate {
+  kvm?: string;
+  vmm?: `${string}.${string}`;
+}
+
 interface RateMetric {
   id: RateMetricId;
-  candidates: string[];
+  /** In order: the first found is the best measure. */
+  candidates: readonly StatCandidate[];
   /** 'rate': events per second; 'busy': a time counter as percent of wall time. */
   as: 'rate' | 'busy';
   /** Whose count wins when both the kernel and the VMM report the metric. */
@@ -28,24 +46,56 @@ interface RateMetric {
 }
 
 export const RATE_METRICS: readonly RateMetric[] = [
-  { id: 'exits', candidates: ['exits', 'exits_total'], as: 'rate', prefer: 'kvm' },
-  { id: 'halt', candidates: ['halt_exits', 'hlt_exits'], as: 'rate', prefer: 'kvm' },
-  { id: 'io', candidates: ['io_exits'], as: 'rate', prefer: 'vmm' },
-  { id: 'mmio', candidates: ['mmio_exits'], as: 'rate', prefer: 'vmm' },
-  { id: 'run', candidates: ['run_time_ns'], as: 'busy', prefer: 'vmm' },
+  { id: 'exits', candidates: [{ kvm: 'exits', vmm: 'exits.exits_total' }], as: 'rate', prefer: 'kvm' },
+  { id: 'halt', candidates: [{ kvm: 'halt_exits', vmm: 'exits.hlt_exits' }], as: 'rate', prefer: 'kvm' },
+  { id: 'io', candidates: [{ kvm: 'io_exits', vmm: 'exits.io_exits' }], as: 'rate', prefer: 'vmm' },
+  { id: 'mmio', candidates: [{ kvm: 'mmio_exits', vmm: 'exits.mmio_exits' }], as: 'rate', prefer: 'vmm' },
+  { id: 'run', candidates: [{ vmm: 'vmm.run_time_ns' }], as: 'busy', prefer: 'vmm' },
 ];
 
 /** The histogram whose last-interval p99 is the `p99` column. */
-export const LATENCY_CANDIDATES = ['exit_latency_hist', 'halt_wait_hist'];
+export const LATENCY_CANDIDATES: readonly StatCandidate[] = [
+  { vmm: 'vmm.exit_latency_hist' },
+  { kvm: 'halt_wait_hist', vmm: 'halt.halt_wait_hist' },
+];
 
-function matches(name: string, candidate: string): boolean {
-  return name === candidate || name.endsWith(`.${candidate}`);
+const fieldIds = new Map<string, FieldId>();
+
+/** The identity of a `vmm` candidate, resolved once in the reference revision's lock file. */
+function vmmFieldId(name: string): FieldId {
+  let id = fieldIds.get(name);
+  if (!id) {
+    const [group = '', counter = ''] = name.split('.');
+    id = counterId(tableModel(statsTableRevision(REFERENCE_REVISION)), 'vcpu', group, counter);
+    if (!id)
+      throw new InternalError(
+        `top metric field ${name} is not a vCPU counter of stats-table revision ${REFERENCE_REVISION}`,
+      );
+    fieldIds.set(name, id);
+  }
+  return id;
+}
+
+function findCandidate(
+  stats: readonly StatSample[],
+  c: StatCandidate,
+  kind: StatSample['kind'],
+  origin: StatSample['origin'],
+): StatSample | undefined {
+  if (origin === 'kvm') {
+    return c.kvm === undefined
+      ? undefined
+      : stats.find((s) => s.kind === kind && s.origin === 'kvm' && s.name === c.kvm);
+  }
+  if (c.vmm === undefined) return undefined;
+  const id = vmmFieldId(c.vmm);
+  return stats.find((s) => s.kind === kind && s.origin === 'vmm' && s.field !== undefined && sameFieldId(s.field, id));
 }
 
 /** The stat a metric reads in one scope: the first candidate found, from the preferred origin if both have it. */
 export function pickStat(
   stats: readonly StatSample[],
-  candidates: readonly string[],
+  candidates: readonly StatCandidate[],
   kind: StatSample['kind'],
   prefer: StatSample['origin'] = 'kvm',
 ): StatSample | undefined {
@@ -53,7 +103,7 @@ export function pickStat(
   const origins = prefer === 'kvm' ? (['kvm', 'vmm'] as const) : (['vmm', 'kvm'] as const);
   for (const c of candidates) {
     for (const origin of origins) {
-      const found = stats.find((s) => s.kind === kind && s.origin === origin && matches(s.name, c));
+      const found = findCandidate(stats, c, kind, origin);
       if (found) return found;
     }
   }
