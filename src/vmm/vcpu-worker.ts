@@ -33,7 +33,7 @@ try {
   const tid = currentThreadId();
   if (data.kvm) {
     installKickHandler();
-    core = new KvmCore(data.vcpu, data.kvm.vcpuFd, data.kvm.runSize);
+    core = new KvmCore(data.vcpu, data.kvm.vcpuFd, data.kvm.run);
   } else {
     core = new SimCore(
       data.program,

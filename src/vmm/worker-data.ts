@@ -1,5 +1,6 @@
 /** What the host thread hands a vCPU worker (structured-clonable). */
 import type { DeviceState, SimCpuState } from '../formats/stream/image.ts';
+import type { RunArea } from '../kvm/vcpu.ts';
 import type { GuestProgram } from './guests.ts';
 
 export interface VcpuWorkerData {
@@ -26,6 +27,6 @@ export interface VcpuWorkerData {
    * state (a KVM vCPU's registers are set by the host thread before the worker starts).
    */
   restore?: { parked: boolean; devices: DeviceState; sim?: SimCpuState };
-  /** KVM backend only: the vCPU (owned by the host thread's Vm) and its stats fd. */
-  kvm?: { vcpuFd: number; runSize: number; statsFd: number };
+  /** KVM backend only: the vCPU, its kvm_run mapping (both owned by the host thread's Vm) and its stats fd. */
+  kvm?: { vcpuFd: number; run: RunArea; statsFd: number };
 }

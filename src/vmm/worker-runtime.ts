@@ -125,57 +125,62 @@ export class WorkerDomainRuntime implements DomainRuntime {
     let runtime: WorkerDomainRuntime | undefined;
     const emit = (event: DomainEvent) => (runtime ? runtime.#emit(event) : early.push(event));
     const ready: Promise<void>[] = [];
-    for (let vcpu = 0; vcpu < config.vcpus; vcpu++) {
-      const data: VcpuWorkerData = {
-        vcpu,
-        program: options.program,
-        rounds: options.rounds,
-        arg: options.arg,
-        mailbox: calls.mailbox,
-        statsRegion: config.statsRegion,
-        statsRevision: options.statsRevision,
-        control: buffer,
-        snapshot: snapshots,
-        ...restoreData(options.restore?.[vcpu]),
-        ...platform.workerData(vcpu),
-      };
-      const worker = startTsWorker(
-        WORKER_SCRIPT,
-        data as unknown as Record<string, unknown>,
-        `${config.name}/vcpu${vcpu}`,
-      );
-      const thread: VcpuThread = {
-        worker,
-        control: new VcpuControl(buffer, vcpu),
-        tid: 0,
-        exited: false,
-        exit: new Promise((resolve) => worker.once('exit', () => resolve())),
-      };
-      thread.exit.then(() => {
-        thread.exited = true;
-      });
-      ready.push(
-        new Promise<void>((resolve, reject) => {
-          worker.on('message', (m: { type: string; tid?: number; event?: DomainEvent }) => {
-            if (m.type === 'ready') {
-              thread.tid = m.tid ?? 0;
-              resolve();
-            } else if (m.type === 'event' && m.event) emit(m.event);
-          });
-          worker.on('error', (err) => {
-            reject(err);
-            emit({ kind: 'crashed', vcpu, reason: `vCPU worker failed: ${err.message}`, registers: {} });
-          });
-          thread.exit.then(() => reject(new InternalError(`vCPU ${vcpu} worker exited before it was ready`)));
-        }),
-      );
-      threads.push(thread);
-    }
+    // The runtime exists before the first worker does, so a failure while starting them (not only
+    // while waiting for them) ends the workers already started and releases the platform.
     const made = new WorkerDomainRuntime(config, platform, threads, calls);
     made.#snapshots = snapshots;
     try {
+      for (let vcpu = 0; vcpu < config.vcpus; vcpu++) {
+        const data: VcpuWorkerData = {
+          vcpu,
+          program: options.program,
+          rounds: options.rounds,
+          arg: options.arg,
+          mailbox: calls.mailbox,
+          statsRegion: config.statsRegion,
+          statsRevision: options.statsRevision,
+          control: buffer,
+          snapshot: snapshots,
+          ...restoreData(options.restore?.[vcpu]),
+          ...platform.workerData(vcpu),
+        };
+        const worker = startTsWorker(
+          WORKER_SCRIPT,
+          data as unknown as Record<string, unknown>,
+          `${config.name}/vcpu${vcpu}`,
+        );
+        const thread: VcpuThread = {
+          worker,
+          control: new VcpuControl(buffer, vcpu),
+          tid: 0,
+          exited: false,
+          exit: new Promise((resolve) => worker.once('exit', () => resolve())),
+        };
+        thread.exit.then(() => {
+          thread.exited = true;
+        });
+        ready.push(
+          new Promise<void>((resolve, reject) => {
+            worker.on('message', (m: { type: string; tid?: number; event?: DomainEvent }) => {
+              if (m.type === 'ready') {
+                thread.tid = m.tid ?? 0;
+                resolve();
+              } else if (m.type === 'event' && m.event) emit(m.event);
+            });
+            worker.on('error', (err) => {
+              reject(err);
+              emit({ kind: 'crashed', vcpu, reason: `vCPU worker failed: ${err.message}`, registers: {} });
+            });
+            thread.exit.then(() => reject(new InternalError(`vCPU ${vcpu} worker exited before it was ready`)));
+          }),
+        );
+        threads.push(thread);
+      }
       await Promise.all(ready);
     } catch (err) {
+      // Workers started before a synchronous failure end without being ready: their outcome is
+      // moot now (err is what went wrong), but must not surface as unhandled rejections.
+      void Promise.allSettled(ready);
       await made.destroy();
       throw err;
     }
