@@ -90,12 +90,15 @@ export class KvmBackend implements Backend {
     return this.#domains.size;
   }
 
-  /** Destroys every domain still alive, then closes /dev/kvm. */
+  /** Destroys every domain still alive, then closes /dev/kvm (also when a domain's teardown failed). */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#domains.destroyAll();
-    this.#kvm.close();
+    try {
+      await this.#domains.destroyAll();
+    } finally {
+      this.#kvm.close();
+    }
   }
 }
 
