@@ -2,6 +2,7 @@
 import type { DeviceState, SimCpuState } from '../formats/stream/image.ts';
 import type { RunArea } from '../kvm/vcpu.ts';
 import type { GuestProgram } from './guests.ts';
+import type { StatsArea } from './stats-mapping.ts';
 
 export interface VcpuWorkerData {
   vcpu: number;
@@ -10,6 +11,8 @@ export interface VcpuWorkerData {
   rounds: number;
   /** /dev/shm name of the domain's stats table, created by the host. */
   statsRegion: string;
+  /** Where the host thread mapped that table: the worker borrows the mapping (stats-mapping.ts). */
+  statsArea: StatsArea;
   /** Stats-table revision the host created the table from. */
   statsRevision: number;
   /** The domain's control block (control.ts). */

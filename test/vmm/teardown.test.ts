@@ -5,6 +5,7 @@
  * first failure (and keeps answering with the same promise).
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { InternalError } from '../../src/errors.ts';
 import type { GuestProgram } from '../../src/vmm/guests.ts';
@@ -53,10 +54,19 @@ async function destroyWith(program: GuestProgram, inject: Injected, calls?: Test
     assert.equal(platform.releases, 1, 'release() ran exactly once');
     assert.ok(await eventually(() => threadCount() <= threadsBefore), 'every worker thread ended');
     assert.deepEqual(calls?.internalErrors ?? [], []);
+    domain.region.close();
+    assert.deepEqual(mappingsOf(domain.config.statsRegion), [], 'no mapping of the stats table is left');
     return outcome.failure;
   } finally {
     domain.region.close();
   }
+}
+
+/** This process's mappings of the /dev/shm file `name`. */
+function mappingsOf(name: string): string[] {
+  return readFileSync('/proc/self/maps', 'utf8')
+    .split('\n')
+    .filter((line) => line.includes(`/dev/shm/${name}`));
 }
 
 test('the stop command fails (a kick throws): the workers are terminated, release runs, destroy rejects with it', async () => {
