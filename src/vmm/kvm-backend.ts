@@ -1,8 +1,10 @@
 /**
  * The KVM backend: each domain is a KVM VM with guest RAM at guest physical 0, the workload's
  * image at GUEST_LOAD_ADDRESS and its vCPUs in 32-bit protected mode, each run by its own worker
- * thread. The host thread owns every fd (VM, vCPUs, stats fds — kept open for tools) and its own
- * view of each kvm_run, which it uses to kick vCPUs (immediate_exit + a real-time signal).
+ * thread. The host thread owns every fd (VM, vCPUs, stats fds — kept open for tools) and the one
+ * mapping of each kvm_run, which it uses to kick vCPUs (immediate_exit + a real-time signal) and
+ * which the worker borrows; so the VM goes with release(), whether its workers ended on their own
+ * or had to be terminated.
  */
 
 import { ClosedError } from '../errors.ts';
