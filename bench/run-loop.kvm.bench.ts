@@ -77,7 +77,7 @@ try {
   vm.addMemory(0n, 2 << 20).write(BigInt(GUEST_LOAD_ADDRESS), image.bytes);
   const vcpu = vm.createVcpu(0);
   enterProtectedMode(vcpu, GUEST_LOAD_ADDRESS, entryRegisters(0, 0));
-  const core = new KvmCore(0, vcpu.fd, kvm.vcpuMmapSize);
+  const core = new KvmCore(0, vcpu.fd, vcpu.runArea);
   const stats = new VcpuStats(StatsTableWriter.create(region, abi, { nrVcpus: 1 }), 0);
   const devices = new PortDevices();
   const io = core.io;

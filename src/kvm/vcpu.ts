@@ -3,11 +3,28 @@
  */
 
 import { ClosedError } from '../errors.ts';
-import { close, ioctl, ioctlBuf, MAP_SHARED, type Mapping, mmap, munmap, PROT_READ, PROT_WRITE } from '../os/libc.ts';
+import {
+  close,
+  ioctl,
+  ioctlBuf,
+  MAP_SHARED,
+  type Mapping,
+  mmap,
+  munmap,
+  PROT_READ,
+  PROT_WRITE,
+  viewOf,
+} from '../os/libc.ts';
 import { SyscallError } from '../os/syscall-error.ts';
 import { releaseAll } from './cleanup.ts';
 import { KVM_GET_REGS, KVM_GET_SREGS, KVM_GET_STATS_FD, KVM_RUN, KVM_SET_REGS, KVM_SET_SREGS } from './constants.ts';
 import { decodeRegs, encodeRegs, KVM_REGS_SIZE, KVM_SREGS_SIZE, type Regs } from './regs.ts';
+
+/** Where a vCPU's kvm_run area is mapped in this process (plain data: it crosses to worker threads). */
+export interface RunArea {
+  address: bigint;
+  length: number;
+}
 
 export class Vcpu {
   private runMapping: Mapping | undefined;
@@ -18,7 +35,8 @@ export class Vcpu {
     readonly id: number,
     readonly fd: number,
     runMapping: Mapping,
-    private readonly ownsFd = true,
+    /** Owns the fd and the kvm_run mapping (adopt), or only looks through another handle's (borrow). */
+    private readonly owner = true,
   ) {
     this.runMapping = runMapping;
   }
@@ -34,12 +52,22 @@ export class Vcpu {
   }
 
   /**
-   * A second handle on a vCPU whose fd another handle owns (typically: the VMM thread running a
-   * vCPU created by the host thread; fds are process-wide). It maps its own view of kvm_run;
-   * close() unmaps that view and closes a stats fd it opened, never the vCPU fd.
+   * A second handle on a vCPU another handle owns (typically: the VMM thread running a vCPU the
+   * host thread created; fds and mappings are process-wide), working through the owner's fd and
+   * kvm_run mapping (`run`: the owner's runArea). It holds no mapping of its own on purpose: a
+   * thread ended without running its cleanup (Worker.terminate skips finally blocks) would leave
+   * such a mapping behind, and a mapped kvm_run keeps the vCPU, and with it the whole VM, alive in
+   * the kernel until the process exits. close() closes only a stats fd this handle opened; the
+   * owner must outlive the borrower (the VMM releases the VM after its workers have exited).
    */
-  static borrow(id: number, fd: number, runSize: number): Vcpu {
-    return new Vcpu(id, fd, mmap(runSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), false);
+  static borrow(id: number, fd: number, run: RunArea): Vcpu {
+    return new Vcpu(id, fd, { ...run, bytes: viewOf(run.address, run.length) }, false);
+  }
+
+  /** Where the kvm_run area is mapped, for a borrower on another thread (valid until close()). */
+  get runArea(): RunArea {
+    if (!this.runMapping) throw new ClosedError(`vcpu ${this.id}`);
+    return { address: this.runMapping.address, length: this.runMapping.length };
   }
 
   /** The kvm_run area shared with the kernel (valid until close()). */
@@ -91,7 +119,7 @@ export class Vcpu {
     return this.statsFdValue;
   }
 
-  /** Releases the stats fd, the kvm_run mapping and (when owned) the vCPU fd. Idempotent. */
+  /** Releases the stats fd and, when owned, the kvm_run mapping and the vCPU fd. Idempotent. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -101,8 +129,8 @@ export class Vcpu {
     this.runMapping = undefined;
     releaseAll([
       () => statsFd !== undefined && close(statsFd),
-      () => runMapping && munmap(runMapping),
-      () => this.ownsFd && close(this.fd),
+      () => this.owner && runMapping && munmap(runMapping),
+      () => this.owner && close(this.fd),
     ]);
   }
 }

@@ -108,6 +108,14 @@ export function mmap(length: number, prot: number, flags: number, fd: number, of
   return { address, length, bytes: new Uint8Array(koffi.view(ptr, length)) };
 }
 
+/**
+ * A view of `length` bytes at `address`, inside a mapping someone else made and will unmap (for
+ * instance another thread's). Valid only while that mapping lives; nothing here unmaps it.
+ */
+export function viewOf(address: bigint, length: number): Uint8Array {
+  return new Uint8Array(koffi.view(address, length));
+}
+
 export function munmap(mapping: Mapping): void {
   if (libc().munmap(mapping.address, mapping.length) < 0) fail('munmap');
 }

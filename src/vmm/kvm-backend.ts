@@ -1,8 +1,10 @@
 /**
  * The KVM backend: each domain is a KVM VM with guest RAM at guest physical 0, the workload's
  * image at GUEST_LOAD_ADDRESS and its vCPUs in 32-bit protected mode, each run by its own worker
- * thread. The host thread owns every fd (VM, vCPUs, stats fds — kept open for tools) and its own
- * view of each kvm_run, which it uses to kick vCPUs (immediate_exit + a real-time signal).
+ * thread. The host thread owns every fd (VM, vCPUs, stats fds — kept open for tools) and the one
+ * mapping of each kvm_run, which it uses to kick vCPUs (immediate_exit + a real-time signal) and
+ * which the worker borrows; so the VM goes with release(), whether its workers ended on their own
+ * or had to be terminated.
  */
 
 import { ClosedError } from '../errors.ts';
@@ -13,14 +15,14 @@ import { enterProtectedMode } from '../kvm/protected-mode.ts';
 import { DEFAULT_KVM_PATH, KvmSystem } from '../kvm/system.ts';
 import type { Vm } from '../kvm/vm.ts';
 import type { Backend, DomainRuntime } from './backend.ts';
-import { checkDomainConfig, type VmmDomainConfig } from './domain-options.ts';
+import { type CheckedDomainConfig, checkDomainConfig, type VmmDomainConfig } from './domain-options.ts';
 import { entryRegisters, GUEST_LOAD_ADDRESS } from './guest-abi.ts';
 import type { CallSink } from './guest-calls.ts';
 import { kvmGuestMemory } from './guest-memory.ts';
 import { buildWorkloadGuest, type GuestProgram } from './guests.ts';
 import { LiveRuntimes } from './live-runtimes.ts';
 import { checkRestore, loadKvmVcpu, writePages } from './restore.ts';
-import { WorkerDomainRuntime } from './worker-runtime.ts';
+import { type VcpuPlatform, WorkerDomainRuntime } from './worker-runtime.ts';
 
 export interface KvmBackendOptions {
   kvmPath?: string;
@@ -50,27 +52,16 @@ export class KvmBackend implements Backend {
 
   async createDomain(config: VmmDomainConfig): Promise<DomainRuntime> {
     if (this.#closed) throw new ClosedError('KVM backend');
-    const { program, rounds, arg, batchBudget } = checkDomainConfig(config);
+    const checked = checkDomainConfig(config);
+    const { program, rounds, arg, batchBudget } = checked;
     let image = this.#images.get(program);
     if (!image) {
       image = buildWorkloadGuest(program);
       this.#images.set(program, image);
     }
-    const vm = this.#kvm.createVm();
+    const platform = kvmDomainPlatform(this.#kvm, config, checked, image);
     let runtime: WorkerDomainRuntime;
     try {
-      const ram = vm.addMemory(0n, config.memoryMiB * 1024 * 1024);
-      if (config.restore) {
-        checkRestore(config.restore, 'kvm', config.vcpus);
-        writePages(kvmGuestMemory(ram), config.restore);
-      } else ram.write(BigInt(GUEST_LOAD_ADDRESS), image.bytes);
-      for (let i = 0; i < config.vcpus; i++) {
-        const vcpu = vm.createVcpu(i);
-        if (config.restore) loadKvmVcpu(vcpu, config.restore.vcpus[i]!);
-        else enterProtectedMode(vcpu, GUEST_LOAD_ADDRESS, entryRegisters(i, rounds, arg, config.memoryMiB * 1024));
-        void vcpu.statsFd; // opened now, kept open for tools until destroy
-      }
-      void vm.statsFd;
       runtime = await WorkerDomainRuntime.create(
         config,
         {
@@ -81,10 +72,10 @@ export class KvmBackend implements Backend {
           ...(config.restore ? { restore: config.restore.vcpus } : {}),
           ...callOptions(config.calls ?? this.#calls, batchBudget),
         },
-        kvmPlatform(vm, this.#kvm.vcpuMmapSize),
+        platform,
       );
     } catch (err) {
-      vm.close();
+      platform.release();
       throw err;
     }
     this.#domains.add(runtime);
@@ -101,12 +92,15 @@ export class KvmBackend implements Backend {
     return this.#domains.size;
   }
 
-  /** Destroys every domain still alive, then closes /dev/kvm. */
+  /** Destroys every domain still alive, then closes /dev/kvm (also when a domain's teardown failed). */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#domains.destroyAll();
-    this.#kvm.close();
+    try {
+      await this.#domains.destroyAll();
+    } finally {
+      this.#kvm.close();
+    }
   }
 }
 
@@ -115,13 +109,47 @@ export function callOptions(calls: CallSink | undefined, batchBudget: number | u
   return { ...(calls ? { calls } : {}), ...(batchBudget === undefined ? {} : { batchBudget }) };
 }
 
-function kvmPlatform(vm: Vm, runSize: number) {
+/**
+ * Domain `config`'s VM — guest RAM holding the program's image (or the restored pages), its vCPUs
+ * in protected mode (or their restored registers), stats fds open for tools — and the platform a
+ * runtime drives it through; release() closes the VM (idempotent). Tests wrap it to inject failures.
+ */
+export function kvmDomainPlatform(
+  kvm: KvmSystem,
+  config: VmmDomainConfig,
+  { rounds, arg }: CheckedDomainConfig,
+  image: GuestImage,
+): VcpuPlatform {
+  const vm = kvm.createVm();
+  try {
+    const ram = vm.addMemory(0n, config.memoryMiB * 1024 * 1024);
+    if (config.restore) {
+      checkRestore(config.restore, 'kvm', config.vcpus);
+      writePages(kvmGuestMemory(ram), config.restore);
+    } else ram.write(BigInt(GUEST_LOAD_ADDRESS), image.bytes);
+    for (let i = 0; i < config.vcpus; i++) {
+      const vcpu = vm.createVcpu(i);
+      if (config.restore) loadKvmVcpu(vcpu, config.restore.vcpus[i]!);
+      else enterProtectedMode(vcpu, GUEST_LOAD_ADDRESS, entryRegisters(i, rounds, arg, config.memoryMiB * 1024));
+      void vcpu.statsFd; // opened now, kept open for tools until destroy
+    }
+    void vm.statsFd;
+  } catch (err) {
+    vm.close();
+    throw err;
+  }
+  return vmPlatform(vm);
+}
+
+function vmPlatform(vm: Vm): VcpuPlatform {
   let released = false;
   return {
     kind: 'kvm' as const,
     workerData(i: number) {
       const vcpu = vm.vcpus[i]!;
-      return { kvm: { vcpuFd: vcpu.fd, runSize, statsFd: vcpu.statsFd } };
+      // The worker borrows the host's fd and kvm_run mapping (Vcpu.borrow): the host thread owns
+      // everything of the VM, so releasing it needs nothing from a worker that was terminated.
+      return { kvm: { vcpuFd: vcpu.fd, run: vcpu.runArea, statsFd: vcpu.statsFd } };
     },
     memory() {
       return kvmGuestMemory(vm.memory[0]!);

@@ -1,6 +1,7 @@
 /**
- * A CpuCore over a real KVM vCPU, used in the vCPU's worker thread: the vCPU fd belongs to the
- * host thread's Vm; this thread maps its own view of kvm_run (Vcpu.borrow).
+ * A CpuCore over a real KVM vCPU, used in the vCPU's worker thread: the vCPU fd and its kvm_run
+ * mapping belong to the host thread's Vm; this thread borrows both (Vcpu.borrow), so a worker
+ * ended by terminate() leaves nothing of the VM behind.
  */
 
 import type { CpuState } from '../formats/stream/image.ts';
@@ -17,7 +18,7 @@ import {
 } from '../kvm/constants.ts';
 import { KvmError } from '../kvm/errors.ts';
 import { describeRegisters, encodeRegs, isInitState, KVM_REGS_SIZE } from '../kvm/regs.ts';
-import { Vcpu } from '../kvm/vcpu.ts';
+import { type RunArea, Vcpu } from '../kvm/vcpu.ts';
 import { ioctlBuf } from '../os/libc.ts';
 import { type CpuCore, EXIT, type ExitKind, type IoExit } from './cpu-core.ts';
 
@@ -44,8 +45,8 @@ export class KvmCore implements CpuCore {
   /** An I/O or MMIO exit was taken and KVM has not completed it yet (it does on the next KVM_RUN). */
   #unsettled = false;
 
-  constructor(id: number, fd: number, runSize: number) {
-    this.#vcpu = Vcpu.borrow(id, fd, runSize);
+  constructor(id: number, fd: number, run: RunArea) {
+    this.#vcpu = Vcpu.borrow(id, fd, run);
     this.#run = this.#vcpu.run;
     this.#view = new DataView(this.#run.buffer, this.#run.byteOffset, this.#run.byteLength);
   }

@@ -23,7 +23,14 @@ export class LiveRuntimes {
     return this.#runtimes.size;
   }
 
+  /**
+   * Destroys every runtime and waits for all of them, also when some fail (Promise.all would
+   * return at the first failure, with the others' teardown still under way); then throws the
+   * first failure.
+   */
   async destroyAll(): Promise<void> {
-    await Promise.all([...this.#runtimes].map((r) => r.destroy()));
+    const outcomes = await Promise.allSettled([...this.#runtimes].map((r) => r.destroy()));
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 }

@@ -12,11 +12,33 @@ import { sharedGuestMemory } from './guest-memory.ts';
 import { callOptions } from './kvm-backend.ts';
 import { LiveRuntimes } from './live-runtimes.ts';
 import { checkRestore, writePages } from './restore.ts';
-import { WorkerDomainRuntime } from './worker-runtime.ts';
+import { type VcpuPlatform, WorkerDomainRuntime } from './worker-runtime.ts';
 
 export interface SimBackendOptions {
   /** The dispatcher serving hypercalls of every domain (a domain's `calls` overrides it). */
   calls?: CallSink;
+}
+
+/**
+ * Domain `config`'s simulated machine: guest memory (restored pages written) and the platform a
+ * runtime drives it through. Tests wrap it to inject failures.
+ */
+export function simDomainPlatform(config: VmmDomainConfig): VcpuPlatform {
+  // Guest memory as in the KVM backend: zero pages the kernel only backs once touched.
+  const memory = new SharedArrayBuffer(config.memoryMiB * 1024 * 1024);
+  if (config.restore) {
+    checkRestore(config.restore, 'sim', config.vcpus);
+    writePages(sharedGuestMemory(memory), config.restore);
+  }
+  return {
+    kind: 'sim',
+    workerData: () => ({ simMemory: memory }),
+    memory: () => sharedGuestMemory(memory),
+    // A simulated vCPU looks at its command word while it computes: nothing to interrupt.
+    kick: () => {},
+    kvmStatsFds: () => ({ vcpus: [] }),
+    release: () => {},
+  };
 }
 
 export class SimBackend implements Backend {
@@ -32,12 +54,6 @@ export class SimBackend implements Backend {
   async createDomain(config: VmmDomainConfig): Promise<DomainRuntime> {
     if (this.#closed) throw new ClosedError('simulated backend');
     const { program, rounds, arg, batchBudget } = checkDomainConfig(config);
-    // Guest memory as in the KVM backend: zero pages the kernel only backs once touched.
-    const memory = new SharedArrayBuffer(config.memoryMiB * 1024 * 1024);
-    if (config.restore) {
-      checkRestore(config.restore, 'sim', config.vcpus);
-      writePages(sharedGuestMemory(memory), config.restore);
-    }
     const runtime = await WorkerDomainRuntime.create(
       config,
       {
@@ -48,15 +64,7 @@ export class SimBackend implements Backend {
         ...(config.restore ? { restore: config.restore.vcpus } : {}),
         ...callOptions(config.calls ?? this.#calls, batchBudget),
       },
-      {
-        kind: 'sim',
-        workerData: () => ({ simMemory: memory }),
-        memory: () => sharedGuestMemory(memory),
-        // A simulated vCPU looks at its command word while it computes: nothing to interrupt.
-        kick: () => {},
-        kvmStatsFds: () => ({ vcpus: [] }),
-        release: () => {},
-      },
+      simDomainPlatform(config),
     );
     this.#domains.add(runtime);
     return runtime;

@@ -10,7 +10,6 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { statsTableRevision } from '../formats/stats-table/abi.ts';
 import { StatsTableWriter } from '../formats/stats-table/writer.ts';
 import { currentThreadId, installKickHandler } from '../kvm/kick.ts';
-import { openShmRegion } from '../shm/shm-file.ts';
 import type { DomainEvent } from './backend.ts';
 import { MailboxClient } from './call-mailbox.ts';
 import { CMD, VcpuControl } from './control.ts';
@@ -18,6 +17,7 @@ import type { CpuCore } from './cpu-core.ts';
 import { KvmCore } from './kvm-core.ts';
 import { SimCore } from './sim-core.ts';
 import { SnapshotSlot } from './snapshot-slot.ts';
+import { borrowStatsTable } from './stats-mapping.ts';
 import { runVcpuLoop } from './vcpu-loop.ts';
 import { VcpuStats } from './vcpu-stats.ts';
 import type { VcpuWorkerData } from './worker-data.ts';
@@ -26,14 +26,14 @@ const data = workerData as VcpuWorkerData;
 const control = new VcpuControl(data.control, data.vcpu);
 const post = (message: unknown) => parentPort?.postMessage(message);
 
-const region = openShmRegion(data.statsRegion, { writable: true });
+const region = borrowStatsTable(data.statsRegion, data.statsArea);
 let core: CpuCore | undefined;
 try {
   const writer = StatsTableWriter.attach(region, statsTableRevision(data.statsRevision));
   const tid = currentThreadId();
   if (data.kvm) {
     installKickHandler();
-    core = new KvmCore(data.vcpu, data.kvm.vcpuFd, data.kvm.runSize);
+    core = new KvmCore(data.vcpu, data.kvm.vcpuFd, data.kvm.run);
   } else {
     core = new SimCore(
       data.program,

@@ -1,6 +1,8 @@
 /** What the host thread hands a vCPU worker (structured-clonable). */
 import type { DeviceState, SimCpuState } from '../formats/stream/image.ts';
+import type { RunArea } from '../kvm/vcpu.ts';
 import type { GuestProgram } from './guests.ts';
+import type { StatsArea } from './stats-mapping.ts';
 
 export interface VcpuWorkerData {
   vcpu: number;
@@ -9,6 +11,8 @@ export interface VcpuWorkerData {
   rounds: number;
   /** /dev/shm name of the domain's stats table, created by the host. */
   statsRegion: string;
+  /** Where the host thread mapped that table: the worker borrows the mapping (stats-mapping.ts). */
+  statsArea: StatsArea;
   /** Stats-table revision the host created the table from. */
   statsRevision: number;
   /** The domain's control block (control.ts). */
@@ -26,6 +30,6 @@ export interface VcpuWorkerData {
    * state (a KVM vCPU's registers are set by the host thread before the worker starts).
    */
   restore?: { parked: boolean; devices: DeviceState; sim?: SimCpuState };
-  /** KVM backend only: the vCPU (owned by the host thread's Vm) and its stats fd. */
-  kvm?: { vcpuFd: number; runSize: number; statsFd: number };
+  /** KVM backend only: the vCPU, its kvm_run mapping (both owned by the host thread's Vm) and its stats fd. */
+  kvm?: { vcpuFd: number; run: RunArea; statsFd: number };
 }

@@ -7,12 +7,14 @@
 import type { Worker } from 'node:worker_threads';
 import { InternalError, UsageError } from '../errors.ts';
 import type { VcpuState } from '../formats/stream/image.ts';
+import type { Mapping } from '../os/libc.ts';
 import type { BackendKind, DomainConfig, DomainEvent, DomainRunState, DomainRuntime } from './backend.ts';
 import { CMD, createControlBuffer, STATE, VcpuControl } from './control.ts';
 import { type CallSink, GuestCallService } from './guest-calls.ts';
 import type { GuestMemoryAccess } from './guest-memory.ts';
 import type { GuestProgram } from './guests.ts';
 import { createSnapshotBuffer, SnapshotSlot } from './snapshot-slot.ts';
+import { mapStatsTable, unmapStatsTable } from './stats-mapping.ts';
 import { startTsWorker } from './ts-worker.ts';
 import type { VcpuWorkerData } from './worker-data.ts';
 
@@ -87,6 +89,8 @@ export class WorkerDomainRuntime implements DomainRuntime {
   });
   /** Snapshot slots the paused vCPUs fill (save/restore). */
   #snapshots: SharedArrayBuffer | undefined;
+  /** The stats table, mapped once here for every worker (stats-mapping.ts). */
+  #stats: Mapping | undefined;
 
   private constructor(
     readonly config: DomainConfig,
@@ -120,62 +124,76 @@ export class WorkerDomainRuntime implements DomainRuntime {
       ...(options.calls ? { sink: options.calls } : {}),
       ...(options.batchBudget !== undefined ? { batchBudget: options.batchBudget } : {}),
     });
+    let stats: Mapping;
+    try {
+      stats = mapStatsTable(config.statsRegion);
+    } catch (err) {
+      await calls.close();
+      throw err;
+    }
     const threads: VcpuThread[] = [];
     const early: DomainEvent[] = [];
     let runtime: WorkerDomainRuntime | undefined;
     const emit = (event: DomainEvent) => (runtime ? runtime.#emit(event) : early.push(event));
     const ready: Promise<void>[] = [];
-    for (let vcpu = 0; vcpu < config.vcpus; vcpu++) {
-      const data: VcpuWorkerData = {
-        vcpu,
-        program: options.program,
-        rounds: options.rounds,
-        arg: options.arg,
-        mailbox: calls.mailbox,
-        statsRegion: config.statsRegion,
-        statsRevision: options.statsRevision,
-        control: buffer,
-        snapshot: snapshots,
-        ...restoreData(options.restore?.[vcpu]),
-        ...platform.workerData(vcpu),
-      };
-      const worker = startTsWorker(
-        WORKER_SCRIPT,
-        data as unknown as Record<string, unknown>,
-        `${config.name}/vcpu${vcpu}`,
-      );
-      const thread: VcpuThread = {
-        worker,
-        control: new VcpuControl(buffer, vcpu),
-        tid: 0,
-        exited: false,
-        exit: new Promise((resolve) => worker.once('exit', () => resolve())),
-      };
-      thread.exit.then(() => {
-        thread.exited = true;
-      });
-      ready.push(
-        new Promise<void>((resolve, reject) => {
-          worker.on('message', (m: { type: string; tid?: number; event?: DomainEvent }) => {
-            if (m.type === 'ready') {
-              thread.tid = m.tid ?? 0;
-              resolve();
-            } else if (m.type === 'event' && m.event) emit(m.event);
-          });
-          worker.on('error', (err) => {
-            reject(err);
-            emit({ kind: 'crashed', vcpu, reason: `vCPU worker failed: ${err.message}`, registers: {} });
-          });
-          thread.exit.then(() => reject(new InternalError(`vCPU ${vcpu} worker exited before it was ready`)));
-        }),
-      );
-      threads.push(thread);
-    }
+    // The runtime exists before the first worker does, so a failure while starting them (not only
+    // while waiting for them) ends the workers already started and releases the platform.
     const made = new WorkerDomainRuntime(config, platform, threads, calls);
     made.#snapshots = snapshots;
+    made.#stats = stats;
     try {
+      for (let vcpu = 0; vcpu < config.vcpus; vcpu++) {
+        const data: VcpuWorkerData = {
+          vcpu,
+          program: options.program,
+          rounds: options.rounds,
+          arg: options.arg,
+          mailbox: calls.mailbox,
+          statsRegion: config.statsRegion,
+          statsArea: { address: stats.address, length: stats.length },
+          statsRevision: options.statsRevision,
+          control: buffer,
+          snapshot: snapshots,
+          ...restoreData(options.restore?.[vcpu]),
+          ...platform.workerData(vcpu),
+        };
+        const worker = startTsWorker(
+          WORKER_SCRIPT,
+          data as unknown as Record<string, unknown>,
+          `${config.name}/vcpu${vcpu}`,
+        );
+        const thread: VcpuThread = {
+          worker,
+          control: new VcpuControl(buffer, vcpu),
+          tid: 0,
+          exited: false,
+          exit: new Promise((resolve) => worker.once('exit', () => resolve())),
+        };
+        thread.exit.then(() => {
+          thread.exited = true;
+        });
+        ready.push(
+          new Promise<void>((resolve, reject) => {
+            worker.on('message', (m: { type: string; tid?: number; event?: DomainEvent }) => {
+              if (m.type === 'ready') {
+                thread.tid = m.tid ?? 0;
+                resolve();
+              } else if (m.type === 'event' && m.event) emit(m.event);
+            });
+            worker.on('error', (err) => {
+              reject(err);
+              emit({ kind: 'crashed', vcpu, reason: `vCPU worker failed: ${err.message}`, registers: {} });
+            });
+            thread.exit.then(() => reject(new InternalError(`vCPU ${vcpu} worker exited before it was ready`)));
+          }),
+        );
+        threads.push(thread);
+      }
       await Promise.all(ready);
     } catch (err) {
+      // Workers started before a synchronous failure end without being ready: their outcome is
+      // moot now (err is what went wrong), but must not surface as unhandled rejections.
+      void Promise.allSettled(ready);
       await made.destroy();
       throw err;
     }
@@ -261,9 +279,11 @@ export class WorkerDomainRuntime implements DomainRuntime {
     // never reports STOPPED (stuck while starting, a lost kick) is terminated all the same, so
     // destroy — and with it a host's stop — can never wait forever.
     const timers = this.#threads.map((t) => setTimeout(() => void t.worker.terminate(), EXIT_GRACE_MS));
-    // Every step runs whatever the one before did: the platform (VM descriptors) is released
-    // once the workers are gone, even when the stop command or closing the calls failed; the
-    // first failure is thrown after.
+    // Every step runs whatever the one before did: the stats mapping and the platform (VM
+    // descriptors, kvm_run mappings) are released once the workers are gone, even when the stop
+    // command or closing the calls failed; the first failure is thrown after. The workers hold
+    // none of these (they borrow the host's), so a worker that had to be terminated, and ran no
+    // cleanup of its own, leaves nothing behind.
     let failure: unknown;
     try {
       await this.#command(CMD.STOP, [STATE.STOPPED]);
@@ -276,6 +296,11 @@ export class WorkerDomainRuntime implements DomainRuntime {
     this.#state = 'destroyed';
     try {
       await this.#calls.close();
+    } catch (e) {
+      failure ??= e;
+    }
+    try {
+      if (this.#stats) unmapStatsTable(this.#stats);
     } catch (e) {
       failure ??= e;
     }
