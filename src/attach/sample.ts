@@ -8,6 +8,11 @@ import type { FieldId } from '../formats/stats-table/model.ts';
 import type { HistogramKind } from '../stats/histogram.ts';
 import type { UnitScale } from '../stats/units.ts';
 
+/**
+ * Immutable: an AttachSession hands out the same StatSample object in consecutive samples while
+ * its value (or every bucket) is unchanged, so an idle VM costs no allocation per stat. Observers
+ * compare and keep samples freely but must never mutate one (nor its buckets array).
+ */
 export interface StatSample {
   /** Stable within a VM, e.g. "exits" or "vmm.exit_latency_hist". */
   name: string;
