@@ -28,7 +28,11 @@ import { createSharedRegion } from '../../src/shm/region.ts';
 import { type KvmStatDefinition, KvmStatsWriter } from '../support/kvm-stats-writer.ts';
 
 const ALL_ONES = 0xffff_ffff_ffff_ffffn;
-const u64 = fc.oneof(fc.bigInt({ min: 0n, max: ALL_ONES }), fc.constantFrom(0n, 1n, ALL_ONES), fc.bigInt({ min: 0n, max: 255n }));
+const u64 = fc.oneof(
+  fc.bigInt({ min: 0n, max: ALL_ONES }),
+  fc.constantFrom(0n, 1n, ALL_ONES),
+  fc.bigInt({ min: 0n, max: 255n }),
+);
 
 /** Remembers the last sample seen under each key and checks reuse happens exactly when content is equal. */
 class ReuseCheck {
