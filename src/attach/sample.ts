@@ -10,8 +10,9 @@ import type { UnitScale } from '../stats/units.ts';
 
 /**
  * Immutable: an AttachSession hands out the same StatSample object in consecutive samples while
- * its value (or every bucket) is unchanged, so an idle VM costs no allocation per stat. Observers
- * compare and keep samples freely but must never mutate one (nor its buckets array).
+ * its value (or every bucket) is unchanged, and the same `vm` / `stats` lists and VcpuSample
+ * objects while all their samples are, so an idle VM costs no allocation per stat. Observers
+ * compare and keep samples freely but must never mutate one, its buckets, or those lists.
  */
 export interface StatSample {
   /** Stable within a VM, e.g. "exits" or "vmm.exit_latency_hist". */

@@ -99,6 +99,8 @@ export class AttachSession implements SampleSource {
   /** Per attached stats fd: its samples reused while unchanged (stat-samples.ts). */
   readonly #samplers = new WeakMap<KvmStatsHandle, KvmStatSampler>();
   #tableNames = new Set<string>();
+  /** /dev/shm names seen since the last rescan that are no table of ours (other files, other pids). */
+  #ignoredNames = new Set<string>();
   #samplesSinceScan = Number.POSITIVE_INFINITY;
   #forceRescan = true;
   /** The records changed (a rescan) since the lifecycle tracker last saw them. */
@@ -170,17 +172,20 @@ export class AttachSession implements SampleSource {
     if (this.#forceRescan) return; // the rescan lists the tables anyway
     const known = this.#tableNames;
     const pids = this.#options.pids;
+    const ignored = this.#ignoredNames;
     let seen = 0;
     for (const name of listShmNames()) {
       if (known.has(name)) {
         seen++;
         continue;
       }
+      if (ignored.has(name)) continue;
       const t = parseTableName(name);
       if (t && (!pids || pids.includes(t.pid))) {
         this.#forceRescan = true;
         return;
       }
+      ignored.add(name); // not a table, or another process's: never parsed again until the next rescan
     }
     if (seen !== known.size) this.#forceRescan = true;
   }
@@ -222,6 +227,7 @@ export class AttachSession implements SampleSource {
   #refreshTables(): PlannedTable[] {
     const listed = this.#listTables();
     this.#tableNames = new Set(listed.map((t) => t.name));
+    this.#ignoredNames = new Set();
     for (const [name, table] of this.#tables) {
       if (!this.#tableNames.has(name)) {
         table.close();
@@ -397,8 +403,10 @@ export class AttachSession implements SampleSource {
         const t = r.table.sample();
         if (r.table.takeIdentityChange()) this.#forceRescan = true;
         sources.push('stats-table');
-        vm = t.vm;
-        vcpus = t.vcpus;
+        // The table's lists may be those of the previous sample (immutable): copied before KVM stats join them.
+        const joined = r.vmStats !== undefined || r.vcpuStats.length > 0;
+        vm = joined ? [...t.vm] : t.vm;
+        vcpus = joined ? t.vcpus.map((v) => ({ index: v.index, stats: [...v.stats] })) : t.vcpus;
         if (t.tornCount > 0) notes.push(`${t.tornCount} stats-table groups torn in this sample`);
       }
       if (r.vmStats || r.vcpuStats.length > 0) sources.push('kvm-stats-fd');

@@ -8,8 +8,9 @@
  * are in the snapshot. A sample then checks what can change between snapshots — a vCPU block's
  * magic, a torn group, a counter marked inactive (all ones) — and makes one StatSample per counter
  * with its value or buckets. A counter whose words are those of the previous sample gives the
- * previous sample's StatSample object again (samples are immutable; sample.ts): an idle VM costs
- * a compare of its words, not a BigInt and an object per counter. The per-stat metadata objects
+ * previous sample's StatSample object again, and a block whose samples are all the same gives
+ * its previous list (and VcpuSample) again — samples and their lists are immutable (sample.ts):
+ * an idle VM costs a compare of its words, not a BigInt and an object per counter. The per-stat metadata objects
  * (unit, histogram, field) are shared by every sample and must not be mutated either.
  */
 import { InternalError } from '../errors.ts';
@@ -36,8 +37,6 @@ interface CounterPlan {
   inactiveWhenAllOnes: boolean;
   /** Index in the plan's `last` words of this counter's words as last sampled. */
   lastAt: number;
-  /** The sample made last for this counter (reused while its words stay the same). */
-  last: StatSample | undefined;
 }
 
 interface GroupPlan {
@@ -67,6 +66,11 @@ export class TableSamplePlan {
   readonly #vcpuMagic: number;
   /** Every counter's words as last sampled (see CounterPlan.lastAt). */
   readonly #last: Uint32Array;
+  /** The plan flattened for the hot loop: blocks → groups → counters, as index ranges. */
+  readonly #flat: FlatPlan;
+  #views: { of: Uint8Array; u64: BigUint64Array; u32: Uint32Array; buffer: Buffer } | undefined;
+  /** The VcpuSample objects given last (given again with an unchanged list). */
+  readonly #vcpuSamples: VcpuSample[] = [];
 
   constructor(reader: StatsTableReader) {
     const { model, layout, producer, slots, readSlots } = reader;
@@ -105,7 +109,6 @@ export class TableSamplePlan {
             scalar: c.count === 1 && c.field.kind === 'int',
             inactiveWhenAllOnes: c.field.inactiveWhenAllOnes === true,
             lastAt: 0,
-            last: undefined,
           };
         });
         templates.set(g, t);
@@ -146,69 +149,219 @@ export class TableSamplePlan {
     this.#last = new Uint32Array(lastWords);
     this.#dom = blocks.get('dom')!;
     this.#vcpus = [...blocks.values()].filter((b) => b.index >= 0);
+    this.#flat = flatten([this.#dom, ...this.#vcpus]);
   }
 
   /** The samples of a snapshot taken by the reader this plan was made for. */
   samples(snapshot: TableSnapshot): TableSamples {
     const bytes = snapshot.bytes;
-    if (bytes.byteOffset % 8 !== 0) throw new InternalError('stats-table snapshot not 8-byte aligned');
-    const u64 = new BigUint64Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 3);
-    const u32 = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2);
+    let views = this.#views;
+    if (views?.of !== bytes) {
+      if (bytes.byteOffset % 8 !== 0) throw new InternalError('stats-table snapshot not 8-byte aligned');
+      views = {
+        of: bytes,
+        u64: new BigUint64Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 3),
+        u32: new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2),
+        buffer: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+      };
+      this.#views = views;
+    }
+    const { u64, u32, buffer } = views;
+    const f = this.#flat;
     const torn = snapshot.torn;
-    const vm: StatSample[] = [];
-    appendBlock(vm, this.#dom, u64, u32, torn, this.#last);
+    const vm = sampleBlock(f, 0, buffer, u64, u32, torn, this.#last);
     const vcpus: VcpuSample[] = new Array(this.#vcpus.length);
     for (let i = 0; i < this.#vcpus.length; i++) {
       const b = this.#vcpus[i]!;
-      const stats: StatSample[] = [];
       // A vCPU block whose magic is wrong is invalid: none of its groups is sampled.
-      if (u32[b.magicWord] === this.#vcpuMagic) appendBlock(stats, b, u64, u32, torn, this.#last);
-      vcpus[i] = { index: b.index, stats };
+      const stats =
+        u32[b.magicWord] === this.#vcpuMagic ? sampleBlock(f, i + 1, buffer, u64, u32, torn, this.#last) : [];
+      const before = this.#vcpuSamples[i];
+      vcpus[i] = before?.stats === stats ? before : { index: b.index, stats };
+      this.#vcpuSamples[i] = vcpus[i]!;
     }
     return { vm, vcpus };
   }
 }
 
-function appendBlock(
-  out: StatSample[],
-  block: BlockPlan,
+/** Per block its groups, per group its counters, as ranges into flat arrays (monomorphic loads only). */
+interface FlatPlan {
+  blockGroups: Int32Array; // [first, end) per block: 2 entries per block
+  blockCounters: Int32Array; // counters per block (the most a block can give)
+  groupReadSlot: Int32Array;
+  groupCounters: Int32Array; // [first, end) per group
+  /** Per counter: first u32 word in the snapshot, u32 words, first word in `last`, flags. */
+  word: Int32Array;
+  words: Int32Array;
+  lastAt: Int32Array;
+  flags: Uint8Array;
+  counters: CounterPlan[];
+  /** Per counter: the sample made last (reused while its words stay the same). */
+  made: (StatSample | undefined)[];
+  /** Per block: the list it gave last (given again while every sample in it is the same). */
+  blockOut: (StatSample[] | undefined)[];
+  /** Per block: the byte range of its counters in the snapshot ([start, end), 2 entries per block). */
+  blockBytes: Int32Array;
+  /** Per block: those bytes when blockOut was made from a snapshot with no torn group; else undefined. */
+  blockCopy: (Buffer | undefined)[];
+}
+
+const SCALAR = 1;
+const INACTIVE_WHEN_ALL_ONES = 2;
+
+function flatten(blocks: BlockPlan[]): FlatPlan {
+  const groups = blocks.flatMap((b) => b.groups);
+  const counters = groups.flatMap((g) => g.counters);
+  const f: FlatPlan = {
+    blockGroups: new Int32Array(2 * blocks.length),
+    blockCounters: new Int32Array(blocks.length),
+    groupReadSlot: new Int32Array(groups.length),
+    groupCounters: new Int32Array(2 * groups.length),
+    word: new Int32Array(counters.length),
+    words: new Int32Array(counters.length),
+    lastAt: new Int32Array(counters.length),
+    flags: new Uint8Array(counters.length),
+    counters,
+    made: new Array(counters.length).fill(undefined),
+    blockOut: new Array(blocks.length).fill(undefined),
+    blockBytes: new Int32Array(2 * blocks.length),
+    blockCopy: new Array(blocks.length).fill(undefined),
+  };
+  let g = 0;
+  let c = 0;
+  blocks.forEach((b, bi) => {
+    f.blockGroups[2 * bi] = g;
+    const firstCounter = c;
+    for (const group of b.groups) {
+      f.groupReadSlot[g] = group.readSlot;
+      f.groupCounters[2 * g] = c;
+      for (const counter of group.counters) {
+        f.word[c] = 2 * counter.word;
+        f.words[c] = 2 * counter.count;
+        f.lastAt[c] = counter.lastAt;
+        f.flags[c] = (counter.scalar ? SCALAR : 0) | (counter.inactiveWhenAllOnes ? INACTIVE_WHEN_ALL_ONES : 0);
+        c++;
+      }
+      f.groupCounters[2 * g + 1] = c;
+      g++;
+    }
+    f.blockGroups[2 * bi + 1] = g;
+    f.blockCounters[bi] = c - firstCounter;
+    let start = Number.POSITIVE_INFINITY;
+    let end = 0;
+    for (let k = firstCounter; k < c; k++) {
+      start = Math.min(start, 4 * f.word[k]!);
+      end = Math.max(end, 4 * (f.word[k]! + f.words[k]!));
+    }
+    f.blockBytes[2 * bi] = c > firstCounter ? start : 0;
+    f.blockBytes[2 * bi + 1] = end;
+  });
+  return f;
+}
+
+function sampleBlock(
+  f: FlatPlan,
+  block: number,
+  buffer: Buffer,
   u64: BigUint64Array,
   u32: Uint32Array,
   torn: Uint8Array,
   last: Uint32Array,
-): void {
-  for (const g of block.groups) {
-    if (torn[g.readSlot] === 1) continue;
-    for (const c of g.counters) {
-      const w = c.word;
-      const words = 2 * c.count;
+): StatSample[] {
+  const gStart = f.blockGroups[2 * block]!;
+  const gEnd = f.blockGroups[2 * block + 1]!;
+  let anyTorn = false;
+  for (let g = gStart; g < gEnd; g++) if (torn[f.groupReadSlot[g]!] === 1) anyTorn = true;
+  // The common case of an idle VM: the block's bytes are those its last list was made from
+  // (one memcmp), so is the list.
+  const start = f.blockBytes[2 * block]!;
+  const end = f.blockBytes[2 * block + 1]!;
+  const copy = f.blockCopy[block];
+  if (!anyTorn && copy !== undefined && buffer.compare(copy, 0, end - start, start, end) === 0) {
+    return f.blockOut[block]!;
+  }
+  const out = sampleCounters(f, block, gStart, gEnd, u64, u32, torn, last);
+  if (anyTorn) f.blockCopy[block] = undefined;
+  else {
+    const keep = copy ?? Buffer.alloc(end - start);
+    buffer.copy(keep, 0, start, end);
+    f.blockCopy[block] = keep;
+  }
+  return out;
+}
+
+function sampleCounters(
+  f: FlatPlan,
+  block: number,
+  gStart: number,
+  gEnd: number,
+  u64: BigUint64Array,
+  u32: Uint32Array,
+  torn: Uint8Array,
+  last: Uint32Array,
+): StatSample[] {
+  // While every sample is the one at the same place in the block's previous list, nothing is
+  // allocated: an unchanged block gives its previous (immutable) list again.
+  const previous = f.blockOut[block];
+  let out: StatSample[] | undefined;
+  let n = 0;
+  for (let g = gStart; g < gEnd; g++) {
+    if (torn[f.groupReadSlot[g]!] === 1) continue;
+    const cEnd = f.groupCounters[2 * g + 1]!;
+    for (let c = f.groupCounters[2 * g]!; c < cEnd; c++) {
+      const at = f.word[c]!;
+      const words = f.words[c]!;
+      const lastAt = f.lastAt[c]!;
+      let s = f.made[c];
       // Unchanged since the last sample: the same (immutable) sample, no BigInt made.
-      if (c.last !== undefined && sameWords(u32, 2 * w, last, c.lastAt, words)) {
-        out.push(c.last);
-        continue;
+      if (s !== undefined) {
+        for (let k = 0; k < words; k++) {
+          if (u32[at + k] !== last[lastAt + k]) {
+            s = undefined;
+            break;
+          }
+        }
       }
-      if (c.inactiveWhenAllOnes && allOnes(u32, w, c.count)) continue;
-      const s: StatSample = { name: c.name, kind: c.kind, unit: c.unit, origin: 'vmm', field: c.field };
-      if (c.histogram) s.histogram = c.histogram;
-      if (c.scalar) s.value = u64[w]!;
-      else {
-        const buckets: bigint[] = new Array(c.count);
-        for (let i = 0; i < c.count; i++) buckets[i] = u64[w + i]!;
-        s.buckets = buckets;
+      if (s === undefined) {
+        const flags = f.flags[c]!;
+        if ((flags & INACTIVE_WHEN_ALL_ONES) !== 0 && allOnes(u32, at, words)) continue;
+        s = makeSample(f.counters[c]!, (flags & SCALAR) !== 0, u64, at >>> 1);
+        for (let k = 0; k < words; k++) last[lastAt + k] = u32[at + k]!;
+        f.made[c] = s;
       }
-      last.set(u32.subarray(2 * w, 2 * w + words), c.lastAt);
-      c.last = s;
-      out.push(s);
+      if (out === undefined) {
+        if (previous !== undefined && previous[n] === s) {
+          n++;
+          continue;
+        }
+        out = new Array(f.blockCounters[block]!);
+        for (let i = 0; i < n; i++) out[i] = previous![i]!;
+      }
+      out[n++] = s;
     }
   }
+  if (out === undefined) {
+    if (previous !== undefined && previous.length === n) return previous;
+    out = previous === undefined ? [] : previous.slice(0, n);
+  } else if (n < out.length) out.length = n;
+  f.blockOut[block] = out;
+  return out;
 }
 
-function sameWords(a: Uint32Array, at: number, b: Uint32Array, bt: number, n: number): boolean {
-  for (let i = 0; i < n; i++) if (a[at + i] !== b[bt + i]) return false;
-  return true;
+function makeSample(c: CounterPlan, scalar: boolean, u64: BigUint64Array, w: number): StatSample {
+  const s: StatSample = { name: c.name, kind: c.kind, unit: c.unit, origin: 'vmm', field: c.field };
+  if (c.histogram) s.histogram = c.histogram;
+  if (scalar) s.value = u64[w]!;
+  else {
+    const buckets: bigint[] = new Array(c.count);
+    for (let i = 0; i < c.count; i++) buckets[i] = u64[w + i]!;
+    s.buckets = buckets;
+  }
+  return s;
 }
 
-function allOnes(u32: Uint32Array, word: number, count: number): boolean {
-  for (let i = 2 * word; i < 2 * (word + count); i++) if (u32[i] !== ALL_ONES_32) return false;
+/** u32 words [at, at + n) all ones. */
+function allOnes(u32: Uint32Array, at: number, n: number): boolean {
+  for (let i = at; i < at + n; i++) if (u32[i] !== ALL_ONES_32) return false;
   return true;
 }
