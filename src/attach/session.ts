@@ -209,22 +209,28 @@ export class AttachSession implements SampleSource {
       excludePid: this.#options.includeOwnProcess ? null : process.pid,
       ignoreFds: new Map([[process.pid, own]]),
     });
-    const tables = this.#refreshTables();
+    // One read of /proc/PID/stat per process per rescan, not one per table (a host has many).
+    const known = new Map<number, bigint | undefined>();
+    const startTimes = (pid: number): bigint | undefined => {
+      if (!known.has(pid)) known.set(pid, processStartTime(pid));
+      return known.get(pid);
+    };
+    const tables = this.#refreshTables(startTimes);
     const plan: Plan = planVms({
       processes: found.processes,
       skipped: found.skipped,
       tables,
-      alive: (pid, start) => processStartTime(pid) === start,
+      alive: (pid, start) => startTimes(pid) === start,
     });
     this.status.skipped = found.skipped;
     this.status.staleTables = plan.staleTables;
     this.#reconcile(plan.vms);
     const current = new Set([...this.#records.values()].map((r) => `${r.plan.pid}:${r.plan.startTime}`));
-    this.#keys.prune(current, (pid, start) => processStartTime(pid) === start);
+    this.#keys.prune(current, (pid, start) => startTimes(pid) === start);
   }
 
   /** Opens tables that appeared, closes those that went; returns the open ones with their identity. */
-  #refreshTables(): PlannedTable[] {
+  #refreshTables(startTimes: (pid: number) => bigint | undefined): PlannedTable[] {
     const listed = this.#listTables();
     this.#tableNames = new Set(listed.map((t) => t.name));
     this.#ignoredNames = new Set();
@@ -239,7 +245,7 @@ export class AttachSession implements SampleSource {
     for (const t of listed) {
       let table = this.#tables.get(t.name);
       if (!table) {
-        if (processStartTime(t.pid) !== t.startTime) continue; // stale: its host is gone; planVms reports it
+        if (startTimes(t.pid) !== t.startTime) continue; // stale: its host is gone; planVms reports it
         try {
           table = HvkitTable.open(t, this.#options.tableAbi ?? shippedStatsTableAbi());
         } catch (err) {

@@ -56,6 +56,8 @@ interface BlockPlan {
 export interface TableSamples {
   vm: StatSample[];
   vcpus: VcpuSample[];
+  /** Groups torn in this snapshot (left out). */
+  tornCount: number;
 }
 
 const ALL_ONES_32 = 0xffff_ffff;
@@ -180,7 +182,7 @@ export class TableSamplePlan {
       vcpus[i] = before?.stats === stats ? before : { index: b.index, stats };
       this.#vcpuSamples[i] = vcpus[i]!;
     }
-    return { vm, vcpus };
+    return { vm, vcpus, tornCount: snapshot.tornCount };
   }
 }
 

@@ -169,12 +169,12 @@ export class HvkitTable {
    * (every vCPU block listed, an invalid one with no stats), without decoding the table. The
    * identity is re-decoded only when its words' bytes changed.
    */
-  sample(): TableSamples & { tornCount: number } {
+  sample(): TableSamples {
     this.#copy?.refresh();
     const snapshot = this.#reader.snapshot(this.#snapshot);
     if (this.#identityBytesChanged(snapshot.bytes)) this.#noteIdentity(this.#reader.decode(snapshot));
     this.#samplePlan ??= new TableSamplePlan(this.#reader);
-    return { ...this.#samplePlan.samples(snapshot), tornCount: snapshot.tornCount };
+    return this.#samplePlan.samples(snapshot);
   }
 
   #noteIdentity(table: DecodedTable): void {
