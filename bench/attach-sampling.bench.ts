@@ -12,7 +12,10 @@
  *             samples of an idle VM: every StatSample is the previous one, reused);
  *  busy       every counter of every table changed since the last sample (host.step() before each
  *             sample; the step's own time, measured alone, is subtracted): one BigInt per counter
- *             and bucket and one StatSample per counter, the floor of HostSample's shape.
+ *             and bucket and one StatSample per counter;
+ *  floor      the allocation floor of HostSample's shape for a busy VM: the same number of lists,
+ *             objects and BigInts made from the snapshot with no checks at all, each round's kept
+ *             until the next (as the session keeps its last samples and top its previous one).
  *
  * Also printed: the heap one HostSample holds (after a forced GC, with and without it), and the
  * ratio of the per-sample time between sizes (linear growth: ×100 VMs should cost ~×100).
@@ -36,11 +39,13 @@ const gc = runInNewContext('gc') as () => void;
 interface Row {
   vms: number;
   stats: number;
+  values: number;
   bytes: number;
   memcpy: number;
   snapshot: number;
   idle: number;
   busy: number;
+  floor: number;
   idleHeap: number;
   busyHeap: number;
 }
@@ -48,16 +53,50 @@ interface Row {
 const avg = (b: { runs: { stats?: { avg: number } }[] } | undefined) => b?.runs[0]?.stats?.avg ?? Number.NaN;
 const us = (ns: number) => (ns >= 1e6 ? `${(ns / 1e6).toFixed(2)} ms` : `${(ns / 1e3).toFixed(2)} µs`);
 
-/** Heap held by one sample: used heap after a GC with the sample alive, minus after a GC without. */
-function heldBytes(take: () => HostSample): number {
+/**
+ * Heap held per sample: used heap after a GC with `count` consecutive samples kept alive, minus
+ * before, divided by `count` (consecutive idle samples share every unchanged StatSample, so this
+ * is the cost of one more sample in a history of them).
+ */
+function heldBytes(count: number, take: () => HostSample): number {
   gc();
   const before = process.memoryUsage().heapUsed;
-  let kept: HostSample | undefined = take();
+  let kept: HostSample[] | undefined = [];
+  for (let i = 0; i < count; i++) kept.push(take());
   gc();
   const after = process.memoryUsage().heapUsed;
   do_not_optimize(kept);
   kept = undefined;
-  return after - before;
+  return (after - before) / count;
+}
+
+/**
+ * The floor of HostSample's shape when every counter changed: per VM one fresh list per block,
+ * one object per stat and one BigInt per value or bucket read from the snapshot — no checks, no
+ * lookups. What a busy sample cannot go below in JavaScript.
+ */
+function shapeFloor(snapshot: Uint8Array, stats: number, values: number, blocks: number): unknown[][] {
+  const u64 = new BigUint64Array(snapshot.buffer, snapshot.byteOffset, snapshot.byteLength >>> 3);
+  const out: unknown[][] = [];
+  let list: unknown[] = [];
+  const perBlock = Math.ceil(stats / blocks);
+  const bucketsPerStat = Math.max(1, Math.floor((values - stats) / stats) + 1);
+  let w = 0;
+  for (let i = 0; i < stats; i++) {
+    if (i % perBlock === 0) {
+      list = [];
+      out.push(list);
+    }
+    const extra = i < values - stats ? bucketsPerStat - 1 : 0;
+    if (extra === 0)
+      list.push({ name: 'n', kind: 'counter', unit: null, origin: 'vmm', value: u64[w++ % u64.length]! });
+    else {
+      const buckets: bigint[] = new Array(extra + 1);
+      for (let k = 0; k <= extra; k++) buckets[k] = u64[w++ % u64.length]!;
+      list.push({ name: 'n', kind: 'histogram', unit: null, origin: 'vmm', buckets });
+    }
+  }
+  return out;
 }
 
 async function measure(vms: number): Promise<Row> {
@@ -72,7 +111,9 @@ async function measure(vms: number): Promise<Row> {
     const first = session.sample();
     if (first.vms.length !== vms) throw new RangeError(`expected ${vms} VMs, sampled ${first.vms.length}`);
     const one = first.vms[0]!;
-    const stats = one.vm.length + one.vcpus.reduce((n, v) => n + v.stats.length, 0);
+    const all = [...one.vm, ...one.vcpus.flatMap((v) => v.stats)];
+    const stats = all.length;
+    const values = all.reduce((n, s) => n + (s.buckets?.length ?? 1), 0);
     const bytes = readers[0]!.extent;
     for (const v of first.vms) if (v.name.startsWith('syn') === false) throw new RangeError(`foreign VM ${v.name}`);
     const tag = `${vms} VMs`;
@@ -85,6 +126,12 @@ async function measure(vms: number): Promise<Row> {
         for (let i = 0; i < readers.length; i++) do_not_optimize(readers[i]!.snapshot(snaps[i]));
       });
       bench(`${tag}: AttachSession.sample(), idle`, () => do_not_optimize(session.sample()));
+      // Kept until the next round, as the session keeps its last samples (and top its previous sample).
+      const keptFloor: unknown[] = new Array(snaps.length);
+      bench(`${tag}: shape floor (lists, objects, BigInts)`, () => {
+        for (let i = 0; i < snaps.length; i++) keptFloor[i] = shapeFloor(snaps[i]!.bytes, stats, values, VCPUS + 1);
+        do_not_optimize(keptFloor);
+      });
       bench(`${tag}: host.step() alone`, () => do_not_optimize(host.step()));
       bench(`${tag}: host.step() + AttachSession.sample(), busy`, () => {
         host.step();
@@ -93,19 +140,22 @@ async function measure(vms: number): Promise<Row> {
     });
     const { benchmarks } = await run({ format: 'quiet' });
     const find = (s: string) => avg(benchmarks.find((b) => b.alias === `${tag}: ${s}`));
-    const idleHeap = heldBytes(() => session.sample());
-    const busyHeap = heldBytes(() => {
+    const count = Math.ceil(1000 / vms);
+    const idleHeap = heldBytes(count, () => session.sample());
+    const busyHeap = heldBytes(count, () => {
       host.step();
       return session.sample();
     });
     return {
       vms,
       stats,
+      values,
       bytes,
       memcpy: find('memcpy of every table'),
       snapshot: find('seqlocked snapshot of every table'),
       idle: find('AttachSession.sample(), idle'),
       busy: find('host.step() + AttachSession.sample(), busy') - find('host.step() alone'),
+      floor: find('shape floor (lists, objects, BigInts)'),
       idleHeap,
       busyHeap,
     };
@@ -121,24 +171,25 @@ for (const n of SIZES) rows.push(await measure(n));
 
 const r0 = rows[0]!;
 console.log(
-  `\nsynthetic host: N VMs × ${VCPUS} vCPUs, ${r0.stats} stats and ${r0.bytes} table bytes per VM; per VM per sample:`,
+  `\nsynthetic host: N VMs × ${VCPUS} vCPUs; per VM ${r0.stats} stats (${r0.values} u64 values with the buckets), ${r0.bytes} table bytes.`,
 );
-console.log('   N   memcpy     snapshot   idle sample (×memcpy)   busy sample (×memcpy)   heap/VM idle  busy');
+console.log('Per VM per sample (ratios to the memcpy of the same bytes, same run):');
+console.log(
+  '   N  memcpy    snapshot            idle sample          busy sample          busy floor           heap per sample: idle  busy',
+);
+const cell = (ns: number, r: Row) => `${us(ns / r.vms)} (${(ns / r.memcpy).toFixed(1)}×)`.padEnd(21);
 for (const r of rows) {
-  const per = (ns: number) => ns / r.vms;
   console.log(
-    `${String(r.vms).padStart(4)}   ${us(per(r.memcpy)).padEnd(9)}  ${us(per(r.snapshot)).padEnd(9)}  ` +
-      `${us(per(r.idle)).padEnd(9)} (${(r.idle / r.memcpy).toFixed(1)}×)`.padEnd(24) +
-      `${us(per(r.busy)).padEnd(9)} (${(r.busy / r.memcpy).toFixed(1)}×)`.padEnd(24) +
-      `${(r.idleHeap / r.vms / 1024).toFixed(1)} KiB`.padStart(12) +
+    `${String(r.vms).padStart(4)}  ${us(r.memcpy / r.vms).padEnd(9)} ${cell(r.snapshot, r)}${cell(r.idle, r)}${cell(r.busy, r)}${cell(r.floor, r)}` +
+      `${(r.idleHeap / r.vms / 1024).toFixed(2)} KiB`.padStart(12) +
       `${(r.busyHeap / r.vms / 1024).toFixed(1)} KiB`.padStart(11),
   );
 }
-console.log('\nlinear growth (time per sample, ratio between sizes; ideal = ratio of N):');
+console.log('\nlinear growth (time per sample between sizes; linear = the ratio of N):');
 for (let i = 1; i < rows.length; i++) {
   const a = rows[i - 1]!;
   const b = rows[i]!;
   console.log(
-    `  ${a.vms} → ${b.vms} VMs (×${b.vms / a.vms}): idle ×${(b.idle / a.idle).toFixed(1)}, busy ×${(b.busy / a.busy).toFixed(1)}, memcpy ×${(b.memcpy / a.memcpy).toFixed(1)}`,
+    `  ${a.vms} → ${b.vms} VMs (×${b.vms / a.vms}): idle ×${(b.idle / a.idle).toFixed(1)}, busy ×${(b.busy / a.busy).toFixed(1)}, memcpy ×${(b.memcpy / a.memcpy).toFixed(1)}, snapshot ×${(b.snapshot / a.snapshot).toFixed(1)}`,
   );
 }
