@@ -22,9 +22,10 @@ import { createInterface } from 'node:readline';
 import { bench, do_not_optimize, run, summary } from 'mitata';
 import { DebugfsVm, debugfsUnavailableReason } from '../src/attach/debugfs.ts';
 import { KvmStatsHandle } from '../src/attach/kvm-stats-handle.ts';
-import { ProcessHandle } from '../src/attach/pidfd.ts';
+import { exitedProcesses, ProcessHandle } from '../src/attach/pidfd.ts';
 import { AttachSession } from '../src/attach/session.ts';
 import { kvmUnavailableReason } from '../src/kvm/system.ts';
+import { listShmNames } from '../src/shm/shm-file.ts';
 import { QEMU_BINARY, qemuInstalled, startQemu } from '../test/support/qemu.ts';
 
 const VCPUS = 2;
@@ -121,6 +122,10 @@ try {
     }).baseline(true);
     bench('AttachSession.sample() of that VM', () => do_not_optimize(source.sample()));
     bench('AttachSession.sample() between /proc rescans', () => do_not_optimize(steady.sample()));
+    // The session's fixed costs per sample, whatever the number of VMs: one readdir of /dev/shm
+    // and one poll(2) of the pidfds.
+    bench('fixed: readdir of /dev/shm', () => do_not_optimize(listShmNames()));
+    bench('fixed: poll of the pidfd', () => do_not_optimize(exitedProcesses([proc])));
     if (debugfsVm) {
       const into: (bigint | undefined)[] = [];
       bench('debugfs: open/read/close every readable stat file', () => do_not_optimize(debugfsVm!.read(into)));
@@ -136,6 +141,12 @@ try {
   const preadNs = ns(benchmarks.find((b) => b.alias.startsWith('pread')));
   const topNs = ns(benchmarks.find((b) => b.alias === 'AttachSession.sample() of that VM'));
   const steadyNs = ns(benchmarks.find((b) => b.alias === 'AttachSession.sample() between /proc rescans'));
+  const readdirNs = ns(benchmarks.find((b) => b.alias === 'fixed: readdir of /dev/shm'));
+  const pollNs = ns(benchmarks.find((b) => b.alias === 'fixed: poll of the pidfd'));
+  const perVmNs =
+    steadyNs !== undefined && readdirNs !== undefined && pollNs !== undefined
+      ? steadyNs - readdirNs - pollNs
+      : undefined;
   const debugfsNs = ns(benchmarks.find((b) => b.alias.startsWith('debugfs')));
   console.log('\nper sample of one VM with its vCPUs:');
   console.log(
@@ -145,6 +156,9 @@ try {
   console.log(
     `    between /proc rescans    ${fmt(steadyNs)}  ${ratio(steadyNs, preadNs)} the preads (the rescan every 10 samples: ${fmt(topNs !== undefined && steadyNs !== undefined ? topNs - steadyNs : undefined)} per sample on average)`,
   );
+  console.log(
+    `    of which fixed per sample: readdir /dev/shm ${fmt(readdirNs)}, poll ${fmt(pollNs)}; per VM: ${fmt(perVmNs)} = ${ratio(perVmNs, preadNs)} the preads`,
+  );
   if (debugfsVm && debugfsNs !== undefined) {
     const n = debugfsVm.stats.length;
     console.log(
@@ -153,7 +167,7 @@ try {
   } else console.log(`  debugfs                    not measured: ${debugfsNote}`);
   if (qmpNs !== undefined) {
     console.log(
-      `  QMP query-stats (vm+vcpu)  ${fmt(qmpNs)}  ${qemu.stats} stats  ratio query-stats/pread: ${ratio(qmpNs, preadNs)}, query-stats/top sample: ${ratio(qmpNs, topNs)}`,
+      `  QMP query-stats (vm+vcpu)  ${fmt(qmpNs)}  ${qemu.stats} stats  ratio query-stats/pread: ${ratio(qmpNs, preadNs)}, query-stats/top sample: ${ratio(qmpNs, topNs)}, query-stats/per-VM part: ${ratio(qmpNs, perVmNs)}`,
     );
   } else console.log(`  QMP query-stats            not measured: ${qemu.note}`);
 } finally {
