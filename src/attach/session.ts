@@ -410,7 +410,7 @@ export class AttachSession implements SampleSource {
         if (r.table.takeIdentityChange()) this.#forceRescan = true;
         sources.push('stats-table');
         // The table's lists may be those of the previous sample (immutable): copied before KVM stats join them.
-        const joined = r.vmStats !== undefined || r.vcpuStats.length > 0;
+        const joined = r.vmStats !== undefined || r.vcpuStats.length > 0 || r.debugfs !== undefined;
         vm = joined ? [...t.vm] : t.vm;
         vcpus = joined ? t.vcpus.map((v) => ({ index: v.index, stats: [...v.stats] })) : t.vcpus;
         if (t.tornCount > 0) notes.push(`${t.tornCount} stats-table groups torn in this sample`);
