@@ -6,7 +6,8 @@
  *             of each data block (what AttachSession does per VM) — every stat of the VM and of
  *             each vCPU;
  *  top        a whole AttachSession.sample() for that VM (pread + liveness poll + /dev/shm readdir
- *             + StatSample objects);
+ *             + StatSample objects, reused while unchanged), with its /proc rescan every 10
+ *             samples, and the same between rescans;
  *  debugfs    /sys/kernel/debug/kvm/<PID>-<FD>/: open + read + close of every stat file (the files
  *             cannot be pread); VM-wide totals only, and under kernel lockdown only the read-only
  *             (instant) files open at all — so the ratio is also given per stat read;
@@ -21,9 +22,10 @@ import { createInterface } from 'node:readline';
 import { bench, do_not_optimize, run, summary } from 'mitata';
 import { DebugfsVm, debugfsUnavailableReason } from '../src/attach/debugfs.ts';
 import { KvmStatsHandle } from '../src/attach/kvm-stats-handle.ts';
-import { ProcessHandle } from '../src/attach/pidfd.ts';
+import { exitedProcesses, ProcessHandle } from '../src/attach/pidfd.ts';
 import { AttachSession } from '../src/attach/session.ts';
 import { kvmUnavailableReason } from '../src/kvm/system.ts';
+import { listShmNames } from '../src/shm/shm-file.ts';
 import { QEMU_BINARY, qemuInstalled, startQemu } from '../test/support/qemu.ts';
 
 const VCPUS = 2;
@@ -85,6 +87,10 @@ const handles = [vmInfo.vmStatsFd, ...vmInfo.vcpuStatsFds].map((fd) => {
 const kvmStats = handles.reduce((n, h) => n + h.reader.layout.descriptors.length, 0);
 const source = new AttachSession({ pids: [info.pid], debugfs: false });
 source.sample();
+// The same session without its periodic /proc rescan (every 10 samples by default): what one
+// sample costs between rescans, so the rescan's share of the average can be told apart.
+const steady = new AttachSession({ pids: [info.pid], debugfs: false, rescanEvery: 1_000_000_000 });
+steady.sample();
 
 const debugfs = prepareDebugfs();
 let debugfsVm: DebugfsVm | undefined;
@@ -115,6 +121,11 @@ try {
       for (const h of handles) do_not_optimize(h.read());
     }).baseline(true);
     bench('AttachSession.sample() of that VM', () => do_not_optimize(source.sample()));
+    bench('AttachSession.sample() between /proc rescans', () => do_not_optimize(steady.sample()));
+    // The session's fixed costs per sample, whatever the number of VMs: one readdir of /dev/shm
+    // and one poll(2) of the pidfds.
+    bench('fixed: readdir of /dev/shm', () => do_not_optimize(listShmNames()));
+    bench('fixed: poll of the pidfd', () => do_not_optimize(exitedProcesses([proc])));
     if (debugfsVm) {
       const into: (bigint | undefined)[] = [];
       bench('debugfs: open/read/close every readable stat file', () => do_not_optimize(debugfsVm!.read(into)));
@@ -128,13 +139,26 @@ try {
     qmpNs = Number(process.hrtime.bigint() - t0) / QMP_ROUNDS;
   }
   const preadNs = ns(benchmarks.find((b) => b.alias.startsWith('pread')));
-  const topNs = ns(benchmarks.find((b) => b.alias.startsWith('AttachSession')));
+  const topNs = ns(benchmarks.find((b) => b.alias === 'AttachSession.sample() of that VM'));
+  const steadyNs = ns(benchmarks.find((b) => b.alias === 'AttachSession.sample() between /proc rescans'));
+  const readdirNs = ns(benchmarks.find((b) => b.alias === 'fixed: readdir of /dev/shm'));
+  const pollNs = ns(benchmarks.find((b) => b.alias === 'fixed: poll of the pidfd'));
+  const perVmNs =
+    steadyNs !== undefined && readdirNs !== undefined && pollNs !== undefined
+      ? steadyNs - readdirNs - pollNs
+      : undefined;
   const debugfsNs = ns(benchmarks.find((b) => b.alias.startsWith('debugfs')));
   console.log('\nper sample of one VM with its vCPUs:');
   console.log(
     `  pread (top's reads)        ${fmt(preadNs)}  ${kvmStats} stats  ${fmt(preadNs && preadNs / kvmStats)}/stat`,
   );
   console.log(`  AttachSession.sample()     ${fmt(topNs)}  ${ratio(topNs, preadNs)} the preads`);
+  console.log(
+    `    between /proc rescans    ${fmt(steadyNs)}  ${ratio(steadyNs, preadNs)} the preads (the rescan every 10 samples: ${fmt(topNs !== undefined && steadyNs !== undefined ? topNs - steadyNs : undefined)} per sample on average)`,
+  );
+  console.log(
+    `    of which fixed per sample: readdir /dev/shm ${fmt(readdirNs)}, poll ${fmt(pollNs)}; per VM: ${fmt(perVmNs)} = ${ratio(perVmNs, preadNs)} the preads`,
+  );
   if (debugfsVm && debugfsNs !== undefined) {
     const n = debugfsVm.stats.length;
     console.log(
@@ -143,11 +167,12 @@ try {
   } else console.log(`  debugfs                    not measured: ${debugfsNote}`);
   if (qmpNs !== undefined) {
     console.log(
-      `  QMP query-stats (vm+vcpu)  ${fmt(qmpNs)}  ${qemu.stats} stats  ratio query-stats/pread: ${ratio(qmpNs, preadNs)}, query-stats/top sample: ${ratio(qmpNs, topNs)}`,
+      `  QMP query-stats (vm+vcpu)  ${fmt(qmpNs)}  ${qemu.stats} stats  ratio query-stats/pread: ${ratio(qmpNs, preadNs)}, query-stats/top sample: ${ratio(qmpNs, topNs)}, query-stats/per-VM part: ${ratio(qmpNs, perVmNs)}`,
     );
   } else console.log(`  QMP query-stats            not measured: ${qemu.note}`);
 } finally {
   source.close();
+  steady.close();
   for (const h of handles) h.close();
   proc.close();
   debugfsVm?.close();

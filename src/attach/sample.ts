@@ -8,6 +8,12 @@ import type { FieldId } from '../formats/stats-table/model.ts';
 import type { HistogramKind } from '../stats/histogram.ts';
 import type { UnitScale } from '../stats/units.ts';
 
+/**
+ * Immutable: an AttachSession hands out the same StatSample object in consecutive samples while
+ * its value (or every bucket) is unchanged, and the same `vm` / `stats` lists and VcpuSample
+ * objects while all their samples are, so an idle VM costs no allocation per stat. Observers
+ * compare and keep samples freely but must never mutate one, its buckets, or those lists.
+ */
 export interface StatSample {
   /** Stable within a VM, e.g. "exits" or "vmm.exit_latency_hist". */
   name: string;

@@ -17,16 +17,25 @@ import { ClosedError, describeError, isErrno, kindOf } from '../errors.ts';
 import type { KvmStatDescriptor } from '../formats/kvm-stats/types.ts';
 import { shippedStatsTableAbi } from '../formats/stats-table/abi.ts';
 import { processStartTime, readCmdline } from '../os/procfs.ts';
+import { listShmNames } from '../shm/shm-file.ts';
 import { DEBUGFS_KVM, DebugfsVm } from './debugfs.ts';
 import { discoverKvmProcesses, type SkippedProcess } from './discover.ts';
 import { KvmStatsHandle } from './kvm-stats-handle.ts';
 import { LifecycleTracker, type TrackedVm } from './lifecycle.ts';
 import { exitedProcesses, ProcessHandle } from './pidfd.ts';
 import { type Plan, type PlannedTable, planVms, type VmPlan } from './plan.ts';
-import type { HostSample, SampleSource, StatSample, StatsSourceKind, VcpuSample, VmSample } from './sample.ts';
-import { debugfsStatSample, kvmStatSamples, tableStatSamples } from './stat-samples.ts';
+import type {
+  HostSample,
+  LifecycleEvent,
+  SampleSource,
+  StatSample,
+  StatsSourceKind,
+  VcpuSample,
+  VmSample,
+} from './sample.ts';
+import { debugfsStatSample, KvmStatSampler } from './stat-samples.ts';
 import { sameFile } from './sys.ts';
-import { HvkitTable, listTableNames, type TableName } from './tables.ts';
+import { HvkitTable, listTableNames, parseTableName, type TableName } from './tables.ts';
 import { VmKeyAllocator } from './vm-keys.ts';
 
 export interface AttachSessionOptions {
@@ -57,6 +66,10 @@ interface VmRecord {
   /** Problems found when the record was made (kept across re-attaches). */
   baseNotes: string[];
   notes: string[];
+  /** notes joined, as a sample's note (made when the notes are). */
+  notesText: string;
+  /** What the lifecycle tracker needs of this VM (made when its key is). */
+  tracked?: TrackedVm;
 }
 
 /** Counters of the last rescan, for status lines and tests. */
@@ -83,9 +96,15 @@ export class AttachSession implements SampleSource {
   readonly #cmdlines = new Map<string, string[] | undefined>();
   /** KVM stat descriptors by name, from every layout seen: types for debugfs files. */
   readonly #knownStats = new Map<string, KvmStatDescriptor>();
+  /** Per attached stats fd: its samples reused while unchanged (stat-samples.ts). */
+  readonly #samplers = new WeakMap<KvmStatsHandle, KvmStatSampler>();
   #tableNames = new Set<string>();
+  /** /dev/shm names seen since the last rescan that are no table of ours (other files, other pids). */
+  #ignoredNames = new Set<string>();
   #samplesSinceScan = Number.POSITIVE_INFINITY;
   #forceRescan = true;
+  /** The records changed (a rescan) since the lifecycle tracker last saw them. */
+  #trackerStale = true;
   #closed = false;
   readonly status: ScanStatus = { samples: 0, rescans: 0, skipped: [], staleTables: [], badTables: [] };
 
@@ -115,12 +134,17 @@ export class AttachSession implements SampleSource {
     if (this.#forceRescan || this.#samplesSinceScan >= this.#options.rescanEvery) this.#rescan();
     this.#samplesSinceScan++;
     this.status.samples++;
-    const vms: VmSample[] = [];
-    for (const r of this.#records.values()) vms.push(this.#read(r));
-    const events = this.#tracker.update(
-      [...this.#records.values()].map((r) => tracked(r)),
-      this.#options.now(),
-    );
+    const vms: VmSample[] = new Array(this.#records.size);
+    let i = 0;
+    for (const r of this.#records.values()) vms[i++] = this.#read(r);
+    // The set of VMs changes only in a rescan: between rescans the tracker would find no event.
+    let events: LifecycleEvent[] = [];
+    if (this.#trackerStale) {
+      this.#trackerStale = false;
+      const vmsNow: TrackedVm[] = [];
+      for (const r of this.#records.values()) vmsNow.push(r.tracked ?? tracked(r));
+      events = this.#tracker.update(vmsNow, this.#options.now());
+    }
     return { at, vms, events };
   }
 
@@ -135,14 +159,35 @@ export class AttachSession implements SampleSource {
     this.#processes.clear();
   }
 
-  /** Cheap checks every sample: exited processes (one poll) and the set of hvkit tables (one readdir). */
+  /**
+   * Cheap checks every sample: exited processes (one poll) and the set of hvkit tables (one
+   * readdir, names compared with those of the last rescan; only a name not seen then is parsed).
+   */
   #checkChanges(): void {
-    const handles = [...this.#processes.values()].map((p) => p.handle);
-    if (exitedProcesses(handles).size > 0) this.#forceRescan = true;
-    const names = new Set(this.#listTables().map((t) => t.name));
-    if (names.size !== this.#tableNames.size || [...names].some((n) => !this.#tableNames.has(n))) {
-      this.#forceRescan = true;
+    if (this.#processes.size > 0) {
+      const handles: ProcessHandle[] = [];
+      for (const p of this.#processes.values()) handles.push(p.handle);
+      if (exitedProcesses(handles).size > 0) this.#forceRescan = true;
     }
+    if (this.#forceRescan) return; // the rescan lists the tables anyway
+    const known = this.#tableNames;
+    const pids = this.#options.pids;
+    const ignored = this.#ignoredNames;
+    let seen = 0;
+    for (const name of listShmNames()) {
+      if (known.has(name)) {
+        seen++;
+        continue;
+      }
+      if (ignored.has(name)) continue;
+      const t = parseTableName(name);
+      if (t && (!pids || pids.includes(t.pid))) {
+        this.#forceRescan = true;
+        return;
+      }
+      ignored.add(name); // not a table, or another process's: never parsed again until the next rescan
+    }
+    if (seen !== known.size) this.#forceRescan = true;
   }
 
   #listTables(): TableName[] {
@@ -164,24 +209,31 @@ export class AttachSession implements SampleSource {
       excludePid: this.#options.includeOwnProcess ? null : process.pid,
       ignoreFds: new Map([[process.pid, own]]),
     });
-    const tables = this.#refreshTables();
+    // One read of /proc/PID/stat per process per rescan, not one per table (a host has many).
+    const known = new Map<number, bigint | undefined>();
+    const startTimes = (pid: number): bigint | undefined => {
+      if (!known.has(pid)) known.set(pid, processStartTime(pid));
+      return known.get(pid);
+    };
+    const tables = this.#refreshTables(startTimes);
     const plan: Plan = planVms({
       processes: found.processes,
       skipped: found.skipped,
       tables,
-      alive: (pid, start) => processStartTime(pid) === start,
+      alive: (pid, start) => startTimes(pid) === start,
     });
     this.status.skipped = found.skipped;
     this.status.staleTables = plan.staleTables;
     this.#reconcile(plan.vms);
     const current = new Set([...this.#records.values()].map((r) => `${r.plan.pid}:${r.plan.startTime}`));
-    this.#keys.prune(current, (pid, start) => processStartTime(pid) === start);
+    this.#keys.prune(current, (pid, start) => startTimes(pid) === start);
   }
 
   /** Opens tables that appeared, closes those that went; returns the open ones with their identity. */
-  #refreshTables(): PlannedTable[] {
+  #refreshTables(startTimes: (pid: number) => bigint | undefined): PlannedTable[] {
     const listed = this.#listTables();
     this.#tableNames = new Set(listed.map((t) => t.name));
+    this.#ignoredNames = new Set();
     for (const [name, table] of this.#tables) {
       if (!this.#tableNames.has(name)) {
         table.close();
@@ -193,7 +245,7 @@ export class AttachSession implements SampleSource {
     for (const t of listed) {
       let table = this.#tables.get(t.name);
       if (!table) {
-        if (processStartTime(t.pid) !== t.startTime) continue; // stale: its host is gone; planVms reports it
+        if (startTimes(t.pid) !== t.startTime) continue; // stale: its host is gone; planVms reports it
         try {
           table = HvkitTable.open(t, this.#options.tableAbi ?? shippedStatsTableAbi());
         } catch (err) {
@@ -217,6 +269,7 @@ export class AttachSession implements SampleSource {
   }
 
   #reconcile(plans: VmPlan[]): void {
+    this.#trackerStale = true;
     const next = new Map<string, VmPlan>(plans.map((p) => [p.matchKey, p]));
     for (const [matchKey, r] of this.#records) {
       const p = next.get(matchKey);
@@ -229,6 +282,7 @@ export class AttachSession implements SampleSource {
       const existing = this.#records.get(p.matchKey);
       if (existing && statsUnchanged(existing, p)) {
         existing.plan = p;
+        existing.tracked = tracked(existing);
         continue;
       }
       if (existing) this.#detachStats(existing);
@@ -241,7 +295,15 @@ export class AttachSession implements SampleSource {
 
   #newRecord(p: VmPlan): VmRecord {
     const table = p.table ? this.#tables.get(p.table.name.name) : undefined;
-    const r: VmRecord = { plan: p, key: '', name: this.#vmName(p), vcpuStats: [], baseNotes: [], notes: [] };
+    const r: VmRecord = {
+      plan: p,
+      key: '',
+      name: this.#vmName(p),
+      vcpuStats: [],
+      baseNotes: [],
+      notes: [],
+      notesText: '',
+    };
     if (table) r.table = table;
     const processKey = `${p.pid}:${p.startTime}`;
     let proc = this.#processes.get(processKey);
@@ -305,7 +367,9 @@ export class AttachSession implements SampleSource {
       }
     }
     r.notes = [...new Set([...r.baseNotes, ...p.notes, ...failures])];
+    r.notesText = r.notes.join('; ');
     if (r.key === '') r.key = this.#vmKey(r);
+    r.tracked = tracked(r);
   }
 
   #vmKey(r: VmRecord): string {
@@ -335,33 +399,26 @@ export class AttachSession implements SampleSource {
 
   #read(r: VmRecord): VmSample {
     const p = r.plan;
-    const vm: StatSample[] = [];
-    const vcpus = new Map<number, StatSample[]>();
-    const perVcpu = (i: number) => {
-      let list = vcpus.get(i);
-      if (!list) {
-        list = [];
-        vcpus.set(i, list);
-      }
-      return list;
-    };
+    let vm: StatSample[] = [];
+    /** Per-vCPU lists by index: a table lists every vCPU in order, KVM stats fds add to them. */
+    let vcpus: VcpuSample[] = [];
     const sources: StatsSourceKind[] = [];
-    const notes = [...r.notes];
+    const notes: string[] = [];
     try {
       if (r.table) {
-        const t = r.table.read();
+        const t = r.table.sample();
         if (r.table.takeIdentityChange()) this.#forceRescan = true;
         sources.push('stats-table');
-        appendAll(vm, tableStatSamples(t.dom.groups));
-        for (const b of t.vcpus) {
-          appendAll(perVcpu(b.index), tableStatSamples(b.arch ? [...b.groups, b.arch] : b.groups));
-        }
+        // The table's lists may be those of the previous sample (immutable): copied before KVM stats join them.
+        const joined = r.vmStats !== undefined || r.vcpuStats.length > 0 || r.debugfs !== undefined;
+        vm = joined ? [...t.vm] : t.vm;
+        vcpus = joined ? t.vcpus.map((v) => ({ index: v.index, stats: [...v.stats] })) : t.vcpus;
         if (t.tornCount > 0) notes.push(`${t.tornCount} stats-table groups torn in this sample`);
       }
       if (r.vmStats || r.vcpuStats.length > 0) sources.push('kvm-stats-fd');
-      if (r.vmStats) appendAll(vm, kvmStatSamples(r.vmStats.reader.layout, r.vmStats.read()));
+      if (r.vmStats) appendAll(vm, this.#samplerOf(r.vmStats).samples(r.vmStats.read()));
       for (const { index, handle } of r.vcpuStats) {
-        appendAll(perVcpu(index), kvmStatSamples(handle.reader.layout, handle.read()));
+        appendAll(vcpuStats(vcpus, index), this.#samplerOf(handle).samples(handle.read()));
       }
       if (r.debugfs) {
         sources.push('debugfs');
@@ -377,9 +434,6 @@ export class AttachSession implements SampleSource {
       this.#forceRescan = true;
     }
     if (sources.length === 0) sources.push('none');
-    const vcpuSamples: VcpuSample[] = [...vcpus.entries()]
-      .sort((a, b) => a[0] - b[0])
-      .map(([index, stats]) => ({ index, stats }));
     const sample: VmSample = {
       key: r.key,
       name: r.name,
@@ -387,14 +441,25 @@ export class AttachSession implements SampleSource {
       owner: p.owner === 'hvkit' && p.table ? 'hvkit' : 'other',
       sources,
       vm,
-      vcpus: vcpuSamples,
+      vcpus,
     };
     if (p.table) {
       sample.domid = p.table.name.domid;
       sample.uniqueId = p.table.name.uniqueId;
     }
-    if (notes.length > 0) sample.note = notes.join('; ');
+    if (notes.length > 0) sample.note = [...r.notes, ...notes].join('; ');
+    else if (r.notes.length > 0) sample.note = r.notesText;
     return sample;
+  }
+
+  /** The sampler of an attached stats fd (made at its first sample, dropped with the handle). */
+  #samplerOf(handle: KvmStatsHandle): KvmStatSampler {
+    let sampler = this.#samplers.get(handle);
+    if (!sampler) {
+      sampler = new KvmStatSampler(handle.reader.layout);
+      this.#samplers.set(handle, sampler);
+    }
+    return sampler;
   }
 
   #detachStats(r: VmRecord): void {
@@ -460,6 +525,26 @@ export function guestName(cmdline: readonly string[] | undefined): string | unde
   const first = arg.split(/(?<!,),(?!,)/)[0]!;
   const name = first.startsWith('guest=') ? first.slice(6) : first.includes('=') ? undefined : first;
   return name === undefined || name === '' ? undefined : name.replaceAll(',,', ',');
+}
+
+/**
+ * The stats list of vCPU `index` in `vcpus` (kept sorted by index), added when missing. The
+ * indexes come sorted from a table and from the attached fds, so this is the last entry or a scan.
+ */
+function vcpuStats(vcpus: VcpuSample[], index: number): StatSample[] {
+  const last = vcpus.at(-1);
+  if (last?.index === index) return last.stats;
+  if (last === undefined || last.index < index) {
+    const added: VcpuSample = { index, stats: [] };
+    vcpus.push(added);
+    return added.stats;
+  }
+  let i = 0;
+  while (vcpus[i]!.index < index) i++;
+  if (vcpus[i]!.index === index) return vcpus[i]!.stats;
+  const added: VcpuSample = { index, stats: [] };
+  vcpus.splice(i, 0, added);
+  return added.stats;
 }
 
 /** Appends by a loop: spreading a stats file's samples (up to 65536 descriptors) into push() can overflow the stack. */

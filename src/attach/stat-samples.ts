@@ -10,7 +10,7 @@ import type { ResolvedField } from '../abi/resolved.ts';
 import { isHistogram, StatType } from '../formats/kvm-stats/constants.ts';
 import { descriptorScale, listingBudget } from '../formats/kvm-stats/describe.ts';
 import type { KvmStatDescriptor, KvmStatsLayout } from '../formats/kvm-stats/types.ts';
-import type { DecodedGroup } from '../formats/stats-table/reader.ts';
+import type { DecodedCounter, DecodedGroup } from '../formats/stats-table/reader.ts';
 import type { UnitScale } from '../stats/units.ts';
 import type { DebugfsStat } from './debugfs.ts';
 import type { StatSample } from './sample.ts';
@@ -77,16 +77,70 @@ export function kvmStatPlan(layout: KvmStatsLayout): StatTemplate[] {
 export function kvmStatSamples(layout: KvmStatsLayout, values: BigUint64Array): StatSample[] {
   const plan = kvmStatPlan(layout);
   const out: StatSample[] = new Array(plan.length);
-  for (let i = 0; i < plan.length; i++) {
-    const { base, word, size, bucketsOmitted } = plan[i]!;
-    const s: StatSample = { name: base.name, kind: base.kind, unit: base.unit, origin: base.origin };
-    if (base.histogram) {
-      s.histogram = base.histogram;
-      if (!bucketsOmitted) s.buckets = Array.from(values.subarray(word, word + size));
-    } else s.value = values[word]!;
-    out[i] = s;
-  }
+  for (let i = 0; i < plan.length; i++) out[i] = kvmStatSample(plan[i]!, values);
   return out;
+}
+
+/**
+ * kvmStatSamples for one stats fd across samples: a stat whose words are those of the previous
+ * sample gives the previous StatSample object again (samples are immutable, sample.ts), so an
+ * idle vCPU costs a compare of its data block, not a BigInt and an object per stat.
+ */
+export class KvmStatSampler {
+  readonly #plan: StatTemplate[];
+  readonly #last: (StatSample | undefined)[];
+  readonly #lastWords: Uint32Array;
+  #words: Uint32Array | undefined;
+  #wordsOf: ArrayBufferLike | undefined;
+
+  constructor(readonly layout: KvmStatsLayout) {
+    this.#plan = kvmStatPlan(layout);
+    this.#last = new Array(this.#plan.length).fill(undefined);
+    this.#lastWords = new Uint32Array(2 * Math.ceil(layout.dataSize / 8));
+  }
+
+  /** The samples of a data block read with this sampler's layout. */
+  samples(values: BigUint64Array): StatSample[] {
+    if (this.#wordsOf !== values.buffer || this.#words?.byteOffset !== values.byteOffset) {
+      this.#words = new Uint32Array(values.buffer, values.byteOffset, 2 * values.length);
+      this.#wordsOf = values.buffer;
+    }
+    const words = this.#words!;
+    const lastWords = this.#lastWords;
+    const plan = this.#plan;
+    const last = this.#last;
+    const out: StatSample[] = new Array(plan.length);
+    for (let i = 0; i < plan.length; i++) {
+      const t = plan[i]!;
+      const from = 2 * t.word;
+      const n = 2 * (t.base.histogram ? t.size : 1);
+      let same = last[i] !== undefined;
+      for (let k = 0; same && k < n; k++) same = words[from + k] === lastWords[from + k];
+      if (same) {
+        out[i] = last[i]!;
+        continue;
+      }
+      const made = kvmStatSample(t, values);
+      for (let k = 0; k < n; k++) lastWords[from + k] = words[from + k]!;
+      last[i] = made;
+      out[i] = made;
+    }
+    return out;
+  }
+}
+
+function kvmStatSample(t: StatTemplate, values: BigUint64Array): StatSample {
+  const { base, word, size, bucketsOmitted } = t;
+  const s: StatSample = { name: base.name, kind: base.kind, unit: base.unit, origin: base.origin };
+  if (base.histogram) {
+    s.histogram = base.histogram;
+    if (!bucketsOmitted) {
+      const buckets: bigint[] = new Array(size);
+      for (let k = 0; k < size; k++) buckets[k] = values[word + k]!;
+      s.buckets = buckets;
+    }
+  } else s.value = values[word]!;
+  return s;
 }
 
 function fieldScale(field: ResolvedField): UnitScale {
@@ -105,10 +159,25 @@ function fieldKind(field: ResolvedField): Pick<StatSample, 'kind' | 'histogram'>
   return { kind: 'gauge' };
 }
 
+/** A stats-table counter's sample without its value: name `<group>.<counter>`, kind, unit and field identity. */
+export function tableStatTemplate(
+  group: string,
+  counter: Pick<DecodedCounter, 'name' | 'id' | 'field'>,
+): Omit<StatSample, 'value' | 'buckets'> {
+  return {
+    name: `${group}.${counter.name}`,
+    ...fieldKind(counter.field),
+    unit: fieldScale(counter.field),
+    origin: 'vmm',
+    field: counter.id,
+  };
+}
+
 /**
  * The counters of decoded stats-table groups, named `<group>.<counter>` (for people) and carrying
  * their field identity (for top's columns). Groups that are not 'ok' (inactive, absent, torn,
- * invalid) and counters marked inactive are left out.
+ * invalid) and counters marked inactive are left out. (AttachSession samples tables through
+ * TableSamplePlan, table-samples.ts, which gives the same samples without decoding the table.)
  */
 export function tableStatSamples(groups: readonly DecodedGroup[]): StatSample[] {
   const out: StatSample[] = [];
@@ -116,13 +185,7 @@ export function tableStatSamples(groups: readonly DecodedGroup[]): StatSample[] 
     if (g.state !== 'ok') continue;
     for (const c of g.counters) {
       if (c.state !== 'value') continue;
-      const sample: StatSample = {
-        name: `${g.name}.${c.name}`,
-        ...fieldKind(c.field),
-        unit: fieldScale(c.field),
-        origin: 'vmm',
-        field: c.id,
-      };
+      const sample: StatSample = tableStatTemplate(g.name, c);
       if (c.buckets) sample.buckets = c.buckets;
       else sample.value = c.value;
       out.push(sample);

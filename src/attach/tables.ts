@@ -1,6 +1,7 @@
 import type { ResolvedAbi } from '../abi/resolved.ts';
 import { FormatError } from '../errors.ts';
 import { shippedStatsTableAbi } from '../formats/stats-table/abi.ts';
+import { blockOffset } from '../formats/stats-table/layout.ts';
 import { type DecodedTable, StatsTableReader, type TableSnapshot } from '../formats/stats-table/reader.ts';
 import { processStartTime, processUid } from '../os/procfs.ts';
 import type { Region } from '../shm/region.ts';
@@ -8,6 +9,7 @@ import { parseRegionName, statsRegionName } from '../shm/region-names.ts';
 import { listShmNames, SHM_DIR, type ShmFile, ShmFileError } from '../shm/shm-file.ts';
 import { type OpenedHvkitRegion, openRegionFile, type RegionAccess } from './region-open.ts';
 import { type TableIdentity, tableIdentity } from './table-identity.ts';
+import { TableSamplePlan, type TableSamples } from './table-samples.ts';
 
 export interface TableName {
   name: string;
@@ -74,6 +76,11 @@ export class HvkitTable {
   #snapshot: TableSnapshot;
   #identity: TableIdentity;
   #identityChanged = false;
+  /** Made at the first sample(): tables only ever read() (checks, dump) never pay for it. */
+  #samplePlan: TableSamplePlan | undefined;
+  /** The bytes of every identity word as last decoded, and where they are (see #identityBytesChanged). */
+  readonly #identityRanges: { start: number; end: number }[];
+  readonly #identityBytes: Uint8Array;
 
   private constructor(
     readonly tableName: TableName,
@@ -88,6 +95,9 @@ export class HvkitTable {
     this.#snapshot = reader.allocSnapshot();
     this.#identity = tableIdentity(reader.decode(reader.snapshot(this.#snapshot)));
     this.mismatches = identityMismatches(tableName, this.#identity);
+    this.#identityRanges = identityRanges(reader);
+    this.#identityBytes = new Uint8Array(this.#identityRanges.reduce((n, r) => n + r.end - r.start, 0));
+    this.#identityBytesChanged(this.#snapshot.bytes);
   }
 
   get identity(): TableIdentity {
@@ -149,19 +159,72 @@ export class HvkitTable {
   read(): DecodedTable {
     this.#copy?.refresh();
     const table = this.#reader.decode(this.#reader.snapshot(this.#snapshot));
-    if (!identityComplete(this.#identity)) {
-      const fresh = tableIdentity(table);
-      if (identityKey(fresh) !== identityKey(this.#identity)) {
-        this.#identity = fresh;
-        this.#identityChanged = true;
+    this.#identityBytesChanged(this.#snapshot.bytes);
+    this.#noteIdentity(table);
+    return table;
+  }
+
+  /**
+   * One consistent copy of the table as samples: what tableStatSamples gives for read()'s groups
+   * (every vCPU block listed, an invalid one with no stats), without decoding the table. The
+   * identity is re-decoded only when its words' bytes changed.
+   */
+  sample(): TableSamples {
+    this.#copy?.refresh();
+    const snapshot = this.#reader.snapshot(this.#snapshot);
+    if (this.#identityBytesChanged(snapshot.bytes)) this.#noteIdentity(this.#reader.decode(snapshot));
+    this.#samplePlan ??= new TableSamplePlan(this.#reader);
+    return this.#samplePlan.samples(snapshot);
+  }
+
+  #noteIdentity(table: DecodedTable): void {
+    if (identityComplete(this.#identity)) return;
+    const fresh = tableIdentity(table);
+    if (identityKey(fresh) !== identityKey(this.#identity)) {
+      this.#identity = fresh;
+      this.#identityChanged = true;
+    }
+  }
+
+  /** Compares the identity words of `bytes` with those last seen and keeps them; true when any differs. */
+  #identityBytesChanged(bytes: Uint8Array): boolean {
+    const kept = this.#identityBytes;
+    let changed = false;
+    let at = 0;
+    for (const { start, end } of this.#identityRanges) {
+      for (let i = start; i < end; i++, at++) {
+        if (kept[at] !== bytes[i]) {
+          kept[at] = bytes[i]!;
+          changed = true;
+        }
       }
     }
-    return table;
+    return changed;
   }
 
   close(): void {
     this.#region.close();
   }
+}
+
+/**
+ * Where in a snapshot the identity is: every domain identity word, the name, and every vCPU's
+ * identity words (the only bytes tableIdentity decodes), clipped to the table's extent.
+ */
+function identityRanges(reader: StatsTableReader): { start: number; end: number }[] {
+  const { model, layout } = reader;
+  const out: { start: number; end: number }[] = [];
+  const add = (start: number, length: number) => {
+    const end = Math.min(start + length, reader.extent);
+    if (start < end) out.push({ start, end });
+  };
+  for (const w of Object.values(model.domIdentity)) if (w) add(w.offset, w.size);
+  if (model.domName) add(model.domName.offset, model.domName.length);
+  for (let v = 0; v < layout.nrVcpus; v++) {
+    const base = blockOffset(layout, 'vcpu', v);
+    for (const w of Object.values(model.vcpuIdentity)) if (w) add(base + w.offset, w.size);
+  }
+  return out;
 }
 
 /** All the words a host publishes once its domain is up: the VM's and every vCPU's stats fd. */

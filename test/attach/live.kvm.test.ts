@@ -153,6 +153,15 @@ describe('attaching to VMs of another process', { concurrency: false }, () => {
           assert.deepEqual([vmm?.origin, vmm?.value], ['vmm', BigInt(2 + v * 4 + i)]);
         });
       });
+      // Idle domains: later samples hand out the tables' unchanged (immutable) lists again; the KVM
+      // stats joined to them must not pile up in those lists.
+      const sizes = (list: typeof vms) => list.map((v) => [v.vm.length, v.vcpus.map((c) => c.stats.length)]);
+      const first = sizes(vms);
+      for (let k = 0; k < 2; k++) {
+        const again = vmsOf(source.sample(), info.pid).sort((a, b) => a.domid! - b.domid!);
+        assert.deepEqual(sizes(again), first);
+      }
+      assert.deepEqual(sizes(vms), first, 'a sample handed out earlier changed');
       const hist = vms[0]!.vcpus[0]!.stats.find((s) => s.name === 'vmm.exit_latency_hist');
       if (hist) assert.deepEqual(hist.histogram, { kind: 'log2', bucketSize: 0 });
       // The host exits: its tables go, the next sample reports its domains destroyed.
