@@ -28,7 +28,7 @@
  */
 import { InternalError } from '../../errors.ts';
 import type { Exposition, Label, MetricFamily, MetricPoint, Scale } from './model.ts';
-import { ProtobufWriter } from './protobuf-writer.ts';
+import { ProtobufWriter } from './protobuf-message-writer.ts';
 
 /** An attribute value: string, int (int64) or bool, as OTLP's AnyValue holds them. */
 export type OtlpAttributeValue = string | bigint | boolean;
