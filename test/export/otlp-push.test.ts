@@ -107,7 +107,9 @@ function messages(errors: unknown[]): string[] {
   });
 }
 
-test('a collector that never answers: each push times out, retried once, no overlap, one report', async () => {
+test('a collector that never answers: each push times out, retried once, no overlap, one report', {
+  timeout: hangDeadline(60_000),
+}, async () => {
   const c = await collector(() => {
     // Never answers.
   });
@@ -130,7 +132,9 @@ test('a collector that never answers: each push times out, retried once, no over
   assert.deepEqual(messages(errors), [`OTLP push to ${c.url}: no answer within 150 ms`]);
 });
 
-test('a collector answering 500: not retried (not retryable in OTLP), counted, reported once', async () => {
+test('a collector answering 500: not retried (not retryable in OTLP), counted, reported once', {
+  timeout: hangDeadline(60_000),
+}, async () => {
   const c = await collector((_req, res) => res.writeHead(500).end('boom'));
   const errors: unknown[] = [];
   const push = start(c.url, errors);
@@ -147,7 +151,7 @@ test('a collector answering 500: not retried (not retryable in OTLP), counted, r
   assert.deepEqual(messages(errors), [`OTLP push to ${c.url}: the collector answered HTTP 500`]);
 });
 
-test('a collector answering 503: retried with backoff up to the bound', async () => {
+test('a collector answering 503: retried with backoff up to the bound', { timeout: hangDeadline(60_000) }, async () => {
   const c = await collector((_req, res) => res.writeHead(503).end());
   const errors: unknown[] = [];
   const push = start(c.url, errors, { maxAttempts: 3 });
@@ -168,7 +172,9 @@ test('a collector answering 503: retried with backoff up to the bound', async ()
   assert.equal(errors.length, 1);
 });
 
-test('a collector that closes the connection on every request: counted as resets, reported once', async () => {
+test('a collector that closes the connection on every request: counted as resets, reported once', {
+  timeout: hangDeadline(60_000),
+}, async () => {
   const c = await collector((req) => req.socket.destroy());
   const errors: unknown[] = [];
   const push = start(c.url, errors);
@@ -185,7 +191,7 @@ test('a collector that closes the connection on every request: counted as resets
   assert.deepEqual(messages(errors), [`OTLP push to ${c.url}: connection reset by the peer`]);
 });
 
-test('no collector at all: connection refused, counted, reported once', async () => {
+test('no collector at all: connection refused, counted, reported once', { timeout: hangDeadline(60_000) }, async () => {
   const c = await collector(() => {});
   const url = c.url;
   await c.close();
@@ -200,7 +206,9 @@ test('no collector at all: connection refused, counted, reported once', async ()
   assert.deepEqual(messages(errors), [`OTLP push to ${url}: connection refused`]);
 });
 
-test('a failure kind is reported again after the collector recovered in between', async () => {
+test('a failure kind is reported again after the collector recovered in between', {
+  timeout: hangDeadline(60_000),
+}, async () => {
   let n = 0;
   // fail, fail, ok, fail, ok, ok, …
   const c = await collector((_req, res) => res.writeHead([1, 2, 4].includes(++n) ? 500 : 200).end());
@@ -216,7 +224,9 @@ test('a failure kind is reported again after the collector recovered in between'
   assert.equal(errors.length, 2, 'reported at the first failure and again after the recovery');
 });
 
-test('a collect that fails with an hvkit error fails that push only; the loop goes on', async () => {
+test('a collect that fails with an hvkit error fails that push only; the loop goes on', {
+  timeout: hangDeadline(60_000),
+}, async () => {
   const c = await collector((_req, res) => res.writeHead(200).end());
   const errors: unknown[] = [];
   let calls = 0;
@@ -240,7 +250,9 @@ test('a collect that fails with an hvkit error fails that push only; the loop go
   assert.equal(c.requests, push.stats().succeeded);
 });
 
-test('stop() during a hung post returns at once and nothing is pushed after it', async () => {
+test('stop() during a hung post returns at once and nothing is pushed after it', {
+  timeout: hangDeadline(60_000),
+}, async () => {
   const c = await collector(() => {});
   const errors: unknown[] = [];
   const push = start(c.url, errors, { timeoutMs: 60_000, intervalMs: 60_000 });
@@ -254,7 +266,9 @@ test('stop() during a hung post returns at once and nothing is pushed after it',
   await c.close();
 });
 
-test('a defect in collect (not an hvkit error) is not swallowed: reported, and the loop ends', async () => {
+test('a defect in collect (not an hvkit error) is not swallowed: reported, and the loop ends', {
+  timeout: hangDeadline(60_000),
+}, async () => {
   const c = await collector((_req, res) => res.writeHead(200).end());
   const errors: unknown[] = [];
   const push = start(c.url, errors, {
