@@ -10,7 +10,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { test } from 'node:test';
 import { EnvironmentError } from '../../src/errors.ts';
 import type { Exposition } from '../../src/formats/exposition/model.ts';
-import { type OtlpPush, type OtlpPushOptions, startOtlpPush } from '../../src/tools/export/otlp-push.ts';
+import { type OtlpPush, type OtlpPushOptions, retryAfterMs, startOtlpPush } from '../../src/tools/export/otlp-push.ts';
 import { hangDeadline } from '../support/slowdown.ts';
 
 const exposition = (): Exposition => ({
@@ -282,4 +282,66 @@ test('a defect in collect (not an hvkit error) is not swallowed: reported, and t
   assert.equal(errors.length, 1);
   assert.ok(errors[0] instanceof TypeError);
   assert.equal(c.requests, 0);
+});
+
+test('Retry-After longer than the interval: the push is dropped and none is made before it passed', {
+  timeout: hangDeadline(60_000),
+}, async () => {
+  const arrivals: number[] = [];
+  const c = await collector((_req, res) => {
+    arrivals.push(performance.now());
+    if (arrivals.length === 1) res.writeHead(429, { 'Retry-After': '1' }).end();
+    else res.writeHead(200).end();
+  });
+  const errors: unknown[] = [];
+  const push = start(c.url, errors);
+  try {
+    await until('a push after the wait', () => push.stats().succeeded >= 1);
+  } finally {
+    await stopWithin(push);
+    await c.close();
+  }
+  const [first, second] = arrivals;
+  assert.ok(first !== undefined && second !== undefined);
+  // A lower bound only: however slow the machine, the collector's wait is respected.
+  assert.ok(second - first >= 990, `second request ${second - first} ms after the first`);
+  const stats = push.stats();
+  assert.equal(stats.failures['http-429'], 1, 'not retried within the push');
+  assert.ok(stats.skippedTicks > 0);
+  assert.deepEqual(messages(errors), [`OTLP push to ${c.url}: the collector answered HTTP 429`]);
+});
+
+test('Retry-After within the interval: the retry waits for it', { timeout: hangDeadline(60_000) }, async () => {
+  const arrivals: number[] = [];
+  const c = await collector((_req, res) => {
+    arrivals.push(performance.now());
+    if (arrivals.length === 1) res.writeHead(503, { 'Retry-After': '1' }).end();
+    else res.writeHead(200).end();
+  });
+  const errors: unknown[] = [];
+  const push = start(c.url, errors, { intervalMs: 5_000 });
+  try {
+    await until('the retry succeeded', () => push.stats().succeeded >= 1);
+  } finally {
+    await stopWithin(push);
+    await c.close();
+  }
+  const [first, second] = arrivals;
+  assert.ok(first !== undefined && second !== undefined);
+  assert.ok(second - first >= 990, `retry ${second - first} ms after the first`);
+  assert.deepEqual(push.stats().failures, { 'http-503': 1 });
+  assert.equal(push.stats().failed, 0, 'the push succeeded on its retry');
+  assert.deepEqual(errors, []);
+});
+
+test('Retry-After: seconds or an HTTP date, clamped to [0, 10 min]; anything else ignored', () => {
+  const now = Date.parse('2026-12-04T18:00:00Z');
+  assert.equal(retryAfterMs('3', now), 3000);
+  assert.equal(retryAfterMs(' 0 ', now), 0);
+  assert.equal(retryAfterMs('Fri, 04 Dec 2026 18:00:30 GMT', now), 30_000);
+  assert.equal(retryAfterMs('Fri, 04 Dec 2026 17:00:00 GMT', now), 0);
+  assert.equal(retryAfterMs('99999999999', now), 600_000);
+  assert.equal(retryAfterMs('soon', now), undefined);
+  assert.equal(retryAfterMs('-5', now), undefined);
+  assert.equal(retryAfterMs(undefined, now), undefined);
 });

@@ -7,6 +7,8 @@
  * - Each attempt has a deadline; a push is retried a bounded number of times with doubling
  *   backoff when the failure may pass (network errors, timeouts, HTTP 429/502/503/504 — the codes
  *   OTLP/HTTP calls retryable); any other HTTP status drops that push.
+ * - A collector's Retry-After (429/503) is honoured: the retry waits for it, or, when it is longer
+ *   than the interval, the push is dropped and no push is made before it has passed.
  * - Failures are counted per kind ('timeout', 'http-500', 'ECONNREFUSED', …) and reported through
  *   onError once per kind until a push succeeds again, so a dead collector is one line, not one
  *   per interval.
@@ -63,7 +65,26 @@ class PushFailure {
     readonly kind: string,
     readonly text: string,
     readonly retryable: boolean,
+    /** The collector's Retry-After, when it sent one. */
+    readonly retryAfterMs?: number,
   ) {}
+}
+
+/** Retry-After longer than this is taken as this (a hostile header cannot stop the pushes for days). */
+const MAX_RETRY_AFTER_MS = 10 * 60_000;
+
+/** Retry-After in delay-seconds or as an HTTP date, in milliseconds from now; undefined when absent or unreadable. */
+export function retryAfterMs(header: string | undefined, nowMs = Date.now()): number | undefined {
+  if (header === undefined) return undefined;
+  const text = header.trim();
+  // An HTTP date names its month ("Fri, 04 Dec 2026 …"); Date.parse alone would take "-5" for a year.
+  const ms = /^\d+$/.test(text)
+    ? Number(text) * 1000
+    : /[A-Za-z]{3}/.test(text)
+      ? Date.parse(text) - nowMs
+      : Number.NaN;
+  if (!Number.isFinite(ms)) return undefined;
+  return Math.min(Math.max(ms, 0), MAX_RETRY_AFTER_MS);
 }
 
 export function startOtlpPush(options: OtlpPushOptions): OtlpPush {
@@ -80,6 +101,8 @@ export function startOtlpPush(options: OtlpPushOptions): OtlpPush {
   const stopping = new AbortController();
   const stats: OtlpPushStats = { pushes: 0, succeeded: 0, failed: 0, failures: {}, skippedTicks: 0, running: true };
   const reported = new Set<string>();
+  /** No push before this time (performance.now()), set by a collector's Retry-After. */
+  let notBefore = 0;
 
   const fail = (failure: PushFailure) => {
     stats.failures[failure.kind] = (stats.failures[failure.kind] ?? 0) + 1;
@@ -113,12 +136,17 @@ export function startOtlpPush(options: OtlpPushOptions): OtlpPush {
         return;
       }
       fail(failure);
-      if (!failure.retryable || attempt >= maxAttempts) {
+      // A collector asking for more time than an interval gets it: this push is dropped (the next
+      // carries the same cumulative totals) and ticks before then are skipped.
+      const tooLong = failure.retryAfterMs !== undefined && failure.retryAfterMs > intervalMs;
+      if (tooLong) notBefore = performance.now() + (failure.retryAfterMs ?? 0);
+      if (!failure.retryable || attempt >= maxAttempts || tooLong) {
         stats.failed++;
         report(failure);
         return;
       }
-      await sleep(backoffMs * 2 ** (attempt - 1), stopping.signal);
+      const wait = Math.max(backoffMs * 2 ** (attempt - 1), failure.retryAfterMs ?? 0);
+      await sleep(wait, stopping.signal);
       if (stopping.signal.aborted) return;
     }
   };
@@ -126,7 +154,8 @@ export function startOtlpPush(options: OtlpPushOptions): OtlpPush {
   const loop = async () => {
     let next = performance.now();
     while (!stopping.signal.aborted) {
-      await pushOnce();
+      if (performance.now() >= notBefore) await pushOnce();
+      else stats.skippedTicks++;
       next += intervalMs;
       const now = performance.now();
       if (next < now) {
@@ -204,12 +233,12 @@ function post(
         reject(e);
       } else settle(new PushFailure(code, errnoText(code), true));
     };
-    const answered = (status: number) => {
+    const answered = (status: number, retryAfter: string | undefined) => {
       if (status >= 200 && status < 300) settle(undefined);
-      else
-        settle(
-          new PushFailure(`http-${status}`, `the collector answered HTTP ${status}`, RETRYABLE_STATUS.has(status)),
-        );
+      else {
+        const text = `the collector answered HTTP ${status}`;
+        settle(new PushFailure(`http-${status}`, text, RETRYABLE_STATUS.has(status), retryAfterMs(retryAfter)));
+      }
     };
     let req: ClientRequest | undefined;
     const deadline = setTimeout(() => {
@@ -228,16 +257,17 @@ function post(
     });
     req.on('response', (res) => {
       const status = res.statusCode ?? 0;
+      const retryAfter = res.headers['retry-after'];
       let length = 0;
       res.on('data', (chunk: Buffer) => {
         length += chunk.length;
         if (length <= MAX_RESPONSE_BYTES) return;
         // The status is the answer; an endless body is not read to its end.
-        answered(status);
+        answered(status, retryAfter);
         res.destroy();
       });
       res.on('error', onSocketError);
-      res.on('end', () => answered(status));
+      res.on('end', () => answered(status, retryAfter));
       res.on('close', () => {
         if (!res.complete)
           settle(new PushFailure('ECONNRESET', 'the collector closed the connection mid-answer', true));
