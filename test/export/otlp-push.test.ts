@@ -345,3 +345,47 @@ test('Retry-After: seconds or an HTTP date, clamped to [0, 10 min]; anything els
   assert.equal(retryAfterMs('-5', now), undefined);
   assert.equal(retryAfterMs(undefined, now), undefined);
 });
+
+test('a 2xx answer with a partial success: taken, not retried, the rejection reported once', {
+  timeout: hangDeadline(60_000),
+}, async () => {
+  // ExportMetricsServiceResponse { partial_success { rejected_data_points: 2, error_message: "no" } }
+  const partial = Uint8Array.of(0x0a, 0x06, 0x08, 0x02, 0x12, 0x02, 0x6e, 0x6f);
+  const c = await collector((_req, res) =>
+    res.writeHead(200, { 'Content-Type': 'application/x-protobuf' }).end(partial),
+  );
+  const errors: unknown[] = [];
+  const push = start(c.url, errors);
+  try {
+    await until('three pushes', () => push.stats().succeeded >= 3);
+  } finally {
+    await stopWithin(push);
+    await c.close();
+  }
+  const stats = push.stats();
+  assert.equal(c.requests, stats.succeeded, 'not retried');
+  assert.equal(stats.failures['partial-success'], stats.succeeded);
+  assert.deepEqual(messages(errors), [`OTLP push to ${c.url}: the collector rejected 2 data points: no`]);
+});
+
+test('a 2xx answer that is not OTLP protobuf: taken, reported once as a bad answer', {
+  timeout: hangDeadline(60_000),
+}, async () => {
+  const c = await collector((_req, res) =>
+    res.writeHead(200, { 'Content-Type': 'application/x-protobuf' }).end(Uint8Array.of(0x0a, 0x7f)),
+  );
+  const errors: unknown[] = [];
+  const push = start(c.url, errors);
+  try {
+    await until('two pushes', () => push.stats().succeeded >= 2);
+  } finally {
+    await stopWithin(push);
+    await c.close();
+  }
+  assert.equal(push.stats().failures['bad-answer'], push.stats().succeeded);
+  assert.equal(errors.length, 1);
+  assert.match(
+    messages(errors)[0] ?? '',
+    /the collector's answer is not OTLP \(OTLP export response: .*length past its end/,
+  );
+});

@@ -9,15 +9,18 @@
  *   OTLP/HTTP calls retryable); any other HTTP status drops that push.
  * - A collector's Retry-After (429/503) is honoured: the retry waits for it, or, when it is longer
  *   than the interval, the push is dropped and no push is made before it has passed.
+ * - A 2xx answer is read for OTLP's partial success: rejected data points are reported
+ *   ('partial-success') like a failure, though the push counts as taken (it is not retried).
  * - Failures are counted per kind ('timeout', 'http-500', 'ECONNREFUSED', …) and reported through
  *   onError once per kind until a push succeeds again, so a dead collector is one line, not one
  *   per interval.
  * - Plain http only (any host); a URL whose path is "/" gets OTLP's default path /v1/metrics.
  */
 import { Agent, type ClientRequest, request } from 'node:http';
-import { EnvironmentError, errnoText, errorCode, HvkitError, UsageError } from '../../errors.ts';
+import { EnvironmentError, errnoText, errorCode, FormatError, HvkitError, UsageError } from '../../errors.ts';
 import type { Exposition } from '../../formats/exposition/model.ts';
 import { encodeOtlpMetrics } from '../../formats/exposition/otlp.ts';
+import { readOtlpMetricsResponse } from '../../formats/exposition/otlp-response.ts';
 import { hvkitResourceMapping, hvkitScope } from './otlp-resource.ts';
 
 export interface OtlpPushOptions {
@@ -128,13 +131,18 @@ export function startOtlpPush(options: OtlpPushOptions): OtlpPush {
       return;
     }
     for (let attempt = 1; ; attempt++) {
-      const failure = await post(target, body, agent, timeoutMs, stopping.signal);
+      const result = await post(target, body, agent, timeoutMs, stopping.signal);
       if (stopping.signal.aborted) return;
-      if (failure === undefined) {
+      if (result.ok) {
         stats.succeeded++;
-        reported.clear();
+        if (result.problem === undefined) reported.clear();
+        else {
+          fail(result.problem);
+          report(result.problem);
+        }
         return;
       }
+      const failure = result.failure;
       fail(failure);
       // A collector asking for more time than an interval gets it: this push is dropped (the next
       // carries the same cumulative totals) and ticks before then are skipped.
@@ -204,9 +212,28 @@ function defaultEncoder(): (exposition: Exposition) => Uint8Array {
   return (exposition) => encodeOtlpMetrics(exposition, options);
 }
 
+type PostResult = { ok: true; problem?: PushFailure | undefined } | { ok: false; failure: PushFailure };
+
+/** What a 2xx answer says went wrong anyway: rejected points, or an answer that is not OTLP. */
+function answerProblem(answer: Uint8Array): PushFailure | undefined {
+  try {
+    const partial = readOtlpMetricsResponse(answer);
+    if (partial === undefined) return undefined;
+    const why = partial.errorMessage === '' ? '' : `: ${partial.errorMessage}`;
+    return new PushFailure(
+      'partial-success',
+      `the collector rejected ${partial.rejectedDataPoints} data points${why}`,
+      false,
+    );
+  } catch (e) {
+    if (!(e instanceof FormatError)) throw e;
+    return new PushFailure('bad-answer', `the collector's answer is not OTLP (${e.message})`, false);
+  }
+}
+
 /**
- * One POST; resolves undefined when the collector took it (2xx), a PushFailure when it did not;
- * rejects only on a defect (an error that is not a system error).
+ * One POST; resolves ok when the collector took it (2xx, with what its answer says went wrong
+ * anyway), a PushFailure when it did not; rejects only on a defect (not a system error).
  */
 function post(
   target: URL,
@@ -214,10 +241,10 @@ function post(
   agent: Agent,
   timeoutMs: number,
   stopping: AbortSignal,
-): Promise<PushFailure | undefined> {
+): Promise<PostResult> {
   return new Promise((resolve, reject) => {
     let settled = false;
-    const settle = (result: PushFailure | undefined) => {
+    const settle = (result: PostResult) => {
       if (settled) return;
       settled = true;
       clearTimeout(deadline);
@@ -231,22 +258,23 @@ function post(
         clearTimeout(deadline);
         stopping.removeEventListener('abort', onStop);
         reject(e);
-      } else settle(new PushFailure(code, errnoText(code), true));
+      } else settle({ ok: false, failure: new PushFailure(code, errnoText(code), true) });
     };
-    const answered = (status: number, retryAfter: string | undefined) => {
-      if (status >= 200 && status < 300) settle(undefined);
+    const answered = (status: number, retryAfter: string | undefined, answer: Uint8Array | undefined) => {
+      if (status >= 200 && status < 300) settle({ ok: true, problem: answer && answerProblem(answer) });
       else {
         const text = `the collector answered HTTP ${status}`;
-        settle(new PushFailure(`http-${status}`, text, RETRYABLE_STATUS.has(status), retryAfterMs(retryAfter)));
+        const failure = new PushFailure(`http-${status}`, text, RETRYABLE_STATUS.has(status), retryAfterMs(retryAfter));
+        settle({ ok: false, failure });
       }
     };
     let req: ClientRequest | undefined;
     const deadline = setTimeout(() => {
-      settle(new PushFailure('timeout', `no answer within ${timeoutMs} ms`, true));
+      settle({ ok: false, failure: new PushFailure('timeout', `no answer within ${timeoutMs} ms`, true) });
       req?.destroy();
     }, timeoutMs);
     const onStop = () => {
-      settle(undefined);
+      settle({ ok: true });
       req?.destroy();
     };
     stopping.addEventListener('abort', onStop);
@@ -258,19 +286,28 @@ function post(
     req.on('response', (res) => {
       const status = res.statusCode ?? 0;
       const retryAfter = res.headers['retry-after'];
+      // Only an OTLP protobuf answer is read (a partial success says how many points were rejected).
+      const protobuf = /^application\/x-protobuf\b/i.test(res.headers['content-type'] ?? '');
+      const chunks: Buffer[] = [];
       let length = 0;
       res.on('data', (chunk: Buffer) => {
         length += chunk.length;
-        if (length <= MAX_RESPONSE_BYTES) return;
+        if (length <= MAX_RESPONSE_BYTES) {
+          if (protobuf) chunks.push(chunk);
+          return;
+        }
         // The status is the answer; an endless body is not read to its end.
-        answered(status, retryAfter);
+        answered(status, retryAfter, undefined);
         res.destroy();
       });
       res.on('error', onSocketError);
-      res.on('end', () => answered(status, retryAfter));
+      res.on('end', () => answered(status, retryAfter, protobuf ? Buffer.concat(chunks) : undefined));
       res.on('close', () => {
         if (!res.complete)
-          settle(new PushFailure('ECONNRESET', 'the collector closed the connection mid-answer', true));
+          settle({
+            ok: false,
+            failure: new PushFailure('ECONNRESET', 'the collector closed the connection mid-answer', true),
+          });
       });
     });
     req.on('error', onSocketError);
