@@ -7,8 +7,10 @@
  * The label names are the exporter's convention, shared with the Prometheus mapping: `vm`,
  * `vm_key`, `pid`, `domid`, `unique_id`, `owner` identify the VM; `vcpu` is a point label.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { basename } from 'node:path';
+import { isErrno } from '../../errors.ts';
 import type { Label } from '../../formats/exposition/model.ts';
 import type { OtlpAttribute, OtlpResourceMapping } from '../../formats/exposition/otlp.ts';
 import { PROC, readCmdline, readProcessIdentity } from '../../os/procfs.ts';
@@ -67,18 +69,29 @@ export function hvkitResourceMapping(options: HvkitResourceOptions = {}): OtlpRe
 }
 
 /**
- * process.executable.name is the kernel's name for the process (comm, at most 15 bytes; the
- * conventions prefer the base name of /proc/PID/exe, which needs ptrace rights over the VMM) and
- * process.command the first word of its command line. The arguments are not sent: a VMM's command
- * line can carry secrets. Nothing when the process is gone or not ours to read.
+ * process.executable.name is the base name of /proc/PID/exe, as the conventions ask, or, when that
+ * link is not ours to read (it needs ptrace rights over the VMM), the kernel's name for the process
+ * (comm, at most 15 bytes; what older conventions asked for); process.command is the first word
+ * of its command line. The arguments are not sent: a VMM's command line can carry secrets.
+ * Nothing when the process is gone.
  */
 function processAttributes(pid: number, proc: string): OtlpAttribute[] {
   const out: OtlpAttribute[] = [];
-  const identity = readProcessIdentity(pid, proc);
-  if (identity !== undefined) out.push(['process.executable.name', identity.comm]);
+  const executable = executableName(pid, proc) ?? readProcessIdentity(pid, proc)?.comm;
+  if (executable !== undefined) out.push(['process.executable.name', executable]);
   const command = readCmdline(pid, proc)?.[0];
   if (command !== undefined && command !== '') out.push(['process.command', command]);
   return out;
+}
+
+function executableName(pid: number, proc: string): string | undefined {
+  try {
+    // An executable replaced since the process started reads "/usr/bin/qemu (deleted)".
+    return basename(readlinkSync(`${proc}/${pid}/exe`).replace(/ \(deleted\)$/, ''));
+  } catch (e) {
+    if (isErrno(e, 'ENOENT', 'ESRCH', 'EACCES', 'EPERM')) return undefined;
+    throw e;
+  }
 }
 
 /** The instrumentation scope: hvkit and its version from package.json. */
