@@ -389,3 +389,45 @@ test('a 2xx answer that is not OTLP protobuf: taken, reported once as a bad answ
     /the collector's answer is not OTLP \(OTLP export response: .*length past its end/,
   );
 });
+
+test('an InternalError from collect or encode is a defect: reported and the loop ends', {
+  timeout: hangDeadline(60_000),
+}, async () => {
+  const c = await collector((_req, res) => res.writeHead(200).end());
+  const errors: unknown[] = [];
+  const push = start(c.url, errors, {
+    collect: () => ({
+      atMs: Date.now(),
+      // A histogram family without its shape: the encoder refuses it as a defect.
+      families: [
+        {
+          name: 'h',
+          help: '',
+          type: 'histogram',
+          unit: '',
+          scale: { base: 10, exponent: 0 },
+          points: [{ labels: [], histogram: { buckets: [1n] }, startMs: 0 }],
+        },
+      ],
+    }),
+  });
+  await until('the loop ended', () => !push.stats().running);
+  await stopWithin(push);
+  await c.close();
+  assert.equal(errors.length, 1);
+  assert.equal((errors[0] as Error).name, 'InternalError');
+  assert.equal(c.requests, 0);
+});
+
+test('option values that cannot work are refused up front', () => {
+  const base = { url: 'http://127.0.0.1:1/', collect: exposition, onError: () => {} };
+  for (const bad of [
+    { intervalMs: 0 },
+    { intervalMs: Number.NaN },
+    { intervalMs: 1000, maxAttempts: 0 },
+    { intervalMs: 1000, timeoutMs: 0 },
+    { intervalMs: 1000, backoffMs: -1 },
+  ]) {
+    assert.throws(() => startOtlpPush({ ...base, ...bad }), { name: 'UsageError' }, JSON.stringify(bad));
+  }
+});

@@ -99,6 +99,11 @@ export function startOtlpPush(options: OtlpPushOptions): OtlpPush {
   const timeoutMs = options.timeoutMs ?? Math.min(intervalMs, MAX_TIMEOUT_MS);
   const maxAttempts = options.maxAttempts ?? 3;
   const backoffMs = options.backoffMs ?? Math.min(500, intervalMs / 2);
+  if (!(timeoutMs > 0 && Number.isInteger(maxAttempts) && maxAttempts >= 1 && backoffMs >= 0)) {
+    throw new UsageError(
+      `OTLP push needs a positive timeout, at least one attempt and a backoff ≥ 0 (got ${timeoutMs}, ${maxAttempts}, ${backoffMs})`,
+    );
+  }
   const encode = options.encode ?? defaultEncoder();
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   const stopping = new AbortController();
@@ -122,8 +127,9 @@ export function startOtlpPush(options: OtlpPushOptions): OtlpPush {
     try {
       body = encode(options.collect());
     } catch (e) {
-      // A sample that could not be taken (a VM vanished mid-read, …) fails this push only.
-      if (!(e instanceof HvkitError)) throw e;
+      // A sample that could not be taken (a VM vanished mid-read, …) fails this push only; a
+      // defect (not ours, or an InternalError of the encoder) ends the loop, reported.
+      if (!(e instanceof HvkitError) || e.kind === 'internal') throw e;
       const failure = new PushFailure('collect', `collecting the metrics failed: ${e.message}`, false);
       fail(failure);
       stats.failed++;
