@@ -19,31 +19,31 @@ export const PROTOBUF_TYPE =
   'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited';
 
 // io.prometheus.client field numbers (metrics.proto).
-enum F {
-  FamilyName = 1,
-  FamilyHelp = 2,
-  FamilyType = 3,
-  FamilyMetric = 4,
-  MetricLabel = 1,
-  MetricGauge = 2,
-  MetricCounter = 3,
-  MetricHistogram = 7,
-  LabelName = 1,
-  LabelValue = 2,
-  Value = 1,
-  HistCount = 1,
-  HistSum = 2,
-  HistBucket = 3,
-  HistSchema = 5,
-  HistZeroThreshold = 6,
-  HistZeroCount = 7,
-  HistPositiveSpan = 12,
-  HistPositiveDelta = 13,
-  BucketCumulative = 1,
-  BucketUpperBound = 2,
-  SpanOffset = 1,
-  SpanLength = 2,
-}
+const F = {
+  FamilyName: 1,
+  FamilyHelp: 2,
+  FamilyType: 3,
+  FamilyMetric: 4,
+  MetricLabel: 1,
+  MetricGauge: 2,
+  MetricCounter: 3,
+  MetricHistogram: 7,
+  LabelName: 1,
+  LabelValue: 2,
+  Value: 1,
+  HistCount: 1,
+  HistSum: 2,
+  HistBucket: 3,
+  HistSchema: 5,
+  HistZeroThreshold: 6,
+  HistZeroCount: 7,
+  HistPositiveSpan: 12,
+  HistPositiveDelta: 13,
+  BucketCumulative: 1,
+  BucketUpperBound: 2,
+  SpanOffset: 1,
+  SpanLength: 2,
+} as const;
 
 const TYPE_CODE = { counter: 0, gauge: 1, histogram: 4 } as const;
 
