@@ -32,7 +32,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   registerDemo(program, setExit);
   registerKvm(program, setExit);
   registerTop(program, setExit, () => new AttachSession());
-  registerExport(program, setExit, () => new AttachSession());
+  registerExport(program, setExit, (options) => new AttachSession(options));
   registerHost(program, setExit, { installers: (options) => standardInstallers(options) });
   registerCtl(program, setExit, [ctlPools, ctlStream]);
   return program;

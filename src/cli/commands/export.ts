@@ -11,6 +11,7 @@ interface ExportCliOptions {
   vcpu: boolean;
   maxSeries?: string;
   maxWaiting: string;
+  pid?: string;
   [option: string]: unknown;
 }
 
@@ -26,6 +27,7 @@ export interface ExportExtension {
 
 const MAX_SERIES = { min: 0, max: 100_000_000 };
 const MAX_WAITING = { min: 1, max: 10_000 };
+const PIDS = { min: 1, max: 2 ** 22 };
 
 function parseListen(text: string) {
   try {
@@ -39,7 +41,7 @@ function parseListen(text: string) {
 export function registerExport(
   program: Command,
   setExit: (code: number) => void,
-  makeSource: () => SampleSource,
+  makeSource: (options: { pids?: number[] }) => SampleSource,
   extensions: readonly ExportExtension[] = [],
 ): void {
   const command = program
@@ -57,12 +59,14 @@ export function registerExport(
       '--max-series <n>',
       'export at most n VM and vCPU series; the rest count in hvkit_export_series_dropped_total',
     )
-    .option('--max-waiting <n>', 'scrapes that may wait on one collection; more get 503', '16');
+    .option('--max-waiting <n>', 'scrapes that may wait on one collection; more get 503', '16')
+    .option('--pid <pid,…>', 'only the VMs of these processes (default: every process on the host)');
   for (const e of extensions) e.options(command);
   command.action(async (opts: ExportCliOptions) => {
     const endpoint = parseListen(opts.listen);
     if (endpoint.kind !== 'tcp') throw new UsageError('--listen: Prometheus scrapes over TCP: give host:port');
-    const collector = new ExpositionCollector(makeSource(), {
+    const pids = opts.pid?.split(',').map((p) => parseInteger('--pid', p.trim(), PIDS));
+    const collector = new ExpositionCollector(makeSource(pids ? { pids } : {}), {
       vcpus: opts.vcpu,
       maxWaiting: parseInteger('--max-waiting', opts.maxWaiting, MAX_WAITING),
       ...(opts.maxSeries === undefined ? {} : { maxSeries: parseInteger('--max-series', opts.maxSeries, MAX_SERIES) }),
