@@ -114,6 +114,13 @@ export class ProtoWriter {
     this.#pos += bytes.length;
   }
 
+  /** Bytes already encoded (e.g. cached fields). */
+  raw(bytes: Uint8Array): void {
+    this.#ensure(bytes.length);
+    this.#buf.set(bytes, this.#pos);
+    this.#pos += bytes.length;
+  }
+
   /** field = varint u64 (skipped when zero, protobuf's default). */
   uint64Field(field: number, n: bigint): void {
     if (n === 0n) return;

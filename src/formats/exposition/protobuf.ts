@@ -12,7 +12,7 @@
  */
 import { classicBounds, nativeBuckets, nativeShift, totalCount } from './buckets.ts';
 import { scaledNumber } from './decimal.ts';
-import type { Exposition, MetricFamily, MetricPoint } from './model.ts';
+import type { Exposition, Label, MetricFamily, MetricPoint } from './model.ts';
 import { ProtoWriter } from './protobuf-writer.ts';
 
 export const PROTOBUF_TYPE =
@@ -47,13 +47,23 @@ const F = {
 
 const TYPE_CODE = { counter: 0, gauge: 1, histogram: 4 } as const;
 
+/** The encoded label fields of a label array, once per array (the exporter shares them between series). */
+const labelCache = new WeakMap<readonly Label[], Uint8Array>();
+
 function writeLabels(w: ProtoWriter, p: MetricPoint): void {
-  for (const [name, value] of p.labels) {
-    const m = w.begin(F.MetricLabel);
-    w.stringField(F.LabelName, name);
-    w.stringField(F.LabelValue, value);
-    w.end(m);
+  let bytes = labelCache.get(p.labels);
+  if (!bytes) {
+    const lw = new ProtoWriter(256);
+    for (const [name, value] of p.labels) {
+      const m = lw.begin(F.MetricLabel);
+      lw.stringField(F.LabelName, name);
+      lw.stringField(F.LabelValue, value);
+      lw.end(m);
+    }
+    bytes = lw.finish();
+    labelCache.set(p.labels, bytes);
   }
+  w.raw(bytes);
 }
 
 function writeHistogram(w: ProtoWriter, family: MetricFamily, p: MetricPoint, bounds: number[]): void {

@@ -17,7 +17,7 @@ import { HvkitError } from '../../errors.ts';
 import type { Exposition } from '../../formats/exposition/model.ts';
 import type { ExpositionFormat } from '../../formats/exposition/negotiate.ts';
 import { encodeProtobuf } from '../../formats/exposition/protobuf.ts';
-import { encodeOpenMetrics, encodePrometheusText } from '../../formats/exposition/text.ts';
+import { encodeOpenMetricsBytes, encodePrometheusTextBytes } from '../../formats/exposition/text.ts';
 import { type MappingOptions, SampleMapper } from './mapping.ts';
 import { ExportStats } from './self-metrics.ts';
 
@@ -31,19 +31,19 @@ export interface CollectorOptions extends MappingOptions {
 }
 
 export class Collection {
-  readonly #encoded = new Map<ExpositionFormat, string | Uint8Array>();
+  readonly #encoded = new Map<ExpositionFormat, Uint8Array>();
   constructor(readonly exposition: Exposition) {}
 
   /** The collection in a format, encoded once however many scrapes ask for it. */
-  encode(format: ExpositionFormat): string | Uint8Array {
+  encode(format: ExpositionFormat): Uint8Array {
     let body = this.#encoded.get(format);
     if (body === undefined) {
       body =
         format === 'protobuf'
           ? encodeProtobuf(this.exposition)
           : format === 'openmetrics'
-            ? encodeOpenMetrics(this.exposition)
-            : encodePrometheusText(this.exposition);
+            ? encodeOpenMetricsBytes(this.exposition)
+            : encodePrometheusTextBytes(this.exposition);
       this.#encoded.set(format, body);
     }
     return body;

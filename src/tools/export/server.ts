@@ -46,8 +46,7 @@ async function serveMetrics(collector: ExpositionCollector, req: IncomingMessage
   }
   const format = negotiate(req.headers.accept);
   const body = collection.encode(format);
-  const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
-  res.writeHead(200, { 'content-type': CONTENT_TYPES[format], 'content-length': String(length) });
+  res.writeHead(200, { 'content-type': CONTENT_TYPES[format], 'content-length': String(body.length) });
   res.end(req.method === 'HEAD' ? undefined : body);
 }
 
