@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import type { HostSample } from '../../src/attach/sample.ts';
 import { kvmStatTemplate, tableStatSamples } from '../../src/attach/stat-samples.ts';
 import type { MetricFamily } from '../../src/formats/exposition/model.ts';
@@ -10,7 +11,7 @@ import { StatsTableWriter } from '../../src/formats/stats-table/writer.ts';
 import { createSharedRegion } from '../../src/shm/region.ts';
 import { describeFamily } from '../../src/tools/export/families.ts';
 import { SampleMapper } from '../../src/tools/export/mapping.ts';
-import { counter, gauge, log2Hist, NS, sample, vm } from '../top/fixtures/samples.ts';
+import { COUNT, counter, gauge, log2Hist, NS, sample, vm } from '../top/fixtures/samples.ts';
 import { parseText } from './text-parser.ts';
 
 const BYTES_KIB = { unit: 'bytes', base: 2, exponent: 10 } as const;
@@ -134,6 +135,12 @@ test('two stats mapping to one name with different types keep the first; the oth
   const r = m.map(s, 1000);
   assert.equal(byName(r.families, 'hvkit_kvm_vm_x').points.length, 1);
   assert.equal(m.droppedByConflict, 1n);
+  const twice = m.map(sample(2, [vm({ key: 'a', vm: [counter('a.b', 1n), counter('a_b', 2n)] })]), 2000);
+  assert.deepEqual(
+    byName(twice.families, 'hvkit_kvm_vm_a_b').points.map((p) => p.value),
+    [1n],
+  );
+  assert.equal(m.droppedByConflict, 2n);
 });
 
 test('StatSample help: a KVM stat says its descriptor (name, type, raw unit); a VMM counter its schema doc', () => {
@@ -165,4 +172,35 @@ test('StatSample help: a KVM stat says its descriptor (name, type, raw unit); a 
   const stat = stats.find((s) => s.name === `${group.name}.${first.name}`)!;
   assert.equal(stat.help, first.field.doc);
   assert.ok(stat.help.length > 3, `schema doc as help: ${stat.help}`);
+});
+
+test('hostile stat and VM names (any UTF-8, other VMMs) still give valid names and parseable text', () => {
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.tuple(
+          fc.string({ unit: 'binary', maxLength: 30 }),
+          fc.constantFrom('counter', 'gauge') as fc.Arbitrary<'counter' | 'gauge'>,
+        ),
+        { maxLength: 8 },
+      ),
+      fc.string({ unit: 'binary', maxLength: 30 }),
+      (stats, vmName) => {
+        const s = sample(1, [
+          vm({
+            key: 'k',
+            name: vmName,
+            vm: stats.map(([name, kind]) => ({ name, kind, unit: COUNT, origin: 'kvm' as const, value: 1n })),
+          }),
+        ]);
+        const { families } = new SampleMapper().map(s, 0);
+        for (const f of families) assert.match(f.name, /^[a-zA-Z_:][a-zA-Z0-9_:]*$/);
+        if (families.length === 0) return;
+        const text = parseText(encodePrometheusText({ families, atMs: 0 }), false);
+        for (const smp of text.samples) assert.equal(smp.labels[0]![1], Buffer.from(vmName).toString());
+        const names = text.samples.map((x) => x.name);
+        assert.equal(new Set(names).size, names.length, 'no series twice');
+      },
+    ),
+  );
 });

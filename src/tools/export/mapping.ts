@@ -15,8 +15,8 @@
  * Cardinality: per-vCPU series can be turned off, and at most `maxSeries` series are exported
  * (VM by VM in the session's order, VM-level stats first); the rest are counted in
  * hvkit_export_series_dropped_total{reason="limit"}. Two stats that map to one name with a
- * different type or unit (a different kernel or VMM revision) keep the first; the others count as
- * reason="conflict".
+ * different type or unit (a different kernel or VMM revision) keep the first, and so do two stats
+ * of one VM that map to the same series; the others count as reason="conflict".
  */
 import type { HostSample, StatSample, VmSample } from '../../attach/sample.ts';
 import type { Label, MetricFamily, MetricPoint } from '../../formats/exposition/model.ts';
@@ -128,7 +128,10 @@ export class SampleMapper {
         return;
       }
       const f = family(this.#cache.get(s, scope));
-      if (!f) {
+      // Two stats of one VM or vCPU whose names differ only in characters a name cannot hold
+      // ("a.b", "a_b") would be one series twice: the first stays. A VM's (or vCPU's) points of a
+      // family are pushed together with its one shared label array, so the last point tells.
+      if (!f || f.points.at(-1)?.labels === labels) {
         conflicts++;
         return;
       }
