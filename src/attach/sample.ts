@@ -27,6 +27,11 @@ export interface StatSample {
    * group keeps it). The kernel's stats have none: their name is their identity.
    */
   field?: FieldId;
+  /**
+   * One line saying what the number is, for exporters' HELP: the stats-table schema's doc of a
+   * VMM counter; for a KVM stat, what its descriptor says (the kernel has no prose).
+   */
+  help?: string;
   value?: bigint;
   buckets?: bigint[];
   histogram?: { kind: HistogramKind; bucketSize: number };

@@ -34,9 +34,26 @@ export function kvmStatKind(type: number): StatSample['kind'] {
   return 'gauge';
 }
 
+const KVM_TYPE_WORDS: Record<number, string> = {
+  [StatType.Cumulative]: 'cumulative',
+  [StatType.Instant]: 'instant value',
+  [StatType.Peak]: 'peak value',
+  [StatType.LinearHist]: 'linear histogram',
+  [StatType.LogHist]: 'log2 histogram',
+};
+
+/** A KVM stat's HELP line from its descriptor (the kernel has no prose): name, type and raw unit. */
+export function kvmStatHelp(d: KvmStatDescriptor, unit: UnitScale): string {
+  const type = KVM_TYPE_WORDS[d.type] ?? `type ${d.type}`;
+  const scale = unit.exponent === 0 ? '' : ` × ${unit.base}^${unit.exponent}`;
+  const raw = unit.unit === 'none' ? (scale === '' ? '' : `, raw${scale}`) : `, raw in ${unit.unit}${scale}`;
+  return `KVM binary stat ${d.name} (${type}${raw})`;
+}
+
 export function kvmStatTemplate(d: KvmStatDescriptor): StatTemplate {
   const kind = kvmStatKind(d.type);
-  const base: StatTemplate['base'] = { name: d.name, kind, unit: descriptorScale(d), origin: 'kvm' };
+  const unit = descriptorScale(d);
+  const base: StatTemplate['base'] = { name: d.name, kind, unit, origin: 'kvm', help: kvmStatHelp(d, unit) };
   if (kind === 'histogram') {
     base.histogram = { kind: d.type === StatType.LinearHist ? 'linear' : 'log2', bucketSize: d.bucketSize };
   }
@@ -131,7 +148,7 @@ export class KvmStatSampler {
 
 function kvmStatSample(t: StatTemplate, values: BigUint64Array): StatSample {
   const { base, word, size, bucketsOmitted } = t;
-  const s: StatSample = { name: base.name, kind: base.kind, unit: base.unit, origin: base.origin };
+  const s: StatSample = { name: base.name, kind: base.kind, unit: base.unit, origin: base.origin, help: base.help };
   if (base.histogram) {
     s.histogram = base.histogram;
     if (!bucketsOmitted) {
@@ -170,6 +187,7 @@ export function tableStatTemplate(
     unit: fieldScale(counter.field),
     origin: 'vmm',
     field: counter.id,
+    help: counter.field.doc,
   };
 }
 
@@ -207,7 +225,8 @@ export function debugfsStatSample(
 ): StatSample {
   const d = known.get(stat.name);
   if (d && !isHistogram(d.type)) {
-    return { name: stat.name, kind: kvmStatKind(d.type), unit: descriptorScale(d), origin: 'kvm', value };
+    const unit = descriptorScale(d);
+    return { name: stat.name, kind: kvmStatKind(d.type), unit, origin: 'kvm', help: kvmStatHelp(d, unit), value };
   }
   const gauge = !stat.writable || stat.name.startsWith('max_');
   const unit = stat.name.endsWith('_ns') ? NANOSECONDS : PLAIN;

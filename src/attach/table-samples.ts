@@ -29,6 +29,7 @@ interface CounterPlan {
   unit: StatSample['unit'];
   field: NonNullable<StatSample['field']>;
   histogram: StatSample['histogram'];
+  help: StatSample['help'];
   /** Index of the first u64 word in the snapshot. */
   word: number;
   count: number;
@@ -106,6 +107,7 @@ export class TableSamplePlan {
             unit: base.unit,
             field: c.id,
             histogram: base.histogram,
+            help: base.help,
             word: c.offset / 8,
             count: c.count,
             scalar: c.count === 1 && c.field.kind === 'int',
@@ -351,7 +353,7 @@ function sampleCounters(
 }
 
 function makeSample(c: CounterPlan, scalar: boolean, u64: BigUint64Array, w: number): StatSample {
-  const s: StatSample = { name: c.name, kind: c.kind, unit: c.unit, origin: 'vmm', field: c.field };
+  const s: StatSample = { name: c.name, kind: c.kind, unit: c.unit, origin: 'vmm', field: c.field, help: c.help };
   if (c.histogram) s.histogram = c.histogram;
   if (scalar) s.value = u64[w]!;
   else {
