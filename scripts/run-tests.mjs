@@ -195,6 +195,14 @@ if (forKvm.length > 0) {
   for (const s of forKvm) console.error(`  ${s.file}: ${s.name}: ${s.reason}`);
   status = status || 1;
 }
+// A test of a real server (Prometheus …) that skips because the server is not installed is a test
+// that does not exist: such skips say "missing tool:" and fail the run like KVM's.
+const forTools = total.skips.filter((s) => /^missing tool:/.test(s.reason));
+if (forTools.length > 0) {
+  console.error(`run-tests: ${forTools.length} test(s) skipped for a missing tool (.ci/run installs them):`);
+  for (const s of forTools) console.error(`  ${s.file}: ${s.name}: ${s.reason}`);
+  status = status || 1;
+}
 if (opts.summary) writeFileSync(opts.summary, JSON.stringify({ ...total, vendor: kvm.vendor }));
 
 const laneVendor = lane?.summary?.vendor;

@@ -29,7 +29,9 @@ import { hangDeadline } from '../support/slowdown.ts';
 const SCRAPE_SECONDS = 1;
 const have = (cmd: string) => spawnSync(cmd, ['--version'], { encoding: 'utf8' }).status === 0;
 const skip =
-  have('prometheus') && have('promtool') ? false : 'prometheus/promtool not installed (.ci/run installs them)';
+  have('prometheus') && have('promtool')
+    ? false
+    : "missing tool: prometheus/promtool (.ci/run installs them from Debian's packages); the run fails";
 
 let host: Started;
 let exporter: ChildProcess;
