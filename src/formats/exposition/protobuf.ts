@@ -5,15 +5,22 @@
  *
  * Counters carry their `_total` in the family name (as client_golang writes them). Histograms
  * carry the classic buckets (buckets.ts) and, for log2 histograms whose unit keeps powers of two,
- * the native schema-0 fields: zero_threshold 0, zero_count, positive spans and delta-encoded
- * counts. A native histogram with no observation above zero still writes one empty span, so the
- * reader sees a native histogram (Prometheus tells native from classic by spans or zero bucket).
+ * the native schema-0 fields: zero_threshold, zero_count, positive spans and delta-encoded counts.
+ * The zero threshold is 2^-128 (client_golang's default), not 0: observations are integers, so
+ * the zero bucket [-2^-128, 2^-128] still holds exactly the zeros, and a threshold above 0 is how
+ * every Prometheus since 2.40 tells a native histogram from a classic one — with 0, a histogram
+ * that has seen nothing yet (KVM's halt polling histograms of a VM that never polls) was stored
+ * as classic series by Prometheus 2.42, and would switch to native at its first observation.
+ * It also writes one empty span then, for readers that look at spans.
  * KVM keeps no sum: sample_sum is then absent (0).
  */
 import { classicBounds, nativeBuckets, nativeShift, totalCount } from './buckets.ts';
 import { scaledNumber } from './decimal.ts';
 import type { Exposition, Label, MetricFamily, MetricPoint } from './model.ts';
 import { ProtoWriter } from './protobuf-writer.ts';
+
+/** 2^-128: the zero bucket's half-width (see the file comment). */
+export const NATIVE_ZERO_THRESHOLD = 2 ** -128;
 
 export const PROTOBUF_TYPE =
   'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited';
@@ -85,7 +92,7 @@ function writeHistogram(w: ProtoWriter, family: MetricFamily, p: MetricPoint, bo
     const native = nativeBuckets(h.buckets, shift);
     w.tag(F.HistSchema, 0);
     w.sint(0);
-    w.doubleField(F.HistZeroThreshold, 0);
+    w.doubleField(F.HistZeroThreshold, NATIVE_ZERO_THRESHOLD);
     w.uint64Field(F.HistZeroCount, native.zeroCount);
     const spans = native.spans.length > 0 ? native.spans : [[0, 0] as [number, number]];
     for (const [offset, length] of spans) {
