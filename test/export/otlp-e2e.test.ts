@@ -1,8 +1,8 @@
 /**
  * End to end: a real `hvkit host` (sim backend) runs a domain; an AttachSession samples it; the
  * exporter's own collector (the mapping `hvkit export` serves to Prometheus) makes the exposition
- * families; the OTLP push sends them to a receiver on loopback, which
- * decodes them with the official definitions. What arrives must be what hvkit read: the VM's
+ * families; the OTLP push sends them to a receiver on loopback, which decodes them with the
+ * official definitions. What arrives must be what hvkit read: the VM's
  * identity as resource attributes, every counter, gauge and histogram bucket with its number.
  */
 import assert from 'node:assert/strict';
