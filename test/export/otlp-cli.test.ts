@@ -7,9 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createServer as createTcpServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
 import { ctl, json, type Started, startHost, stopHost } from '../ctl/host-process.ts';
@@ -42,9 +45,11 @@ interface Exporter {
   exited: Promise<number | null>;
 }
 
-async function startExporter(args: string[]): Promise<Exporter> {
-  const child = spawn(process.execPath, [...ENTRY, 'export', '--listen', '127.0.0.1:0', ...args], {
+async function startExporter(args: string[], loadLog?: string): Promise<Exporter> {
+  const hook = loadLog === undefined ? [] : ['--import', './test/export/fixtures/log-loads-register.mjs'];
+  const child = spawn(process.execPath, [...hook, ...ENTRY, 'export', '--listen', '127.0.0.1:0', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...(loadLog === undefined ? {} : { HVKIT_TEST_LOAD_LOG: loadLog }) },
   });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => {
@@ -152,6 +157,38 @@ test('hvkit export --otlp to a collector that is not there: one stderr line, the
   const lines = exporter.stderr().trimEnd().split('\n');
   assert.equal(lines.length, 1, exporter.stderr());
   assert.match(lines[0]!, /^hvkit: OTLP push to http:\/\/127\.0\.0\.1:\d+\/v1\/metrics: .*refused/i);
+});
+
+test('plain hvkit export does not load the OTLP modules; with --otlp it does', async () => {
+  assert.ok(host);
+  const dir = mkdtempSync(join(tmpdir(), 'hvkit-otlp-cli-'));
+  const OTLP = /\/src\/(tools\/export\/otlp[^/]*|formats\/exposition\/otlp[^/]*)\.ts$/;
+  try {
+    const loaded = async (args: string[]) => {
+      const log = join(dir, `loads-${args.length}`);
+      const exporter = await startExporter(['--pid', String(host!.pid), ...args], log);
+      assert.equal(await stop(exporter), 0, exporter.stderr());
+      return readFileSync(log, 'utf8').split('\n');
+    };
+    const plain = await loaded([]);
+    assert.ok(
+      plain.some((u) => u.endsWith('/src/tools/export/collector.ts')),
+      'the log sees the exporter load its modules',
+    );
+    assert.deepEqual(
+      plain.filter((u) => OTLP.test(u)),
+      [],
+    );
+    const receiver = await startReceiver();
+    try {
+      const withOtlp = await loaded(['--otlp', receiver.url]);
+      assert.ok(withOtlp.some((u) => u.endsWith('/src/tools/export/otlp-push.ts')));
+    } finally {
+      await new Promise((resolve) => receiver.server.close(resolve));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('hvkit export: a bad --otlp URL or --otlp-interval is a usage error (exit 2, one line)', () => {
