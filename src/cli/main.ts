@@ -11,6 +11,7 @@ import { ctlPools } from './commands/ctl-pools.ts';
 import { ctlStream } from './commands/ctl-stream.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerExport } from './commands/export.ts';
+import { exportOtlp } from './commands/export-otlp.ts';
 import { registerHost } from './commands/host.ts';
 import { registerInspect } from './commands/inspect.ts';
 import { registerKvm } from './commands/kvm.ts';
@@ -32,7 +33,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   registerDemo(program, setExit);
   registerKvm(program, setExit);
   registerTop(program, setExit, () => new AttachSession());
-  registerExport(program, setExit, (options) => new AttachSession(options));
+  registerExport(program, setExit, (options) => new AttachSession(options), [exportOtlp]);
   registerHost(program, setExit, { installers: (options) => standardInstallers(options) });
   registerCtl(program, setExit, [ctlPools, ctlStream]);
   return program;

@@ -6,7 +6,6 @@ import { scaledDecimal, scaledNumber } from '../../src/formats/exposition/decima
 import type { Exposition, MetricFamily } from '../../src/formats/exposition/model.ts';
 import { negotiate } from '../../src/formats/exposition/negotiate.ts';
 import { encodeProtobuf } from '../../src/formats/exposition/protobuf.ts';
-import { ProtoWriter } from '../../src/formats/exposition/protobuf-writer.ts';
 import { encodeOpenMetrics, encodePrometheusText } from '../../src/formats/exposition/text.ts';
 import { decodeDelimited } from './proto-reader.ts';
 import { parseText } from './text-parser.ts';
@@ -255,49 +254,6 @@ test('any label value and HELP text renders to text that parses back to it (0.0.
       assert.equal(d[0]!.help, Buffer.from(help).toString());
       assert.deepEqual(d[0]!.metrics[0]!.labels, [['l', Buffer.from(value).toString()]]);
     }),
-  );
-});
-
-test('protobuf writer: varints, zigzag and long nested bodies decode back', () => {
-  fc.assert(
-    fc.property(
-      fc.array(fc.tuple(fc.bigInt({ min: 0n, max: U64_MAX }), fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }))),
-      fc.string({ maxLength: 300 }),
-      (pairs, s) => {
-        const w = new ProtoWriter(1);
-        const outer = w.begin();
-        w.stringField(1, s);
-        for (const [u, z] of pairs) {
-          w.varintBig(u);
-          w.sintBig(z);
-        }
-        w.end(outer);
-        const bytes = w.finish();
-        // Decode by hand: length, tag, string, then the pairs.
-        let pos = 0;
-        const varint = () => {
-          let v = 0n;
-          let shift = 0n;
-          for (;;) {
-            const b = bytes[pos++]!;
-            v |= BigInt(b & 0x7f) << shift;
-            if (b < 0x80) return v;
-            shift += 7n;
-          }
-        };
-        assert.equal(Number(varint()), bytes.length - pos);
-        assert.equal(varint(), 10n);
-        const len = Number(varint());
-        assert.equal(new TextDecoder().decode(bytes.subarray(pos, pos + len)), Buffer.from(s).toString());
-        pos += len;
-        for (const [u, z] of pairs) {
-          assert.equal(varint(), u);
-          const zz = varint();
-          assert.equal(zz & 1n ? -(zz >> 1n) - 1n : zz >> 1n, z);
-        }
-        assert.equal(pos, bytes.length);
-      },
-    ),
   );
 });
 

@@ -1,8 +1,8 @@
 /**
  * End to end: a real `hvkit host` (sim backend) runs a domain; an AttachSession samples it; the
- * samples become exposition families (a minimal mapping local to this test — the exporter's own
- * lives beside the Prometheus endpoint); the OTLP push sends them to a receiver on loopback, which
- * decodes them with the official definitions. What arrives must be what hvkit read: the VM's
+ * exporter's own collector (the mapping `hvkit export` serves to Prometheus) makes the exposition
+ * families; the OTLP push sends them to a receiver on loopback, which decodes them with the
+ * official definitions. What arrives must be what hvkit read: the VM's
  * identity as resource attributes, every counter, gauge and histogram bucket with its number.
  */
 import assert from 'node:assert/strict';
@@ -11,9 +11,9 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { basename } from 'node:path';
 import { after, before, test } from 'node:test';
-import type { HostSample, StatSample } from '../../src/attach/sample.ts';
 import { AttachSession } from '../../src/attach/session.ts';
-import type { Exposition, Label, MetricFamily } from '../../src/formats/exposition/model.ts';
+import type { Exposition } from '../../src/formats/exposition/model.ts';
+import { ExpositionCollector } from '../../src/tools/export/collector.ts';
 import { startOtlpPush } from '../../src/tools/export/otlp-push.ts';
 import { ctl, json, type Started, startHost, stopHost } from '../ctl/host-process.ts';
 import { hangDeadline } from '../support/slowdown.ts';
@@ -35,56 +35,9 @@ after(async () => {
   if (host) await stopHost(host);
 });
 
-/** Every stat of every VM as one family per (level, stat name), VM identity and vCPU as labels. */
-function toExposition(sample: HostSample, atMs: number): Exposition {
-  const families = new Map<string, MetricFamily>();
-  const add = (level: string, stat: StatSample, labels: Label[]) => {
-    const histogram = stat.kind === 'histogram' ? stat.histogram : undefined;
-    // A log2 histogram is exported in the unit it counts in (e.g. nanoseconds): its bounds stay powers of two.
-    const scale = histogram?.kind === 'log2' && stat.unit.base === 10 ? { base: 10 as const, exponent: 0 } : stat.unit;
-    const name = `hvkit_test_${level}_${stat.name.replace(/[^a-zA-Z0-9_]/g, '_')}`;
-    let family = families.get(name);
-    if (family === undefined) {
-      family = {
-        name,
-        help: stat.name,
-        type: stat.kind,
-        unit: '',
-        scale: { base: scale.base, exponent: scale.exponent },
-        ...(histogram === undefined
-          ? {}
-          : {
-              shape:
-                histogram.kind === 'log2'
-                  ? { kind: 'log2' as const }
-                  : { kind: 'linear' as const, bucketSize: BigInt(histogram.bucketSize) },
-            }),
-        points: [],
-      };
-      families.set(name, family);
-    }
-    const startMs = atMs - 1000;
-    if (stat.kind === 'histogram') family.points.push({ labels, histogram: { buckets: stat.buckets ?? [] }, startMs });
-    else family.points.push({ labels, value: stat.value ?? 0n, startMs });
-  };
-  for (const vm of sample.vms) {
-    const identity: Label[] = [
-      ['vm', vm.name],
-      ['vm_key', vm.key],
-      ['pid', String(vm.pid)],
-      ...(vm.domid === undefined ? [] : [['domid', String(vm.domid)] as Label]),
-      ...(vm.uniqueId === undefined ? [] : [['unique_id', vm.uniqueId.toString(16)] as Label]),
-    ];
-    for (const stat of vm.vm) add('vm', stat, identity);
-    for (const vcpu of vm.vcpus)
-      for (const stat of vcpu.stats) add('vcpu', stat, [...identity, ['vcpu', String(vcpu.index)]]);
-  }
-  return { families: [...families.values()], atMs };
-}
-
 test('a sim host VM, sampled by an attach session, arrives at an OTLP receiver with the numbers hvkit read', async () => {
   assert.ok(host);
-  const session = new AttachSession({ pids: [host.pid], debugfs: false });
+  const collector = new ExpositionCollector(new AttachSession({ pids: [host.pid], debugfs: false }));
   const bodies: Buffer[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -101,7 +54,7 @@ test('a sim host VM, sampled by an attach session, arrives at an OTLP receiver w
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
     intervalMs: 100,
     collect: () => {
-      const exposition = toExposition(session.sample(), Date.now());
+      const exposition = collector.collectNow().exposition;
       sent.push(exposition);
       return exposition;
     },
@@ -118,7 +71,7 @@ test('a sim host VM, sampled by an attach session, arrives at an OTLP receiver w
     }
   } finally {
     await push.stop();
-    session.close();
+    collector.close();
     await new Promise((resolve) => server.close(resolve));
   }
   assert.deepEqual(errors, []);

@@ -28,7 +28,7 @@
  */
 import { InternalError } from '../../errors.ts';
 import type { Exposition, Label, MetricFamily, MetricPoint, Scale } from './model.ts';
-import { ProtobufWriter } from './protobuf-message-writer.ts';
+import { ProtoWriter } from './protobuf-writer.ts';
 
 /** An attribute value: string, int (int64) or bool, as OTLP's AnyValue holds them. */
 export type OtlpAttributeValue = string | bigint | boolean;
@@ -62,7 +62,8 @@ const ANY_VALUE = { string: 1, bool: 2, int: 3 } as const;
 const METRIC = { name: 1, description: 2, unit: 3, gauge: 5, sum: 7, histogram: 9, exponentialHistogram: 10 } as const;
 const GAUGE = { dataPoints: 1 } as const;
 const SUM = { dataPoints: 1, aggregationTemporality: 2, isMonotonic: 3 } as const;
-const HISTOGRAM = { dataPoints: 1, aggregationTemporality: 2 } as const; // also ExponentialHistogram
+const HISTOGRAM = { dataPoints: 1, aggregationTemporality: 2 } as const;
+const EXPONENTIAL_HISTOGRAM = HISTOGRAM; // the same field numbers
 const NUMBER_POINT = { startTime: 2, time: 3, asDouble: 4, asInt: 6, attributes: 7 } as const;
 const HISTOGRAM_POINT = {
   startTime: 2,
@@ -85,7 +86,7 @@ const EXP_HISTOGRAM_POINT = {
   zeroThreshold: 14,
 } as const;
 const BUCKETS = { offset: 1, bucketCounts: 2 } as const;
-const AGGREGATION_TEMPORALITY_CUMULATIVE = 2;
+const AGGREGATION_TEMPORALITY_CUMULATIVE = 2n;
 
 const I64_MIN = -(1n << 63n);
 const I64_MAX = (1n << 63n) - 1n;
@@ -104,25 +105,22 @@ const UCUM: Record<string, string> = {
 
 export function encodeOtlpMetrics(exposition: Exposition, options: OtlpOptions): Uint8Array {
   const timeNs = epochNanos(exposition.atMs);
-  const request = new ProtobufWriter();
+  const w = new ProtoWriter();
   for (const group of groupByResource(exposition.families, options.resource)) {
-    const scopeMetrics = new ProtobufWriter().message(
-      SCOPE_METRICS.scope,
-      new ProtobufWriter().string(SCOPE.name, options.scope.name).string(SCOPE.version, options.scope.version),
-    );
-    for (const { family, points } of group.metrics) {
-      scopeMetrics.message(SCOPE_METRICS.metrics, encodeMetric(family, points, timeNs));
-    }
-    const resource = new ProtobufWriter();
-    for (const attribute of group.attributes) resource.message(RESOURCE.attributes, encodeKeyValue(attribute));
-    request.message(
-      REQUEST.resourceMetrics,
-      new ProtobufWriter()
-        .message(RESOURCE_METRICS.resource, resource)
-        .message(RESOURCE_METRICS.scopeMetrics, scopeMetrics),
-    );
+    const resourceMetrics = w.begin(REQUEST.resourceMetrics);
+    const resource = w.begin(RESOURCE_METRICS.resource);
+    for (const attribute of group.attributes) writeKeyValue(w, RESOURCE.attributes, attribute);
+    w.end(resource);
+    const scopeMetrics = w.begin(RESOURCE_METRICS.scopeMetrics);
+    const scope = w.begin(SCOPE_METRICS.scope);
+    w.stringField(SCOPE.name, options.scope.name);
+    w.stringField(SCOPE.version, options.scope.version);
+    w.end(scope);
+    for (const { family, points } of group.metrics) writeMetric(w, family, points, timeNs);
+    w.end(scopeMetrics);
+    w.end(resourceMetrics);
   }
-  return request.finish();
+  return w.finish();
 }
 
 /** A point with its resource-level labels taken off. */
@@ -166,50 +164,59 @@ function groupByResource(families: readonly MetricFamily[], mapping: OtlpResourc
   return [...groups.values()];
 }
 
-function encodeMetric(family: MetricFamily, points: readonly ResourcePoint[], timeNs: bigint): ProtobufWriter {
-  const metric = new ProtobufWriter().string(METRIC.name, family.name);
-  if (family.help !== '') metric.string(METRIC.description, family.help);
+function writeMetric(w: ProtoWriter, family: MetricFamily, points: readonly ResourcePoint[], timeNs: bigint): void {
+  const metric = w.begin(SCOPE_METRICS.metrics);
+  w.stringField(METRIC.name, family.name);
+  if (family.help !== '') w.stringField(METRIC.description, family.help);
   const unit = UCUM[family.unit] ?? family.unit;
-  if (unit !== '') metric.string(METRIC.unit, unit);
+  if (unit !== '') w.stringField(METRIC.unit, unit);
   switch (family.type) {
     case 'counter': {
-      const sum = new ProtobufWriter();
-      for (const p of points) sum.message(SUM.dataPoints, encodeNumberPoint(family, p, timeNs));
-      sum.uint(SUM.aggregationTemporality, AGGREGATION_TEMPORALITY_CUMULATIVE).uint(SUM.isMonotonic, true);
-      return metric.message(METRIC.sum, sum);
+      const sum = w.begin(METRIC.sum);
+      for (const p of points) writeNumberPoint(w, SUM.dataPoints, family, p, timeNs);
+      w.uint64Field(SUM.aggregationTemporality, AGGREGATION_TEMPORALITY_CUMULATIVE);
+      w.boolField(SUM.isMonotonic, true);
+      w.end(sum);
+      break;
     }
     case 'gauge': {
-      const gauge = new ProtobufWriter();
-      for (const p of points) gauge.message(GAUGE.dataPoints, encodeNumberPoint(family, p, timeNs));
-      return metric.message(METRIC.gauge, gauge);
+      const gauge = w.begin(METRIC.gauge);
+      for (const p of points) writeNumberPoint(w, GAUGE.dataPoints, family, p, timeNs);
+      w.end(gauge);
+      break;
     }
     case 'histogram': {
       const shape = family.shape;
       if (shape === undefined) throw new InternalError(`histogram family ${family.name} has no shape`);
-      const histogram = new ProtobufWriter();
+      const histogram = w.begin(shape.kind === 'log2' ? METRIC.exponentialHistogram : METRIC.histogram);
       for (const p of points) {
-        const point =
-          shape.kind === 'log2'
-            ? encodeExponentialPoint(family, p, timeNs)
-            : encodeExplicitPoint(family, p, shape.bucketSize, timeNs);
-        histogram.message(HISTOGRAM.dataPoints, point);
+        if (shape.kind === 'log2') writeExponentialPoint(w, family, p, timeNs);
+        else writeExplicitPoint(w, family, p, shape.bucketSize, timeNs);
       }
-      histogram.uint(HISTOGRAM.aggregationTemporality, AGGREGATION_TEMPORALITY_CUMULATIVE);
-      return metric.message(shape.kind === 'log2' ? METRIC.exponentialHistogram : METRIC.histogram, histogram);
+      w.uint64Field(HISTOGRAM.aggregationTemporality, AGGREGATION_TEMPORALITY_CUMULATIVE);
+      w.end(histogram);
+      break;
     }
   }
+  w.end(metric);
 }
 
-function encodeNumberPoint(family: MetricFamily, { point, labels }: ResourcePoint, timeNs: bigint): ProtobufWriter {
+function writeNumberPoint(
+  w: ProtoWriter,
+  field: number,
+  family: MetricFamily,
+  { point, labels }: ResourcePoint,
+  timeNs: bigint,
+): void {
   if (point.value === undefined) throw new InternalError(`${family.type} ${family.name} has a point without a value`);
-  const out = new ProtobufWriter();
-  if (family.type === 'counter') out.fixed64(NUMBER_POINT.startTime, epochNanos(point.startMs));
-  out.fixed64(NUMBER_POINT.time, timeNs);
+  const out = w.begin(field);
+  if (family.type === 'counter') w.fixed64Field(NUMBER_POINT.startTime, epochNanos(point.startMs));
+  w.fixed64Field(NUMBER_POINT.time, timeNs);
   const value = scaled(point.value, family.scale);
-  if (typeof value === 'bigint') out.sfixed64(NUMBER_POINT.asInt, value);
-  else out.double(NUMBER_POINT.asDouble, value);
-  for (const label of labels) out.message(NUMBER_POINT.attributes, encodeKeyValue(label));
-  return out;
+  if (typeof value === 'bigint') w.sfixed64Field(NUMBER_POINT.asInt, value);
+  else w.doubleField(NUMBER_POINT.asDouble, value);
+  for (const label of labels) writeKeyValue(w, NUMBER_POINT.attributes, label);
+  w.end(out);
 }
 
 function histogramOf(family: MetricFamily, point: MetricPoint) {
@@ -217,28 +224,30 @@ function histogramOf(family: MetricFamily, point: MetricPoint) {
   return point.histogram;
 }
 
-function encodeExponentialPoint(
+function writeExponentialPoint(
+  w: ProtoWriter,
   family: MetricFamily,
   { point, labels }: ResourcePoint,
   timeNs: bigint,
-): ProtobufWriter {
+): void {
   const { buckets, sum } = histogramOf(family, point);
-  const out = new ProtobufWriter();
-  for (const label of labels) out.message(EXP_HISTOGRAM_POINT.attributes, encodeKeyValue(label));
-  out.fixed64(EXP_HISTOGRAM_POINT.startTime, epochNanos(point.startMs)).fixed64(EXP_HISTOGRAM_POINT.time, timeNs);
-  out.fixed64(EXP_HISTOGRAM_POINT.count, total(buckets));
-  if (sum !== undefined) out.double(EXP_HISTOGRAM_POINT.sum, toDouble(sum, family.scale));
-  out.sint32(EXP_HISTOGRAM_POINT.scale, 0);
-  out.fixed64(EXP_HISTOGRAM_POINT.zeroCount, buckets[0] ?? 0n);
+  const out = w.begin(EXPONENTIAL_HISTOGRAM.dataPoints);
+  for (const label of labels) writeKeyValue(w, EXP_HISTOGRAM_POINT.attributes, label);
+  w.fixed64Field(EXP_HISTOGRAM_POINT.startTime, epochNanos(point.startMs));
+  w.fixed64Field(EXP_HISTOGRAM_POINT.time, timeNs);
+  w.fixed64Field(EXP_HISTOGRAM_POINT.count, total(buckets));
+  if (sum !== undefined) w.doubleField(EXP_HISTOGRAM_POINT.sum, toDouble(sum, family.scale));
+  w.sint32Field(EXP_HISTOGRAM_POINT.scale, 0);
+  w.fixed64Field(EXP_HISTOGRAM_POINT.zeroCount, buckets[0] ?? 0n);
   const positive = exponentialBuckets(buckets, family.scale);
   if (positive !== undefined) {
-    out.message(
-      EXP_HISTOGRAM_POINT.positive,
-      new ProtobufWriter().sint32(BUCKETS.offset, positive.offset).packedUint64(BUCKETS.bucketCounts, positive.counts),
-    );
+    const mark = w.begin(EXP_HISTOGRAM_POINT.positive);
+    w.sint32Field(BUCKETS.offset, positive.offset);
+    w.packedUint64(BUCKETS.bucketCounts, positive.counts);
+    w.end(mark);
   }
-  out.double(EXP_HISTOGRAM_POINT.zeroThreshold, 0);
-  return out;
+  w.doubleField(EXP_HISTOGRAM_POINT.zeroThreshold, 0);
+  w.end(out);
 }
 
 /**
@@ -265,21 +274,23 @@ export function exponentialBuckets(
   return { offset: first - 1 + shift, counts: buckets.slice(first, end) };
 }
 
-function encodeExplicitPoint(
+function writeExplicitPoint(
+  w: ProtoWriter,
   family: MetricFamily,
   { point, labels }: ResourcePoint,
   bucketSize: bigint,
   timeNs: bigint,
-): ProtobufWriter {
+): void {
   const { buckets, sum } = histogramOf(family, point);
-  const out = new ProtobufWriter();
-  out.fixed64(HISTOGRAM_POINT.startTime, epochNanos(point.startMs)).fixed64(HISTOGRAM_POINT.time, timeNs);
-  out.fixed64(HISTOGRAM_POINT.count, total(buckets));
-  if (sum !== undefined) out.double(HISTOGRAM_POINT.sum, toDouble(sum, family.scale));
-  out.packedFixed64(HISTOGRAM_POINT.bucketCounts, [...buckets]);
-  out.packedDouble(HISTOGRAM_POINT.explicitBounds, explicitBounds(buckets.length, bucketSize, family.scale));
-  for (const label of labels) out.message(HISTOGRAM_POINT.attributes, encodeKeyValue(label));
-  return out;
+  const out = w.begin(HISTOGRAM.dataPoints);
+  w.fixed64Field(HISTOGRAM_POINT.startTime, epochNanos(point.startMs));
+  w.fixed64Field(HISTOGRAM_POINT.time, timeNs);
+  w.fixed64Field(HISTOGRAM_POINT.count, total(buckets));
+  if (sum !== undefined) w.doubleField(HISTOGRAM_POINT.sum, toDouble(sum, family.scale));
+  w.packedFixed64(HISTOGRAM_POINT.bucketCounts, buckets);
+  w.packedDouble(HISTOGRAM_POINT.explicitBounds, explicitBounds(buckets.length, bucketSize, family.scale));
+  for (const label of labels) writeKeyValue(w, HISTOGRAM_POINT.attributes, label);
+  w.end(out);
 }
 
 /** Upper-inclusive bounds of a linear histogram of integers: ((i + 1) × size − 1) × scale, one fewer than the buckets. */
@@ -296,12 +307,15 @@ function total(buckets: readonly bigint[]): bigint {
   return count > U64_MAX ? U64_MAX : count;
 }
 
-function encodeKeyValue([key, value]: OtlpAttribute): ProtobufWriter {
-  const any = new ProtobufWriter();
-  if (typeof value === 'string') any.string(ANY_VALUE.string, value);
-  else if (typeof value === 'boolean') any.uint(ANY_VALUE.bool, value);
-  else any.uint(ANY_VALUE.int, BigInt.asUintN(64, value)); // int64 varint: two's complement in 64 bits
-  return new ProtobufWriter().string(KEY_VALUE.key, key).message(KEY_VALUE.value, any);
+function writeKeyValue(w: ProtoWriter, field: number, [key, value]: OtlpAttribute): void {
+  const keyValue = w.begin(field);
+  w.stringField(KEY_VALUE.key, key);
+  const any = w.begin(KEY_VALUE.value);
+  if (typeof value === 'string') w.stringField(ANY_VALUE.string, value);
+  else if (typeof value === 'boolean') w.boolField(ANY_VALUE.bool, value);
+  else w.int64Field(ANY_VALUE.int, value);
+  w.end(any);
+  w.end(keyValue);
 }
 
 /**

@@ -1,13 +1,24 @@
 /**
- * A minimal protobuf writer: varints (number and u64 bigint), zigzag, doubles, strings and nested
- * length-delimited messages into one growing buffer.
+ * The one protobuf writer of the binary exposition formats (Prometheus' delimited MetricFamily
+ * stream, OTLP's ExportMetricsServiceRequest): varints (number and u64 bigint), zigzag, fixed64,
+ * doubles, bools, strings, bytes, packed repeated fields and nested length-delimited messages, into
+ * one growing buffer. Nothing here parses.
  *
  * A nested message reserves one length byte and writes its body in place; when the body is 128
  * bytes or longer the body moves right by the extra length bytes (one copyWithin), so small
  * messages — most of them — are never copied.
+ *
+ * 64-bit values are bigints so u64 counters stay exact; a value that does not fit its wire type is
+ * a defect (InternalError), never silently truncated.
  */
+import { InternalError } from '../../errors.ts';
 
 const MAX_U64 = (1n << 64n) - 1n;
+const MIN_I64 = -(1n << 63n);
+const MAX_I64 = (1n << 63n) - 1n;
+const MIN_I32 = -(2 ** 31);
+const MAX_I32 = 2 ** 31 - 1;
+const MAX_FIELD = 0x1fffffff;
 const encoder = new TextEncoder();
 
 export class ProtoWriter {
@@ -85,12 +96,22 @@ export class ProtoWriter {
   }
 
   tag(field: number, wireType: 0 | 1 | 2 | 5): void {
+    if (!(field >= 1 && field <= MAX_FIELD && Number.isInteger(field))) {
+      throw new InternalError(`protobuf field number ${field} is out of range`);
+    }
     this.varint(field * 8 + wireType);
   }
 
   double(n: number): void {
     this.#ensure(8);
     this.#view.setFloat64(this.#pos, n, true);
+    this.#pos += 8;
+  }
+
+  /** 8 bytes little-endian of a u64 (fixed64; sfixed64 after BigInt.asUintN). */
+  fixed64(n: bigint): void {
+    this.#ensure(8);
+    this.#view.setBigUint64(this.#pos, n, true);
     this.#pos += 8;
   }
 
@@ -124,9 +145,46 @@ export class ProtoWriter {
   /** field = varint u64 (skipped when zero, protobuf's default). */
   uint64Field(field: number, n: bigint): void {
     if (n === 0n) return;
-    if (n < 0n || n > MAX_U64) throw new RangeError(`not a u64: ${n}`);
+    checkU64(field, n);
+    this.#varintField(field, n);
+  }
+
+  /** field = varint int64, two's complement, written even when zero (a oneof member must be). */
+  int64Field(field: number, n: bigint): void {
+    checkI64(field, n);
+    this.#varintField(field, n);
+  }
+
+  /** field = bool, written even when false (a oneof member must be). */
+  boolField(field: number, b: boolean): void {
+    this.#varintField(field, b ? 1n : 0n);
+  }
+
+  #varintField(field: number, n: bigint): void {
     this.tag(field, 0);
     this.varintBig(n);
+  }
+
+  /** field = zigzag sint32. */
+  sint32Field(field: number, n: number): void {
+    if (!(Number.isInteger(n) && n >= MIN_I32 && n <= MAX_I32)) {
+      throw new InternalError(`protobuf field ${field}: ${n} is not an int32`);
+    }
+    this.tag(field, 0);
+    this.sint(n);
+  }
+
+  /** field = fixed64 (u64, little-endian). */
+  fixed64Field(field: number, n: bigint): void {
+    checkU64(field, n);
+    this.tag(field, 1);
+    this.fixed64(n);
+  }
+
+  /** field = sfixed64: the two's complement bits as a fixed64. */
+  sfixed64Field(field: number, n: bigint): void {
+    checkI64(field, n);
+    this.fixed64Field(field, BigInt.asUintN(64, n));
   }
 
   doubleField(field: number, n: number): void {
@@ -137,6 +195,41 @@ export class ProtoWriter {
   stringField(field: number, s: string): void {
     this.tag(field, 2);
     this.string(s);
+  }
+
+  bytesField(field: number, bytes: Uint8Array): void {
+    this.tag(field, 2);
+    this.varint(bytes.length);
+    this.raw(bytes);
+  }
+
+  /** Packed repeated uint64 varints (omitted when empty, as proto3 does). */
+  packedUint64(field: number, values: readonly bigint[]): void {
+    this.#packed(field, values, checkU64, (v) => this.varintBig(v));
+  }
+
+  /** Packed repeated fixed64 (omitted when empty). */
+  packedFixed64(field: number, values: readonly bigint[]): void {
+    this.#packed(field, values, checkU64, (v) => this.fixed64(v));
+  }
+
+  /** Packed repeated double (omitted when empty). */
+  packedDouble(field: number, values: readonly number[]): void {
+    this.#packed(
+      field,
+      values,
+      () => {},
+      (v) => this.double(v),
+    );
+  }
+
+  /** Checks every value first, so a refused one leaves nothing half-written. */
+  #packed<T>(field: number, values: readonly T[], check: (field: number, v: T) => void, write: (v: T) => void): void {
+    if (values.length === 0) return;
+    for (const v of values) check(field, v);
+    const mark = this.begin(field);
+    for (const v of values) write(v);
+    this.end(mark);
   }
 
   /** Starts a length-delimited body (after the field's tag, or bare for a delimited stream). */
@@ -167,4 +260,12 @@ export class ProtoWriter {
     }
     this.#buf[p] = v;
   }
+}
+
+function checkU64(field: number, n: bigint): void {
+  if (n < 0n || n > MAX_U64) throw new InternalError(`protobuf field ${field}: ${n} is not a u64`);
+}
+
+function checkI64(field: number, n: bigint): void {
+  if (n < MIN_I64 || n > MAX_I64) throw new InternalError(`protobuf field ${field}: ${n} is not an i64`);
 }
