@@ -236,7 +236,7 @@ function identityKey(id: TableIdentity): string {
   return JSON.stringify(id, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
 }
 
-function identityMismatches(name: TableName, id: TableIdentity): string[] {
+export function identityMismatches(name: TableName, id: TableIdentity): string[] {
   const out: string[] = [];
   const d = id.dom;
   if (d.domid !== undefined && d.domid !== name.domid) out.push(`domid ${d.domid}`);

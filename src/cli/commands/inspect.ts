@@ -8,6 +8,7 @@ import { EXIT_CHECK_FAILED, EXIT_OK } from '../errors.ts';
 import { color, writeTable } from '../output.ts';
 import { Deferred, FdWriter, writeJson } from '../stream-out.ts';
 import { type Limits, parseInteger } from './args.ts';
+import { runLiveCheck } from './check-live.ts';
 
 /** The pause between two samples of a live source: none at all up to a minute. */
 const CHECK_INTERVAL_MS: Limits = { min: 0, max: 60_000, unit: 'ms' };
@@ -25,16 +26,30 @@ function targetOf(file: string | undefined, opts: ReadOptions) {
   return resolveTarget(file, opts.shm, opts.copy ? 'copy' : undefined);
 }
 
+interface LiveOptions extends ReadOptions {
+  interval?: string;
+  attach?: string;
+  all?: boolean;
+  watch?: boolean;
+}
+
 export function registerInspect(program: Command, setExit: (code: number) => void): void {
   program
     .command('check [file]')
     .description('detect the format (KVM binary stats or stats table) and check every invariant; exit 1 when invalid')
     .option('--shm <name>', 'check a live region under /dev/shm instead of a file')
     .option('--copy', COPY_HELP)
-    .option('--interval <ms>', 'pause between the two samples of a live source', '100')
+    .option('--attach <pids>', 'check the live KVM stats fds (and hvkit tables) of these processes: PID[,PID…]')
+    .option('--all', 'check every VM on the host')
+    .option('--watch', 'with --attach/--all: keep checking, print each violation once; Ctrl-C ends')
+    .option('--interval <ms>', 'pause between samples of a live source (default 100, 1000 with --watch)')
     .option('--json', 'print JSON')
-    .action((file: string | undefined, opts: ReadOptions & { interval: string }) => {
-      const intervalMs = parseInteger('--interval', opts.interval, CHECK_INTERVAL_MS);
+    .action(async (file: string | undefined, opts: LiveOptions) => {
+      if (opts.attach !== undefined || opts.all || opts.watch) {
+        setExit(await runLiveCheck(file, opts));
+        return;
+      }
+      const intervalMs = parseInteger('--interval', opts.interval ?? '100', CHECK_INTERVAL_MS);
       const report = checkTarget(targetOf(file, opts), { intervalMs });
       if (opts.json) {
         // A hostile table can earn a violation per vCPU: written as produced, like dump's JSON.

@@ -1,0 +1,394 @@
+/**
+ * `hvkit check --attach PID… | --all` as a library: finds the VMs of the named processes (or of
+ * every process), duplicates every KVM stats fd they hold (VM and vCPU, pidfd_getfd), opens an
+ * hvkit host's stats tables and domain directory, and checks all of them sample after sample.
+ * Each distinct violation is reported once (subject, field, rule), with the time it was first seen.
+ *
+ * Verdict: errors → 1; otherwise a process whose VMs could not be checked at all (no stats fd, as
+ * QEMU 7.2 holds none; no permission) → 2, so nothing passes silently; otherwise 0.
+ */
+import { classifyKvmFds, type KvmProcess } from '../../attach/discover.ts';
+import { dupFailureText, ProcessHandle } from '../../attach/pidfd.ts';
+import { parseTableName } from '../../attach/tables.ts';
+import { EnvironmentError, errorCode, FormatError, type Violation } from '../../errors.ts';
+import { FileRefusedError } from '../../os/open-input.ts';
+import { listPids, readFdLinks, readProcessIdentity } from '../../os/procfs.ts';
+import { parseRegionName } from '../../shm/region-names.ts';
+import { listShmNames } from '../../shm/shm-file.ts';
+import { DirectorySubject, KvmStatsSubject, type Subject, TableSubject } from './subjects.ts';
+
+export interface LiveCheckOptions {
+  /** Only these processes (each must exist, be ours to inspect, and run a VM or an hvkit host). */
+  pids?: readonly number[];
+  /** Wall clock for finding times, in milliseconds (default Date.now). */
+  now?: () => number;
+}
+
+export interface LiveFinding {
+  at: number;
+  pid: number;
+  comm: string;
+  subject: string;
+  violation: Violation;
+}
+
+export type LiveEventKind = 'appeared' | 'disappeared' | 'unchecked' | 'note';
+
+export interface LiveEvent {
+  at: number;
+  pid: number;
+  comm: string;
+  kind: LiveEventKind;
+  text: string;
+}
+
+export interface VmReport {
+  pid: number;
+  comm: string;
+  startTime: string;
+  subjects: { kind: string; label: string; id?: string; samples: number }[];
+  violations: (Violation & { subject: string })[];
+  /** Why nothing could be checked, when nothing could. */
+  unchecked?: string;
+  exited: boolean;
+  errors: number;
+  warnings: number;
+}
+
+export interface LiveReport {
+  vms: VmReport[];
+  /** Processes (with --all) whose fds could not be listed or duplicated. */
+  skipped: { pid: number; comm?: string; reason: string }[];
+  errors: number;
+  warnings: number;
+  unchecked: number;
+}
+
+interface Tracked {
+  pid: number;
+  startTime: bigint;
+  comm: string;
+  handle?: ProcessHandle;
+  subjects: Map<string, { subject: Subject; samples: number }>;
+  /** Subjects that could not be opened (so they are not retried every sample). */
+  refused: Set<string>;
+  violations: (Violation & { subject: string })[];
+  unchecked?: string;
+  exited: boolean;
+  released: boolean;
+  /** Ever checked anything (a subject sampled at least once). */
+  checked: boolean;
+}
+
+export class LiveChecker {
+  readonly #pids: readonly number[] | undefined;
+  readonly #now: () => number;
+  readonly #tracked = new Map<string, Tracked>();
+  readonly #seen = new Set<string>();
+  readonly #skipped = new Map<number, { pid: number; comm?: string; reason: string }>();
+  #first = true;
+
+  constructor(options: LiveCheckOptions = {}) {
+    this.#pids = options.pids;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /**
+   * Rescans, then takes one more sample of every subject. Returns the violations not seen
+   * before and what changed (VMs appearing, leaving, found uncheckable). The first call throws an
+   * EnvironmentError for a named process that does not exist, may not be inspected, or runs no VM.
+   */
+  sample(): { findings: LiveFinding[]; events: LiveEvent[] } {
+    const at = this.#now();
+    const events: LiveEvent[] = [];
+    this.#scan(at, events);
+    this.#first = false;
+    const findings: LiveFinding[] = [];
+    for (const t of this.#tracked.values()) {
+      if (t.exited) continue;
+      for (const [key, s] of t.subjects) {
+        let violations: Violation[];
+        try {
+          violations = s.subject.sample();
+        } catch (err) {
+          if (!(err instanceof EnvironmentError)) throw err;
+          // A region of a host that is going away (a copy that was truncated): it leaves.
+          s.subject.close();
+          t.subjects.delete(key);
+          events.push(event(at, t, 'note', `${s.subject.label}: no longer readable: ${err.message}`));
+          continue;
+        }
+        s.samples++;
+        t.checked = true;
+        for (const v of violations) this.#record(at, t, s.subject.label, v, findings);
+      }
+    }
+    return { findings, events };
+  }
+
+  report(): LiveReport {
+    const vms: VmReport[] = [];
+    let errors = 0;
+    let warnings = 0;
+    let unchecked = 0;
+    for (const t of this.#tracked.values()) {
+      const e = t.violations.filter((v) => v.severity === 'error').length;
+      const vm: VmReport = {
+        pid: t.pid,
+        comm: t.comm,
+        startTime: t.startTime.toString(),
+        subjects: [...t.subjects.values()].map(({ subject, samples }) => ({
+          kind: subject.kind,
+          label: subject.label,
+          ...(subject instanceof KvmStatsSubject && subject.id !== undefined ? { id: subject.id } : {}),
+          samples,
+        })),
+        violations: t.violations,
+        exited: t.exited,
+        errors: e,
+        warnings: t.violations.length - e,
+      };
+      if (!t.checked) {
+        vm.unchecked = t.unchecked ?? 'nothing could be checked';
+        unchecked++;
+      }
+      errors += e;
+      warnings += vm.warnings;
+      vms.push(vm);
+    }
+    const skipped = [...this.#skipped.values()];
+    return { vms, skipped, errors, warnings, unchecked: unchecked + skipped.length };
+  }
+
+  close(): void {
+    for (const t of this.#tracked.values()) release(t);
+  }
+
+  #record(at: number, t: Tracked, subject: string, v: Violation, findings: LiveFinding[]): void {
+    const key = `${t.pid}:${t.startTime} ${subject} ${v.field} ${v.rule}`;
+    if (this.#seen.has(key)) return;
+    this.#seen.add(key);
+    t.violations.push({ subject, ...v });
+    findings.push({ at, pid: t.pid, comm: t.comm, subject, violation: v });
+  }
+
+  #scan(at: number, events: LiveEvent[]): void {
+    const regions = regionsByProcess();
+    const pids = this.#pids ?? [
+      ...new Set([...listPids(), ...[...regions.keys()].map((k) => Number(k.split(':')[0]))]),
+    ];
+    const alive = new Set<string>();
+    for (const pid of pids) {
+      if (pid === process.pid) continue;
+      const t = this.#scanProcess(pid, regions, at, events);
+      if (t) alive.add(`${t.pid}:${t.startTime}`);
+    }
+    for (const [key, t] of this.#tracked) {
+      if (t.exited || alive.has(key)) continue;
+      t.exited = true;
+      release(t);
+      events.push(event(at, t, 'disappeared', 'the process exited'));
+    }
+  }
+
+  /** Finds (or refreshes) one process's subjects; undefined when it runs no VM (or is gone). */
+  #scanProcess(pid: number, regions: Map<string, string[]>, at: number, events: LiveEvent[]): Tracked | undefined {
+    const named = this.#pids !== undefined && this.#first;
+    const identity = readProcessIdentity(pid);
+    if (!identity) {
+      if (named) throw new EnvironmentError(`no such process: ${pid}`);
+      return undefined;
+    }
+    const listing = readFdLinks(pid, (target) => target.startsWith('anon_inode:kvm-'));
+    if (!listing.ok) {
+      if (listing.code === 'ENOENT' || listing.code === 'ESRCH') {
+        if (named) throw new EnvironmentError(`no such process: ${pid} (it exited)`);
+        return undefined;
+      }
+      const reason = `cannot list its fds (${listing.code}): run as root or as the user it runs as`;
+      if (named) throw new EnvironmentError(`process ${pid} (${identity.comm}): ${reason}`);
+      this.#skipped.set(pid, { pid, comm: identity.comm, reason });
+      return undefined;
+    }
+    const kvm = classifyKvmFds(identity, listing.fds);
+    const own = regions.get(`${pid}:${identity.startTime}`) ?? [];
+    // Stats fds without a VM or vCPU fd are an observer's duplicates (another hvkit top/check).
+    const runsVm = kvm !== undefined && kvm.vmFds.length + kvm.vcpuFds.length > 0;
+    if (!runsVm && own.length === 0) {
+      if (named) {
+        const what = kvm ? 'it holds only KVM stats fds (an observer, like hvkit top)' : 'it holds no KVM VM fd';
+        throw new EnvironmentError(
+          `process ${pid} (${identity.comm}) is not a VMM: ${what} and no hvkit stats table or domain directory`,
+        );
+      }
+      return undefined;
+    }
+    const key = `${pid}:${identity.startTime}`;
+    let t = this.#tracked.get(key);
+    if (!t) {
+      t = {
+        pid,
+        startTime: identity.startTime,
+        comm: identity.comm,
+        subjects: new Map(),
+        refused: new Set(),
+        violations: [],
+        exited: false,
+        released: false,
+        checked: false,
+      };
+      this.#tracked.set(key, t);
+      events.push(event(at, t, 'appeared', describeProcess(kvm, own)));
+    }
+    if (kvm && runsVm) this.#attachFds(t, kvm, named, at, events);
+    for (const name of own) this.#openRegion(t, name, at, events);
+    if (t.subjects.size === 0 && t.unchecked === undefined) {
+      t.unchecked =
+        kvm && kvm.vmStatsFds.length + kvm.vcpuStatsFds.length === 0
+          ? 'it holds KVM VM fds but no KVM stats fd (a VMM opens one only if it reads its stats; QEMU 7.2 never does): nothing to check from fds'
+          : 'none of its stats could be opened';
+      events.push(event(at, t, 'unchecked', t.unchecked));
+    }
+    return t;
+  }
+
+  #attachFds(t: Tracked, kvm: KvmProcess, named: boolean, at: number, events: LiveEvent[]): void {
+    const wanted: { fd: number; kind: 'vm-stats' | 'vcpu-stats'; vcpu?: number }[] = [
+      ...kvm.vmStatsFds.map((fd) => ({ fd, kind: 'vm-stats' as const })),
+      ...kvm.vcpuStatsFds.map((f) => ({ ...f, kind: 'vcpu-stats' as const })),
+    ];
+    const fresh = wanted.filter((w) => !t.subjects.has(`fd:${w.fd}`) && !t.refused.has(`fd:${w.fd}`));
+    if (fresh.length === 0) return;
+    if (!t.handle) {
+      const opened = ProcessHandle.open(t.pid, t.startTime);
+      if (!(opened instanceof ProcessHandle)) return; // gone: the next scan says so
+      t.handle = opened;
+    }
+    for (const w of fresh) {
+      const dup = t.handle.dup(w.fd);
+      if (!dup.ok) {
+        if (dup.code === 'EBADF' || dup.code === 'ESRCH') continue; // closed or exited meanwhile
+        const reason = dupFailureText(dup.code);
+        if (named) throw new EnvironmentError(`process ${t.pid} (${t.comm}): ${reason}`);
+        t.refused.add(`fd:${w.fd}`);
+        t.unchecked = reason;
+        events.push(event(at, t, 'note', `stats fd ${w.fd}: ${reason}`));
+        continue;
+      }
+      const label = w.kind === 'vm-stats' ? `vm stats fd ${w.fd}` : `vcpu ${w.vcpu ?? '?'} stats fd ${w.fd}`;
+      t.subjects.set(`fd:${w.fd}`, { subject: new KvmStatsSubject(w.kind, label, dup.fd), samples: 0 });
+    }
+  }
+
+  #openRegion(t: Tracked, name: string, at: number, events: LiveEvent[]): void {
+    const key = `shm:${name}`;
+    if (t.subjects.has(key) || t.refused.has(key)) return;
+    const table = parseTableName(name);
+    let subject: Subject;
+    try {
+      subject = table ? new TableSubject(table) : new DirectorySubject(name);
+    } catch (err) {
+      const label = table ? `table ${name}` : `directory ${name}`;
+      if (err instanceof FormatError) {
+        t.refused.add(key);
+        this.#record(at, t, label, err.toViolation(), []);
+        return;
+      }
+      if (err instanceof FileRefusedError && err.rule === 'owner-mismatch') {
+        // Named as this process's, owned by someone else: a forgery, not a table of this VM.
+        t.refused.add(key);
+        this.#record(
+          at,
+          t,
+          label,
+          { field: 'file', rule: 'owner-mismatch', severity: 'error', message: err.detail },
+          [],
+        );
+        return;
+      }
+      if (err instanceof EnvironmentError) {
+        if (errorCode((err as { cause?: unknown }).cause) === 'ENOENT') return; // removed meanwhile
+        t.refused.add(key);
+        events.push(event(at, t, 'note', `${label}: cannot open: ${err.message}`));
+        return;
+      }
+      throw err;
+    }
+    t.subjects.set(key, { subject, samples: 0 });
+  }
+}
+
+/** hvkit region names under /dev/shm, by owner "pid:startTime". */
+function regionsByProcess(): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const name of listShmNames()) {
+    const r = parseRegionName(name);
+    if (!r || r.kind === 'other') continue;
+    const key = `${r.pid}:${r.startTime}`;
+    const list = out.get(key) ?? [];
+    list.push(name);
+    out.set(key, list);
+  }
+  return out;
+}
+
+function describeProcess(kvm: KvmProcess | undefined, regions: string[]): string {
+  const tables = regions.filter((n) => parseTableName(n)).length;
+  const parts = [
+    `${kvm?.vmFds.length ?? 0} VM fd(s)`,
+    `${kvm?.vcpuFds.length ?? 0} vCPU fd(s)`,
+    `${(kvm?.vmStatsFds.length ?? 0) + (kvm?.vcpuStatsFds.length ?? 0)} stats fd(s)`,
+    `${tables} stats table(s)`,
+    `${regions.length - tables} domain directory`,
+  ];
+  return parts.join(', ');
+}
+
+function event(at: number, t: Tracked, kind: LiveEventKind, text: string): LiveEvent {
+  return { at, pid: t.pid, comm: t.comm, kind, text };
+}
+
+function release(t: Tracked): void {
+  if (t.released) return;
+  t.released = true;
+  for (const s of t.subjects.values()) s.subject.close();
+  t.handle?.close();
+  t.handle = undefined;
+}
+
+/** The exit status of what a report saw: 1 errors, 2 something could not be checked, else 0. */
+export function liveExitCode(report: LiveReport): 0 | 1 | 2 {
+  if (report.errors > 0) return 1;
+  if (report.unchecked > 0) return 2;
+  return 0;
+}
+
+export interface CheckLiveOptions extends LiveCheckOptions {
+  /** Samples of every subject (≥ 2: rules across time need two). Default 2. */
+  samples?: number;
+  /** Pause between samples, in milliseconds. */
+  intervalMs?: number;
+  /** Waits between samples (default: a blocking sleep of intervalMs). */
+  between?: () => void;
+}
+
+/** One check of the named processes (or all): `samples` samples, then the report. */
+export function checkLive(options: CheckLiveOptions = {}): { report: LiveReport; events: LiveEvent[] } {
+  const samples = Math.max(2, options.samples ?? 2);
+  const between = options.between ?? (() => sleepMs(options.intervalMs ?? 100));
+  const checker = new LiveChecker(options);
+  const events: LiveEvent[] = [];
+  try {
+    for (let i = 0; i < samples; i++) {
+      if (i > 0) between();
+      events.push(...checker.sample().events);
+    }
+    return { report: checker.report(), events };
+  } finally {
+    checker.close();
+  }
+}
+
+function sleepMs(ms: number): void {
+  if (ms > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}

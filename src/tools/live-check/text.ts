@@ -1,0 +1,48 @@
+/** The lines `hvkit check --attach` prints: one per violation and event, one verdict per VM. */
+import { formatViolation, type Violation } from '../../errors.ts';
+import type { LiveEvent, LiveFinding, LiveReport, VmReport } from './live-checker.ts';
+
+export function processLabel(pid: number, comm: string): string {
+  return `pid ${pid} (${comm})`;
+}
+
+export function findingLine(f: Pick<LiveFinding, 'pid' | 'comm' | 'subject' | 'violation'>): string {
+  return `${processLabel(f.pid, f.comm)}: ${f.subject}: ${formatViolation(f.violation)}`;
+}
+
+export function eventLine(e: LiveEvent): string {
+  return `${processLabel(e.pid, e.comm)}: ${e.kind}: ${e.text}`;
+}
+
+export function verdictLine(vm: VmReport): string {
+  const who = processLabel(vm.pid, vm.comm);
+  const samples = vm.subjects.reduce((n, s) => Math.max(n, s.samples), 0);
+  const exited = vm.exited ? ', exited during the check' : '';
+  if (vm.unchecked !== undefined && vm.errors + vm.warnings === 0)
+    return `${who}: NOT CHECKED: ${vm.unchecked}${exited}`;
+  const kinds = countKinds(vm);
+  const verdict = vm.errors === 0 ? 'valid' : 'INVALID';
+  return `${who}: ${kinds}, ${samples} sample(s)${exited}: ${verdict} (${vm.errors} error(s), ${vm.warnings} warning(s))`;
+}
+
+function countKinds(vm: VmReport): string {
+  const n = (kind: string) => vm.subjects.filter((s) => s.kind === kind).length;
+  return `${n('vm-stats')} vm + ${n('vcpu-stats')} vcpu stats fd(s), ${n('stats-table')} table(s), ${n('domain-directory')} directory`;
+}
+
+/** Every line of a one-shot report, violations before each VM's verdict. */
+export function reportLines(report: LiveReport): { line: string; severity?: Violation['severity'] }[] {
+  const out: { line: string; severity?: Violation['severity'] }[] = [];
+  for (const vm of report.vms) {
+    for (const v of vm.violations) {
+      out.push({
+        line: findingLine({ pid: vm.pid, comm: vm.comm, subject: v.subject, violation: v }),
+        severity: v.severity,
+      });
+    }
+    out.push({ line: verdictLine(vm) });
+  }
+  for (const s of report.skipped) out.push({ line: `${processLabel(s.pid, s.comm ?? '?')}: NOT CHECKED: ${s.reason}` });
+  if (report.vms.length === 0 && report.skipped.length === 0) out.push({ line: 'no VM found' });
+  return out;
+}
