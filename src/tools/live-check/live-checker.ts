@@ -245,7 +245,7 @@ export class LiveChecker {
     if (t.subjects.size === 0 && t.unchecked === undefined) {
       t.unchecked =
         kvm && kvm.vmStatsFds.length + kvm.vcpuStatsFds.length === 0
-          ? 'it holds KVM VM fds but no KVM stats fd (a VMM opens one only if it reads its stats; QEMU 7.2 never does): nothing to check from fds'
+          ? 'it holds KVM VM fds but no KVM stats fd (QEMU 7.2 opens one only while it answers QMP query-stats, then closes it): nothing to check from fds'
           : 'none of its stats could be opened';
       events.push(event(at, t, 'unchecked', t.unchecked));
     }

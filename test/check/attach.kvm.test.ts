@@ -1,0 +1,158 @@
+/**
+ * `hvkit check --attach` on real KVM: hvkit's own KVM host (VM and vCPU stats fds duplicated and
+ * checked over two samples while the guest runs, plus its table and directory), a VMM holding VM
+ * fds but no stats fd (said clearly, exit 2), a VMM that exits in the middle of a check, and
+ * QEMU (7.2 holds no stats fd; a newer one that does is checked like any VMM).
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readdirSync, readlinkSync } from 'node:fs';
+import { after, test } from 'node:test';
+import type { ChildConfig } from '../attach/vm-child.ts';
+import { hvkit } from '../cli/run.ts';
+import { ctl, json, startHost, stopHost } from '../ctl/host-process.ts';
+import { skipWithoutKvm } from '../kvm/helpers.ts';
+import { startTs, type TsProcess } from '../stats-table/processes.ts';
+import { QEMU_BINARY, qemuInstalled, startQemu } from '../support/qemu.ts';
+import { hangDeadline } from '../support/slowdown.ts';
+
+const CHILD = new URL('../attach/vm-child.ts', import.meta.url);
+const children: TsProcess[] = [];
+
+after(() => {
+  for (const p of children) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+});
+
+interface Report {
+  vms: {
+    pid: number;
+    subjects: { kind: string; label: string; id?: string; samples: number }[];
+    violations: { subject: string; field: string; rule: string; severity: string }[];
+    unchecked?: string;
+    exited: boolean;
+    errors: number;
+  }[];
+  errors: number;
+  unchecked: number;
+}
+
+async function vmChild(config: ChildConfig): Promise<TsProcess & { pid: number }> {
+  const p = startTs(CHILD, [JSON.stringify(config)]);
+  children.push(p);
+  const info = (await p.next()) as { pid: number };
+  return Object.assign(p, { pid: info.pid });
+}
+
+/** How many KVM stats fds `pid` holds (the checker's duplicates). */
+function statsFdsHeld(pid: number): number {
+  let fds: string[];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw err;
+  }
+  return fds.filter((fd) => {
+    try {
+      return /^anon_inode:kvm-(vm|vcpu)-stats/.test(readlinkSync(`/proc/${pid}/fd/${fd}`));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    }
+  }).length;
+}
+
+test('hvkit KVM host: VM and every vCPU stats fd, table and directory checked over two samples, valid', async (t) => {
+  if (skipWithoutKvm(t)) return;
+  const h = await startHost({ HVKIT_BACKEND: 'kvm' }, []);
+  try {
+    json(ctl(h.pid, ['create', '--vcpus', '2', '--memory', '4', '--workload', 'mixed', '--json']));
+    const r = hvkit('check', '--attach', String(h.pid), '--interval', '200', '--json');
+    assert.equal(r.code, 0, r.out + r.err);
+    const vm = (JSON.parse(r.out) as Report).vms[0]!;
+    const kinds = vm.subjects.map((s) => s.kind).sort();
+    assert.deepEqual(kinds, ['domain-directory', 'stats-table', 'vcpu-stats', 'vcpu-stats', 'vm-stats']);
+    // Every fd, the vCPUs' too, was read twice: its counters compared across the samples.
+    assert.ok(
+      vm.subjects.every((s) => s.samples === 2),
+      JSON.stringify(vm.subjects),
+    );
+    const ids = vm.subjects.flatMap((s) => s.id ?? []).sort();
+    assert.deepEqual(ids, [`kvm-${h.pid}`, `kvm-${h.pid}/vcpu-0`, `kvm-${h.pid}/vcpu-1`]);
+    assert.deepEqual(vm.violations, []);
+    const text = hvkit('check', '--attach', String(h.pid));
+    assert.match(text.out, /: 1 vm \+ 2 vcpu stats fd\(s\), 1 table\(s\), 1 directory, 2 sample\(s\): valid/);
+  } finally {
+    await stopHost(h);
+  }
+});
+
+test('a VMM holding VM fds but no stats fd: NOT CHECKED, said so, exit 2', async (t) => {
+  if (skipWithoutKvm(t)) return;
+  const p = await vmChild({ vms: 1, vcpus: 1, statsFds: false, tables: false });
+  const r = hvkit('check', '--attach', String(p.pid));
+  assert.equal(r.code, 2, r.out + r.err);
+  assert.match(
+    r.out,
+    new RegExp(`^pid ${p.pid} \\(\\S+\\): NOT CHECKED: it holds KVM VM fds but no KVM stats fd`, 'm'),
+  );
+  p.child.kill();
+  await p.exited;
+});
+
+test('a VMM that exits in the middle of a check: its fds were checked once, it is reported as exited', async (t) => {
+  if (skipWithoutKvm(t)) return;
+  const p = await vmChild({ vms: 1, vcpus: 2, statsFds: true, tables: false });
+  const check = spawn(process.execPath, [
+    'bin/hvkit.mjs',
+    'check',
+    '--attach',
+    String(p.pid),
+    '--interval',
+    '5000',
+    '--json',
+  ]);
+  let out = '';
+  check.stdout.on('data', (c: Buffer) => (out += c));
+  const exited = new Promise<number | null>((resolve) => check.once('close', resolve));
+  const deadline = Date.now() + hangDeadline(60_000);
+  // All three duplicated (VM and two vCPUs): the first sample follows in the same step.
+  while (statsFdsHeld(check.pid!) < 3) {
+    assert.ok(Date.now() < deadline, 'the checker never attached');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  p.child.kill('SIGKILL');
+  await p.exited;
+  assert.equal(await exited, 0, out);
+  const vm = (JSON.parse(out) as Report).vms[0]!;
+  assert.equal(vm.exited, true);
+  assert.equal(vm.subjects.length, 3);
+  assert.deepEqual(vm.violations, []);
+});
+
+test('QEMU: checked from outside, or said clearly to hold no stats fd (QEMU 7.2)', async (t) => {
+  if (skipWithoutKvm(t)) return;
+  assert.ok(qemuInstalled(), `${QEMU_BINARY} is needed (Debian's qemu-system-x86; .ci/run installs it)`);
+  const vm = await startQemu({ vcpus: 2 });
+  try {
+    t.diagnostic(vm.version);
+    const r = hvkit('check', '--attach', String(vm.pid), '--json');
+    const report = JSON.parse(r.out) as Report;
+    const q = report.vms[0]!;
+    assert.equal(q.pid, vm.pid);
+    if (q.subjects.length === 0) {
+      // QEMU opens KVM_GET_STATS_FD only for query-stats (QEMU ≥ 7.1) and closes it again.
+      assert.equal(r.code, 2);
+      assert.match(q.unchecked!, /holds KVM VM fds but no KVM stats fd/);
+      const text = hvkit('check', '--attach', String(vm.pid));
+      assert.match(text.out, /NOT CHECKED: it holds KVM VM fds but no KVM stats fd .*nothing to check from fds/);
+      t.diagnostic(`QEMU holds no stats fd: ${q.unchecked}`);
+    } else {
+      assert.equal(r.code, 0, r.out);
+      assert.deepEqual(q.violations, []);
+      t.diagnostic(`QEMU's ${q.subjects.length} stats fds checked`);
+    }
+  } finally {
+    vm.stop();
+  }
+});
