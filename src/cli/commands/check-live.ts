@@ -9,6 +9,7 @@ import {
   type LiveFinding,
   liveExitCode,
   reportLines,
+  skippedLine,
   verdictLine,
 } from '../../tools/live-check/index.ts';
 import { color } from '../output.ts';
@@ -87,7 +88,11 @@ async function watch(checker: LiveChecker, intervalMs: number, json: boolean): P
     }
     const report = checker.report();
     if (json) process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), report })}\n`);
-    else for (const vm of report.vms) process.stdout.write(`${new Date().toISOString()} ${verdictLine(vm)}\n`);
+    else {
+      const time = new Date().toISOString();
+      for (const vm of report.vms) process.stdout.write(`${time} ${verdictLine(vm)}\n`);
+      if (report.skipped.length > 0) process.stdout.write(`${time} ${skippedLine(report.skipped)}\n`);
+    }
     return liveExitCode(report);
   } finally {
     process.off('SIGINT', stop);

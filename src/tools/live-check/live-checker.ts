@@ -4,8 +4,10 @@
  * hvkit host's stats tables and domain directory, and checks all of them sample after sample.
  * Each distinct violation is reported once (subject, field, rule), with the time it was first seen.
  *
- * Verdict: errors → 1; otherwise a process whose VMs could not be checked at all (no stats fd, as
- * QEMU 7.2 holds none; no permission) → 2, so nothing passes silently; otherwise 0.
+ * Verdict: errors → 1; otherwise a VMM whose VMs could not be checked at all (no stats fd, as
+ * QEMU 7.2 holds none; no permission to duplicate them) → 2, so nothing passes silently;
+ * otherwise 0. With --all, processes whose fds may not even be listed are only listed: nothing
+ * says they run a VM.
  */
 import { classifyKvmFds, type KvmProcess } from '../../attach/discover.ts';
 import { dupFailureText, ProcessHandle } from '../../attach/pidfd.ts';
@@ -57,7 +59,10 @@ export interface VmReport {
 
 export interface LiveReport {
   vms: VmReport[];
-  /** Processes (with --all) whose fds could not be listed or duplicated. */
+  /**
+   * Processes (with --all) whose fds could not be listed: whether they run a VM cannot be told, so
+   * they are listed (run as root to check every VMM) but do not change the exit status.
+   */
   skipped: { pid: number; comm?: string; reason: string }[];
   errors: number;
   warnings: number;
@@ -157,7 +162,7 @@ export class LiveChecker {
       vms.push(vm);
     }
     const skipped = [...this.#skipped.values()];
-    return { vms, skipped, errors, warnings, unchecked: unchecked + skipped.length };
+    return { vms, skipped, errors, warnings, unchecked };
   }
 
   close(): void {

@@ -42,7 +42,16 @@ export function reportLines(report: LiveReport): { line: string; severity?: Viol
     }
     out.push({ line: verdictLine(vm) });
   }
-  for (const s of report.skipped) out.push({ line: `${processLabel(s.pid, s.comm ?? '?')}: NOT CHECKED: ${s.reason}` });
-  if (report.vms.length === 0 && report.skipped.length === 0) out.push({ line: 'no VM found' });
+  if (report.vms.length === 0) out.push({ line: 'no VM found' });
+  if (report.skipped.length > 0) out.push({ line: skippedLine(report.skipped) });
   return out;
 }
+
+/** One line for every process --all could not look into (many, for a user who is not root). */
+export function skippedLine(skipped: LiveReport['skipped']): string {
+  const shown = skipped.slice(0, SKIPPED_SHOWN).map((s) => processLabel(s.pid, s.comm ?? '?'));
+  const more = skipped.length > SKIPPED_SHOWN ? `, and ${skipped.length - SKIPPED_SHOWN} more` : '';
+  return `not inspected, ${skipped.length} process(es) whose fds may not be listed (run as root to check every VMM): ${shown.join(', ')}${more}`;
+}
+
+const SKIPPED_SHOWN = 5;
