@@ -8,6 +8,12 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readdirSync, readlinkSync } from 'node:fs';
 import { after, test } from 'node:test';
+import { discoverKvmProcesses } from '../../src/attach/discover.ts';
+import { ProcessHandle } from '../../src/attach/pidfd.ts';
+import { KvmStatsReader } from '../../src/formats/kvm-stats/reader.ts';
+import { statsFdSource } from '../../src/kvm/stats-source.ts';
+import { close } from '../../src/os/libc.ts';
+import { KvmStatsSubject } from '../../src/tools/live-check/subjects.ts';
 import type { ChildConfig } from '../attach/vm-child.ts';
 import { hvkit } from '../cli/run.ts';
 import { ctl, json, startHost, stopHost } from '../ctl/host-process.ts';
@@ -83,6 +89,43 @@ test('hvkit KVM host: VM and every vCPU stats fd, table and directory checked ov
     const text = hvkit('check', '--attach', String(h.pid));
     assert.match(text.out, /: 1 vm \+ 2 vcpu stats fd\(s\), 1 table\(s\), 1 directory, 2 sample\(s\): valid/);
   } finally {
+    await stopHost(h);
+  }
+});
+
+test('a vCPU stats fd of a running guest compared across samples: its counters grew, no reset, no change', async (t) => {
+  if (skipWithoutKvm(t)) return;
+  const h = await startHost({ HVKIT_BACKEND: 'kvm' }, []);
+  const opened: { close(): void }[] = [];
+  try {
+    json(ctl(h.pid, ['create', '--vcpus', '1', '--memory', '4', '--workload', 'mixed', '--json']));
+    const found = discoverKvmProcesses({ pids: [h.pid] }).processes[0]!;
+    const ownerFd = found.vcpuStatsFds[0]!.fd;
+    const process = ProcessHandle.open(h.pid, found.startTime);
+    assert.ok(process instanceof ProcessHandle);
+    opened.push(process);
+    const dup = (fd: number) => {
+      const r = process.dup(fd);
+      assert.ok(r.ok);
+      return r.fd;
+    };
+    const subject = new KvmStatsSubject('vcpu-stats', 'vcpu 0', dup(ownerFd));
+    opened.push(subject);
+    const readerFd = dup(ownerFd);
+    opened.push({ close: () => close(readerFd) });
+    const reader = KvmStatsReader.open(statsFdSource(readerFd));
+    const exits = () => reader.readData()[reader.layout.descriptors.find((d) => d.name === 'exits')!.word]!;
+    const before = exits();
+    assert.deepEqual(subject.sample(), []);
+    const deadline = Date.now() + hangDeadline(30_000);
+    while (exits() === before) {
+      assert.ok(Date.now() < deadline, 'the guest never exited again');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.deepEqual(subject.sample(), [], 'grown counters are no violation');
+    assert.equal(subject.id, `kvm-${h.pid}/vcpu-0`);
+  } finally {
+    for (const o of opened.reverse()) o.close();
     await stopHost(h);
   }
 });

@@ -8,6 +8,7 @@ import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { packFlags, StatBase, StatType, StatUnit } from '../../src/formats/kvm-stats/index.ts';
 import { KvmStatsSubject } from '../../src/tools/live-check/subjects.ts';
 import { craft, type RawFile } from '../kvm-stats/fixtures.ts';
@@ -95,4 +96,46 @@ test('metadata violations come with the first sample only', () => {
       assert.deepEqual(subject.sample(), []);
     },
   );
+});
+
+test('hostile bytes, rewritten between samples: every sample returns violations, never throws', () => {
+  const bytes = fc.uint8Array({ minLength: 0, maxLength: 600 });
+  fc.assert(
+    fc.property(bytes, bytes, (first, second) => {
+      const dir = mkdtempSync(join(tmpdir(), 'hvkit-live-'));
+      const path = join(dir, 'stats');
+      writeFileSync(path, first);
+      const subject = new KvmStatsSubject('vm-stats', 'vm stats fd 9', openSync(path, 'r'));
+      try {
+        assert.ok(Array.isArray(subject.sample()));
+        writeFileSync(path, second);
+        const later = subject.sample();
+        for (const v of later) assert.ok(v.severity === 'error' || v.severity === 'warning');
+      } finally {
+        subject.close();
+        rmSync(dir, { recursive: true });
+      }
+    }),
+    { numRuns: 200 },
+  );
+});
+
+test('a file truncated under the subject between samples: reported as violations, not thrown', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hvkit-live-'));
+  const path = join(dir, 'stats');
+  writeFileSync(path, craft({ id: 'kvm-1', descs, data: [1n, 1n, 0n] }));
+  const subject = new KvmStatsSubject('vm-stats', 'vm stats fd 9', openSync(path, 'r'));
+  try {
+    assert.deepEqual(subject.sample(), []);
+    writeFileSync(path, new Uint8Array(8));
+    const later = subject.sample();
+    assert.ok(later.length > 0);
+    assert.ok(
+      later.every((v) => v.severity === 'error'),
+      JSON.stringify(later),
+    );
+  } finally {
+    subject.close();
+    rmSync(dir, { recursive: true });
+  }
 });
