@@ -6,13 +6,17 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readlinkSync, unlinkSync } from 'node:fs';
 import { after, test } from 'node:test';
 import { discoverKvmProcesses } from '../../src/attach/discover.ts';
 import { ProcessHandle } from '../../src/attach/pidfd.ts';
+import { tableName } from '../../src/attach/tables.ts';
 import { KvmStatsReader } from '../../src/formats/kvm-stats/reader.ts';
+import { StatsTableWriter, shippedStatsTableAbi } from '../../src/formats/stats-table/index.ts';
 import { statsFdSource } from '../../src/kvm/stats-source.ts';
 import { close } from '../../src/os/libc.ts';
+import { processStartTime } from '../../src/os/procfs.ts';
+import { createShmRegion, shmPath } from '../../src/shm/shm-file.ts';
 import { KvmStatsSubject } from '../../src/tools/live-check/subjects.ts';
 import type { ChildConfig } from '../attach/vm-child.ts';
 import { hvkit } from '../cli/run.ts';
@@ -127,6 +131,37 @@ test('a vCPU stats fd of a running guest compared across samples: its counters g
   } finally {
     for (const o of opened.reverse()) o.close();
     await stopHost(h);
+  }
+});
+
+test('an hvkit table naming fds that are no stats fds of its process: not-a-stats-fd, exit 1', async (t) => {
+  if (skipWithoutKvm(t)) return;
+  const p = await vmChild({ vms: 1, vcpus: 1, statsFds: true, tables: true, uniqueBase: '0x7a000' });
+  const clean = hvkit('check', '--attach', String(p.pid), '--json');
+  assert.equal(clean.code, 0, clean.out + clean.err);
+  const subjects = (JSON.parse(clean.out) as Report).vms[0]!.subjects.map((s) => s.kind).sort();
+  assert.deepEqual(subjects, ['stats-table', 'vcpu-stats', 'vm-stats']);
+
+  // A second table for the same process whose identity names fd 0 (its stdin) as the VM's stats fd.
+  const start = processStartTime(p.pid)!;
+  const name = tableName(p.pid, start, 9, 0x7a999n);
+  const abi = shippedStatsTableAbi();
+  const region = createShmRegion(name, StatsTableWriter.plan(abi, { nrVcpus: 1 }).regionSize);
+  try {
+    const writer = StatsTableWriter.create(region, abi, { nrVcpus: 1 });
+    writer.setIdentity({ domid: 9, ownerPid: p.pid, ownerStartTime: start, uniqueId: 0x7a999n, vmStatsFd: 0 });
+    const r = hvkit('check', '--attach', String(p.pid), '--json');
+    assert.equal(r.code, 1, r.out + r.err);
+    const bad = (JSON.parse(r.out) as Report).vms[0]!.violations;
+    assert.deepEqual(
+      bad.map((v) => [v.subject, v.field, v.rule]),
+      [[`table ${name}`, 'dom.vm_stats_fd', 'not-a-stats-fd']],
+    );
+  } finally {
+    region.close();
+    if (existsSync(shmPath(name))) unlinkSync(shmPath(name));
+    p.child.kill();
+    await p.exited;
   }
 });
 

@@ -81,6 +81,10 @@ interface Tracked {
   unchecked?: string;
   exited: boolean;
   released: boolean;
+  /** The KVM fds the last scan found in the process. */
+  kvm?: KvmProcess;
+  /** Table fds found not to be stats fds at the last sample (reported when seen twice running). */
+  badFds: Set<string>;
   /** Ever checked anything (a subject sampled at least once). */
   checked: boolean;
 }
@@ -127,6 +131,7 @@ export class LiveChecker {
         t.checked = true;
         for (const v of violations) this.#record(at, t, s.subject.label, v, findings);
       }
+      this.#checkTableFds(at, t, findings);
     }
     return { findings, events };
   }
@@ -175,6 +180,45 @@ export class LiveChecker {
     this.#seen.add(key);
     t.violations.push({ subject, ...v });
     findings.push({ at, pid: t.pid, comm: t.comm, subject, violation: v });
+  }
+
+  /**
+   * An hvkit table names its VM's stats fds in its owner process (identity words vm_stats_fd and
+   * each vCPU's kvm_stats_fd); each must be a KVM stats fd of the right kind there. A domain being
+   * torn down may close its fds just before its table goes, so a wrong fd is reported only when two
+   * consecutive samples both see it.
+   */
+  #checkTableFds(at: number, t: Tracked, findings: LiveFinding[]): void {
+    const vmStats = new Set(t.kvm?.vmStatsFds ?? []);
+    const vcpuStats = new Set((t.kvm?.vcpuStatsFds ?? []).map((f) => f.fd));
+    const bad = new Set<string>();
+    for (const { subject } of t.subjects.values()) {
+      if (!(subject instanceof TableSubject)) continue;
+      const id = subject.identity;
+      if (!id) continue;
+      const check = (field: string, fd: number | undefined, ok: Set<number>, what: string) => {
+        if (fd === undefined || ok.has(fd)) return;
+        const key = `${subject.label} ${field} ${fd}`;
+        bad.add(key);
+        if (!t.badFds.has(key)) return;
+        this.#record(
+          at,
+          t,
+          subject.label,
+          {
+            field,
+            rule: 'not-a-stats-fd',
+            severity: 'error',
+            message: `names fd ${fd}, which is not a ${what} stats fd of process ${t.pid}`,
+            value: String(fd),
+          },
+          findings,
+        );
+      };
+      check('dom.vm_stats_fd', id.dom.vmStatsFd, vmStats, 'KVM VM');
+      for (const v of id.vcpus) check(`vcpu[${v.index}].kvm_stats_fd`, v.kvmStatsFd, vcpuStats, 'KVM vCPU');
+    }
+    t.badFds = bad;
   }
 
   #scan(at: number, events: LiveEvent[]): void {
@@ -240,11 +284,13 @@ export class LiveChecker {
         violations: [],
         exited: false,
         released: false,
+        badFds: new Set(),
         checked: false,
       };
       this.#tracked.set(key, t);
       events.push(event(at, t, 'appeared', describeProcess(kvm, own)));
     }
+    t.kvm = kvm;
     if (kvm && runsVm) this.#attachFds(t, kvm, named, at, events);
     for (const name of own) this.#openRegion(t, name, at, events);
     if (t.subjects.size === 0 && t.unchecked === undefined) {

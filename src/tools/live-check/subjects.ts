@@ -6,7 +6,7 @@
  */
 import type { ResolvedAbi } from '../../abi/resolved.ts';
 import { type OpenedHvkitRegion, openRegionFile } from '../../attach/region-open.ts';
-import { tableIdentity } from '../../attach/table-identity.ts';
+import { type TableIdentity, tableIdentity } from '../../attach/table-identity.ts';
 import { checkTableOwner, identityMismatches, type TableName } from '../../attach/tables.ts';
 import { FormatError, type Violation } from '../../errors.ts';
 import {
@@ -106,6 +106,11 @@ export class TableSubject implements Subject {
   readonly #opened: OpenedHvkitRegion;
   readonly #abi: ResolvedAbi;
   #previous: DecodedTable | undefined;
+
+  /** The identity words as last read (undefined until a sample could decode the table). */
+  get identity(): TableIdentity | undefined {
+    return this.#previous ? tableIdentity(this.#previous) : undefined;
+  }
 
   constructor(readonly table: TableName) {
     this.label = `table ${table.name}`;
