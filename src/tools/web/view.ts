@@ -21,7 +21,8 @@ export interface WebView {
 
 export function startWebView(
   collector: ExpositionCollector,
-  options: WebStateOptions & { intervalMs?: number } = {},
+  /** intervalMs null: no ticker (the caller pushes samples into `state`, as the demo does). */
+  options: WebStateOptions & { intervalMs?: number | null } = {},
 ): WebView {
   const state = new WebState(options);
   const streams = new WebStreams();
@@ -34,8 +35,11 @@ export function startWebView(
       if (!(err instanceof HvkitError)) throw err;
     });
   };
-  tick();
-  const timer = setInterval(tick, options.intervalMs ?? DEFAULT_WEB_INTERVAL_MS);
+  let timer: NodeJS.Timeout | undefined;
+  if (options.intervalMs !== null) {
+    tick();
+    timer = setInterval(tick, options.intervalMs ?? DEFAULT_WEB_INTERVAL_MS);
+  }
   return {
     state,
     routes: webRoutes(state, streams),
