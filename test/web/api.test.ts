@@ -4,8 +4,12 @@
  * collection feeds both /metrics and the view, domid reuse is marked, hostile paths are refused.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { runAbiCheck } from '../../src/abi/check.ts';
+import { generateMarkdownFor } from '../../src/abi/gen-md.ts';
+import { listAbis, loadAbi } from '../../src/abi/registry.ts';
 import type { HostSample } from '../../src/attach/sample.ts';
 import { ExpositionCollector } from '../../src/tools/export/collector.ts';
 import { startExportServer } from '../../src/tools/export/server.ts';
@@ -215,5 +219,44 @@ test('hostile VM keys and paths: 400 or 404, never a crash', async () => {
     );
     assert.equal((await fetch(`${origin}api/vms/%E0%A4%A`)).status, 400);
     assert.equal((await fetch(`${origin}__proto__`)).status, 404);
+  });
+});
+
+test('GET /api/abis…: every ABI with its frozen revisions, abi check’s verdict and the generated docs', async () => {
+  await withWeb(async (origin) => {
+    const names = await listAbis();
+    const list = (await getJson(`${origin}api/abis`)).body.abis as {
+      name: string;
+      revisions: { revision: number }[];
+      check: { errors: number; warnings: number; lines: string[] };
+    }[];
+    assert.deepEqual(
+      list.map((a) => a.name),
+      names,
+    );
+    for (const abi of list) {
+      const check = await runAbiCheck([abi.name]);
+      assert.deepEqual(abi.check.lines, check.lines, abi.name);
+      assert.equal(abi.check.errors, check.errors);
+      const revisions = (await loadAbi(abi.name)).revisions.map((r) => r.revision);
+      assert.deepEqual(
+        abi.revisions.map((r) => r.revision),
+        revisions,
+      );
+    }
+    const one = (await getJson(`${origin}api/abis/stats-table`)).body as { markdown: string };
+    assert.equal(one.markdown, await generateMarkdownFor('stats-table'));
+    const lock = (await getJson(`${origin}api/abis/stats-table/revisions/1`)).body;
+    assert.deepEqual(lock, JSON.parse(readFileSync('schemas/stats-table/revisions/rev-1.lock.json', 'utf8')));
+    for (const bad of [
+      'nope',
+      '..',
+      '%2e%2e',
+      'stats-table/revisions/0',
+      'stats-table/revisions/999',
+      'stats-table/x',
+    ]) {
+      assert.equal((await getJson(`${origin}api/abis/${bad}`)).status, 404, bad);
+    }
   });
 });

@@ -6,10 +6,13 @@
  *   GET /api/vms/<key>      one VM's recent points (drill-down charts, heatmaps) and events
  *   GET /api/events         lifecycle events, oldest first
  *   GET /api/events/stream  Server-Sent Events: one `sample` message per host sample
+ *   GET /api/abis…          this repository's ABIs (abi-api.ts)
  * Every bigint is a decimal string (serializeJson), as in `hvkit top --json`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HvkitError } from '../../errors.ts';
 import { serializeJson } from '../top/json.ts';
+import { answerAbi } from './abi-api.ts';
 import { serveAsset } from './assets.ts';
 import type { SampleUpdate, WebState } from './state.ts';
 
@@ -91,6 +94,17 @@ export function webRoutes(state: WebState, streams: WebStreams) {
     }
     if (path === '/api/events/stream') {
       streams.open(state, req, res);
+      return true;
+    }
+    if (path === '/api/abis' || path.startsWith('/api/abis/')) {
+      answerAbi(path).then(
+        (answer) => sendJson(req, res, answer!.status, answer!.doc),
+        (err: unknown) => {
+          // An ABI that cannot be read is the tree's problem, said as such; a defect is rethrown.
+          if (!(err instanceof HvkitError)) throw err;
+          sendJson(req, res, 500, { error: err.message });
+        },
+      );
       return true;
     }
     if (path.startsWith('/api/')) {

@@ -15,6 +15,7 @@
     open: undefined,
     events: [],
     charts: {},
+    tab: 'vms',
   };
 
   // ---- formatting -------------------------------------------------------------------------
@@ -337,8 +338,81 @@
     renderTable();
   }
 
+  // ---- ABIs -------------------------------------------------------------------------------
+  function verdict(check) {
+    const text = check.ok
+      ? `compatible${check.warnings ? ` (${check.warnings} warning${check.warnings === 1 ? '' : 's'})` : ''}`
+      : `${check.errors} error${check.errors === 1 ? '' : 's'}`;
+    return el('span', { class: `verdict ${check.ok ? 'ok' : 'bad'}`, text });
+  }
+  async function showAbis() {
+    const doc = await (await fetch('/api/abis')).json();
+    const rows = doc.abis.map((abi) => {
+      const tr = el(
+        'tr',
+        { 'data-abi': abi.name, tabindex: '0' },
+        el('td', { text: abi.name }),
+        el('td', { text: abi.major === null ? '-' : String(abi.major) }),
+        el('td', { text: abi.revisions.map((r) => r.revision).join(', ') || 'none' }),
+        el('td', {}, verdict(abi.check)),
+      );
+      tr.addEventListener('click', () => openAbi(abi.name));
+      tr.addEventListener('keydown', (e) => {
+        if (e.key === 'Enter') openAbi(abi.name);
+      });
+      return tr;
+    });
+    document.querySelector('#abi-list tbody').replaceChildren(...rows);
+    $('abi-list').dataset.loaded = 'true';
+  }
+  async function openAbi(name) {
+    const doc = await (await fetch(`/api/abis/${encodeURIComponent(name)}`)).json();
+    $('abi-title').replaceChildren(name, ' ', verdict(doc.check));
+    $('abi-check').textContent = doc.check.lines.join('\n');
+    $('abi-revisions').replaceChildren(
+      ...doc.revisions.map((r) =>
+        el(
+          'li',
+          {},
+          el('a', {
+            href: `/api/abis/${encodeURIComponent(name)}/revisions/${r.revision}`,
+            text: `revision ${r.revision}`,
+          }),
+          ` (major ${r.major})`,
+        ),
+      ),
+    );
+    if (doc.revisions.length === 0) $('abi-revisions').replaceChildren(el('li', { text: 'none frozen yet' }));
+    $('abi-doc').textContent = doc.markdown ?? `cannot generate: ${doc.markdownError}`;
+    $('abi-list').hidden = true;
+    $('abi-detail').hidden = false;
+    $('abi-detail').dataset.abi = name;
+    $('abi-back').focus();
+  }
+  function closeAbi() {
+    $('abi-detail').hidden = true;
+    $('abi-list').hidden = false;
+  }
+  function showTab(tab) {
+    view.tab = tab;
+    $('tab-vms').setAttribute('aria-pressed', String(tab === 'vms'));
+    $('tab-abis').setAttribute('aria-pressed', String(tab === 'abis'));
+    $('abis').hidden = tab !== 'abis';
+    $('list').hidden = tab !== 'vms' || view.open !== undefined;
+    $('events-section').hidden = tab !== 'vms' || view.open !== undefined;
+    $('detail').hidden = tab !== 'vms' || view.open === undefined;
+    if (tab === 'abis') showAbis();
+  }
+  $('tab-vms').addEventListener('click', () => showTab('vms'));
+  $('tab-abis').addEventListener('click', () => showTab('abis'));
+  $('abi-back').addEventListener('click', closeAbi);
+
   // ---- keys -------------------------------------------------------------------------------
   document.addEventListener('keydown', (e) => {
+    if (view.tab === 'abis') {
+      if (e.key === 'Escape' && !$('abi-detail').hidden) closeAbi();
+      return;
+    }
     if (e.target === $('filter')) {
       if (e.key === 'Escape' || e.key === 'Enter') $('filter').blur();
       return;
