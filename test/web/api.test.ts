@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { runAbiCheck } from '../../src/abi/check.ts';
@@ -14,7 +15,9 @@ import type { HostSample } from '../../src/attach/sample.ts';
 import { ExpositionCollector } from '../../src/tools/export/collector.ts';
 import { startExportServer } from '../../src/tools/export/server.ts';
 import { TopTracker } from '../../src/tools/top/frame.ts';
-import { startWebView } from '../../src/tools/web/view.ts';
+import { MAX_BUFFERED_BYTES, MAX_STREAMS } from '../../src/tools/web/api.ts';
+import { startWebView, type WebView } from '../../src/tools/web/view.ts';
+import { hangDeadline } from '../support/slowdown.ts';
 import { counter, event, log2Hist, ScriptedSource, sample, vm } from '../top/fixtures/samples.ts';
 
 const LOOPBACK = { kind: 'tcp', host: '127.0.0.1', port: 0 } as const;
@@ -47,14 +50,14 @@ function script(n: number): HostSample {
 }
 
 async function withWeb(
-  body: (origin: string, collector: ExpositionCollector, source: ScriptedSource) => Promise<void>,
+  body: (origin: string, collector: ExpositionCollector, source: ScriptedSource, web: WebView) => Promise<void>,
 ) {
   const source = new ScriptedSource(script);
   const collector = new ExpositionCollector(source, { shareMs: 0 });
   const web = startWebView(collector, { intervalMs: HOUR });
   const server = await startExportServer(collector, LOOPBACK, web.routes);
   try {
-    await body(server.origin, collector, source);
+    await body(server.origin, collector, source, web);
   } finally {
     web.close();
     await server.close();
@@ -257,6 +260,51 @@ test('GET /api/abis…: every ABI with its frozen revisions, abi check’s verdi
       'stats-table/x',
     ]) {
       assert.equal((await getJson(`${origin}api/abis/${bad}`)).status, 404, bad);
+    }
+  });
+});
+
+test('event streams are bounded: one past MAX_STREAMS gets 503, a closed one frees its place', async () => {
+  await withWeb(async (origin) => {
+    await untilSeq(origin, 1);
+    const controllers = Array.from({ length: MAX_STREAMS }, () => new AbortController());
+    const open = await Promise.all(controllers.map((c) => fetch(`${origin}api/events/stream`, { signal: c.signal })));
+    assert.ok(open.every((r) => r.status === 200));
+    const refused = await fetch(`${origin}api/events/stream`);
+    assert.equal(refused.status, 503);
+    await refused.arrayBuffer();
+    controllers[0]!.abort();
+    for (;;) {
+      const again = await fetch(`${origin}api/events/stream`);
+      if (again.status === 200) {
+        await again.body!.cancel();
+        break;
+      }
+      await again.arrayBuffer();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    for (const c of controllers) c.abort();
+  });
+});
+
+test('a stream whose client stops reading is cut once MAX_BUFFERED_BYTES wait, not buffered forever', async () => {
+  await withWeb(async (origin, collector, _source, web) => {
+    await untilSeq(origin, 1);
+    const { hostname, port } = new URL(origin);
+    const socket = connect(Number(port), hostname);
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.write(`GET /api/events/stream HTTP/1.1\r\nhost: ${hostname}\r\n\r\n`);
+    socket.pause(); // never reads: the server's writes pile up
+    try {
+      while (web.streams.count === 0) await new Promise((r) => setTimeout(r, 5));
+      const deadline = Date.now() + hangDeadline(60_000);
+      while (web.streams.count > 0 && Date.now() < deadline) {
+        for (let i = 0; i < 200; i++) collector.collectNow();
+        await new Promise((r) => setImmediate(r));
+      }
+      assert.equal(web.streams.count, 0, `the server cut the stream (more than ${MAX_BUFFERED_BYTES} bytes waited)`);
+    } finally {
+      socket.destroy();
     }
   });
 });

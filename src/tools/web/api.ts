@@ -18,6 +18,13 @@ import type { SampleUpdate, WebState } from './state.ts';
 
 /** A stream comment this often keeps proxies and idle timers from closing a quiet stream. */
 const HEARTBEAT_MS = 15_000;
+/** Streams open at once; more are refused (503) rather than each costing a write per sample. */
+export const MAX_STREAMS = 32;
+/**
+ * A client that reads slower than samples come has this much waiting at most; past it the stream
+ * is cut (its page reconnects and starts from the latest sample) instead of growing without bound.
+ */
+export const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
 function sendJson(req: IncomingMessage, res: ServerResponse, status: number, doc: unknown): void {
   const body = Buffer.from(serializeJson(doc, false));
@@ -38,6 +45,10 @@ export class WebStreams {
 
   /** An SSE response: the latest sample first (the page renders at once), then one per sample. */
   open(state: WebState, req: IncomingMessage, res: ServerResponse): void {
+    if (this.#open.size >= MAX_STREAMS) {
+      sendJson(req, res, 503, { error: `hvkit export: ${MAX_STREAMS} event streams are open already` });
+      return;
+    }
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-store',
@@ -47,7 +58,13 @@ export class WebStreams {
       res.end();
       return;
     }
-    const send = (update: SampleUpdate) => res.write(`event: sample\ndata: ${serializeJson(update, false)}\n\n`);
+    const send = (update: SampleUpdate) => {
+      if (res.writableLength > MAX_BUFFERED_BYTES) {
+        res.destroy();
+        return;
+      }
+      res.write(`event: sample\ndata: ${serializeJson(update, false)}\n\n`);
+    };
     res.write('retry: 2000\n\n');
     if (state.latest) send(state.latest);
     const stop = state.subscribe(send);

@@ -15,6 +15,7 @@ export const DEFAULT_WEB_INTERVAL_MS = 1000;
 export interface WebView {
   state: WebState;
   routes: ExtraRoutes;
+  streams: WebStreams;
   /** Stops the ticker and ends every stream. */
   close(): void;
 }
@@ -43,6 +44,7 @@ export function startWebView(
   return {
     state,
     routes: webRoutes(state, streams),
+    streams,
     close() {
       clearInterval(timer);
       stopObserving();
