@@ -204,7 +204,14 @@ test('keyboard: arrows select, Enter drills in (charts and heatmap drawn), Escap
   assert.equal(await page.getAttribute('#detail', 'data-key'), order[0]);
   // Time series: uPlot draws into canvases once the VM has points.
   await page.waitForFunction("Number(document.getElementById('chart-rates')?.dataset.points ?? 0) >= 2");
-  for (const id of ['chart-reasons', 'chart-rates', 'chart-vcpus']) {
+  for (const id of [
+    'chart-reasons',
+    'chart-rates',
+    'chart-vcpus',
+    'chart-vcpu-halt',
+    'chart-vcpu-io',
+    'chart-vcpu-run',
+  ]) {
     assert.ok(await page.$(`#${id} canvas`), `${id} has a uPlot canvas`);
   }
   const heatmap = await until('a heatmap with samples drawn', async () => {

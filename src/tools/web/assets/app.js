@@ -292,6 +292,20 @@
       'exits/s',
     );
     lineChart(
+      'chart-vcpu-halt',
+      vcpuIds.map((i) => `vcpu ${i}`),
+      xs,
+      perVcpu('halt'),
+      'halts/s',
+    );
+    lineChart(
+      'chart-vcpu-io',
+      vcpuIds.map((i) => `vcpu ${i}`),
+      xs,
+      perVcpu('io'),
+      'I/O exits/s',
+    );
+    lineChart(
       'chart-vcpu-run',
       vcpuIds.map((i) => `vcpu ${i}`),
       xs,
