@@ -5,12 +5,17 @@
  * host, which destroys every domain and removes every region it published under /dev/shm.
  */
 
+import type { SampleSource } from '../attach/sample.ts';
 import { AttachSession } from '../attach/session.ts';
+import type { Endpoint } from '../host/migration/endpoint.ts';
 import { startHostServer } from '../host/server.ts';
 import { standardInstallers } from '../host/services.ts';
 import { uniqueIdHex } from '../shm/region-names.ts';
 import type { Workload } from '../vmm/backend.ts';
+import { ExpositionCollector } from './export/collector.ts';
+import { type ExportServer, startExportServer } from './export/server.ts';
 import { runTop, type TopIo, type TopOptions } from './top/run.ts';
+import { startWebView, type WebView } from './web/view.ts';
 
 export interface DemoDomain {
   name: string;
@@ -34,6 +39,8 @@ export interface DemoOptions {
   top: TopOptions;
   /** Only show this host's VMs (default: every KVM VM on the machine, like `hvkit top`). */
   ownVmsOnly: boolean;
+  /** Serve the web view (and /metrics) here; none when absent. */
+  web?: Endpoint;
 }
 
 export type DemoLog = (line: string) => void;
@@ -50,6 +57,7 @@ export async function runDemo(options: DemoOptions, io: TopIo, log: DemoLog): Pr
   const host = server.host;
   let timer: NodeJS.Timeout | undefined;
   let recreating: Promise<void> | undefined;
+  let web: { view: WebView; server?: ExportServer; collector: ExpositionCollector } | undefined;
   try {
     log(
       `hvkit demo: ${host.backend.kind} backend (${host.backendReason}); domain directory /dev/shm/${host.directoryRegion}`,
@@ -80,9 +88,33 @@ export async function runDemo(options: DemoOptions, io: TopIo, log: DemoLog): Pr
         });
     }, options.recreateEveryMs);
     if (interrupted) return 130;
-    const source = new AttachSession(options.ownVmsOnly ? { pids: [process.pid] } : {});
-    return await runTop(source, options.top, io);
+    const session = new AttachSession(options.ownVmsOnly ? { pids: [process.pid] } : {});
+    let source: SampleSource = session;
+    let top = options.top;
+    if (options.web) {
+      // One attach session: top's samples feed the page too (a scrape of /metrics adds its own).
+      const collector = new ExpositionCollector(session);
+      const view = startWebView(collector, { intervalMs: null });
+      web = { view, collector };
+      web.server = await startExportServer(collector, options.web, view.routes);
+      log(`hvkit demo: web view at ${web.server.origin}`);
+      top = { ...top, note: `web view: ${web.server.origin}` };
+      source = {
+        sample: () => {
+          const sample = session.sample();
+          view.state.push(sample);
+          return sample;
+        },
+        close: () => session.close(),
+      };
+    }
+    return await runTop(source, top, io);
   } finally {
+    if (web) {
+      web.view.close();
+      await web.server?.close();
+      web.collector.close();
+    }
     if (timer) clearInterval(timer);
     // A re-creation in flight finishes first, so stopping the host sees (and destroys) its domain.
     await recreating;

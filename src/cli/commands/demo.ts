@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { UsageError } from '../../errors.ts';
+import { parseEndpoint } from '../../host/migration/endpoint.ts';
 import { runDemo } from '../../tools/demo.ts';
 import { INTERVAL_LIMITS_MS } from '../../tools/top/run.ts';
 import { color } from '../output.ts';
@@ -16,6 +18,18 @@ interface DemoCliOptions {
   interval: string;
   seconds?: string;
   own?: boolean;
+  web: string | false;
+}
+
+function parseWeb(text: string) {
+  try {
+    const endpoint = parseEndpoint(text, { listening: true });
+    if (endpoint.kind !== 'tcp') throw new UsageError('the web view listens on TCP: give host:port');
+    return endpoint;
+  } catch (e) {
+    if (e instanceof UsageError) throw new UsageError(`--web: ${e.message}`);
+    throw e;
+  }
 }
 
 export function registerDemo(program: Command, setExit: (code: number) => void): void {
@@ -28,6 +42,8 @@ export function registerDemo(program: Command, setExit: (code: number) => void):
     .option('--interval <ms>', 'refresh interval of the live view', '1000')
     .option('--seconds <n>', 'stop after this long (default: until q or Ctrl-C on a terminal, 10 s otherwise)')
     .option('--own', 'show only the demo host’s VMs, not every KVM VM on the machine')
+    .option('--web <host:port>', 'serve the web view (and /metrics) here; port 0: any free port', '127.0.0.1:0')
+    .option('--no-web', 'no web view')
     .action(async (opts: DemoCliOptions) => {
       const intervalMs = parseInteger('--interval', opts.interval, INTERVAL_LIMITS_MS);
       const interactive = process.stdout.isTTY === true && process.stdin.isTTY === true;
@@ -40,6 +56,7 @@ export function registerDemo(program: Command, setExit: (code: number) => void):
           memoryMiB: parseInteger('--memory', opts.memory, MEMORY_MIB),
           recreateEveryMs: parseInteger('--recreate-every', opts.recreateEvery, RECREATE_MS),
           ownVmsOnly: opts.own === true,
+          ...(opts.web === false ? {} : { web: parseWeb(opts.web) }),
           top: { intervalMs, ...(count === undefined ? {} : { count }) },
         },
         { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, paint: color },

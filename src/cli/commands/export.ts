@@ -4,6 +4,7 @@ import { UsageError } from '../../errors.ts';
 import { parseEndpoint } from '../../host/migration/endpoint.ts';
 import { ExpositionCollector } from '../../tools/export/collector.ts';
 import { DEFAULT_LISTEN, startExportServer } from '../../tools/export/server.ts';
+import { DEFAULT_WEB_INTERVAL_MS, startWebView, type WebView } from '../../tools/web/view.ts';
 import { parseInteger } from './args.ts';
 
 interface ExportCliOptions {
@@ -12,6 +13,8 @@ interface ExportCliOptions {
   maxSeries?: string;
   maxWaiting: string;
   pid?: string;
+  web: boolean;
+  webInterval: string;
   [option: string]: unknown;
 }
 
@@ -28,6 +31,7 @@ export interface ExportExtension {
 const MAX_SERIES = { min: 0, max: 100_000_000 };
 const MAX_WAITING = { min: 1, max: 10_000 };
 const PIDS = { min: 1, max: 2 ** 22 };
+const WEB_INTERVAL_MS = { min: 100, max: 3_600_000 };
 
 function parseListen(text: string) {
   try {
@@ -60,7 +64,9 @@ export function registerExport(
       'export at most n VM and vCPU series; the rest count in hvkit_export_series_dropped_total',
     )
     .option('--max-waiting <n>', 'scrapes that may wait on one collection; more get 503', '16')
-    .option('--pid <pid,…>', 'only the VMs of these processes (default: every process on the host)');
+    .option('--pid <pid,…>', 'only the VMs of these processes (default: every process on the host)')
+    .option('--no-web', 'no web view (the page at / and its JSON API under /api/)')
+    .option('--web-interval <ms>', 'how often the web view samples the host', String(DEFAULT_WEB_INTERVAL_MS));
   for (const e of extensions) e.options(command);
   command.action(async (opts: ExportCliOptions) => {
     const endpoint = parseListen(opts.listen);
@@ -79,16 +85,25 @@ export function registerExport(
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     const stops: (() => Promise<void>)[] = [];
+    const webInterval = parseInteger('--web-interval', opts.webInterval, WEB_INTERVAL_MS);
+    let web: WebView | undefined;
     try {
-      const server = await startExportServer(collector, endpoint);
+      if (opts.web) web = startWebView(collector, { intervalMs: webInterval });
+      const server = await startExportServer(collector, endpoint, web?.routes);
       stops.push(() => server.close());
+      if (web) {
+        const view = web;
+        stops.unshift(async () => view.close());
+      }
       for (const e of extensions) {
         const stop = await e.start(opts, collector);
         if (stop) stops.unshift(stop);
       }
       process.stdout.write(`hvkit export: serving ${server.url}\n`);
+      if (web) process.stdout.write(`hvkit export: web view at ${server.origin}\n`);
       await stopSignal;
     } finally {
+      if (stops.length === 0) web?.close();
       for (const stop of stops) await stop();
       collector.close();
       process.off('SIGINT', onSignal);

@@ -12,7 +12,7 @@
  *
  * This is also what a push exporter (OTLP) takes: `collect()` gives the same families.
  */
-import type { SampleSource } from '../../attach/sample.ts';
+import type { HostSample, SampleSource } from '../../attach/sample.ts';
 import { HvkitError } from '../../errors.ts';
 import type { Exposition } from '../../formats/exposition/model.ts';
 import type { ExpositionFormat } from '../../formats/exposition/negotiate.ts';
@@ -63,6 +63,7 @@ export class ExpositionCollector {
   #pending: Promise<Collection> | undefined;
   #recent: { collection: Collection; madeAt: number } | undefined;
   #waiting = 0;
+  readonly #observers = new Set<(sample: HostSample, atMs: number) => void>();
 
   constructor(source: SampleSource, options: CollectorOptions = {}) {
     this.#source = source;
@@ -122,12 +123,22 @@ export class ExpositionCollector {
       throw err;
     }
     const atMs = this.#now();
+    for (const observe of this.#observers) observe(sample, atMs);
     const mapped = this.#mapper.map(sample, atMs);
     this.stats.series = mapped.series;
     this.stats.vms = sample.vms.length;
     this.stats.observeDuration(process.hrtime.bigint() - started);
     const own = this.stats.families(this.#mapper.droppedByLimit, this.#mapper.droppedByConflict);
     return new Collection({ families: [...mapped.families, ...own], atMs });
+  }
+
+  /**
+   * Every host sample a collection takes, also given to `observer` (the web view): one sampler
+   * feeds both, so a page and a scrape in the same moment cost one host sample. Returns a stop.
+   */
+  observe(observer: (sample: HostSample, atMs: number) => void): () => void {
+    this.#observers.add(observer);
+    return () => this.#observers.delete(observer);
   }
 
   close(): void {

@@ -46,7 +46,11 @@ export class ExportStats {
       points: [{ labels: [], value: BigInt(value), startMs }],
     });
     return [
-      counter('hvkit_export_scrapes', 'Collections made for scrapes (concurrent scrapes share one)', this.scrapes),
+      counter(
+        'hvkit_export_scrapes',
+        'Collections made for scrapes and the web view (concurrent ones share one)',
+        this.scrapes,
+      ),
       counter(
         'hvkit_export_scrapes_rejected',
         'Scrapes answered 503 because too many were already waiting',

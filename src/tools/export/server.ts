@@ -21,6 +21,8 @@ const CONTENT_TYPES = { text: PROMETHEUS_TEXT_TYPE, openmetrics: OPENMETRICS_TEX
 export interface ExportServer {
   /** e.g. http://127.0.0.1:9465/metrics */
   url: string;
+  /** e.g. http://127.0.0.1:9465/ */
+  origin: string;
   port: number;
   close(): Promise<void>;
 }
@@ -50,13 +52,20 @@ async function serveMetrics(collector: ExpositionCollector, req: IncomingMessage
   res.end(req.method === 'HEAD' ? undefined : body);
 }
 
-function handler(collector: ExpositionCollector) {
+/**
+ * More routes on the same endpoint (the web view): answers a GET or HEAD it knows and returns
+ * true, or returns false and the metrics routes answer.
+ */
+export type ExtraRoutes = (path: string, req: IncomingMessage, res: ServerResponse) => boolean;
+
+function handler(collector: ExpositionCollector, extra: ExtraRoutes | undefined) {
   return (req: IncomingMessage, res: ServerResponse) => {
-    const path = (req.url ?? '/').split('?', 1)[0];
+    const path = (req.url ?? '/').split('?', 1)[0]!;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       plain(res, 405, 'hvkit export: only GET and HEAD', { allow: 'GET, HEAD' });
       return;
     }
+    if (path !== '/metrics' && extra?.(path, req, res)) return;
     if (path === '/metrics') {
       void serveMetrics(collector, req, res);
       return;
@@ -70,9 +79,13 @@ function handler(collector: ExpositionCollector) {
 }
 
 /** Listens on a TCP endpoint; rejects with an EnvironmentError (address in use, not permitted …). */
-export async function startExportServer(collector: ExpositionCollector, endpoint: Endpoint): Promise<ExportServer> {
+export async function startExportServer(
+  collector: ExpositionCollector,
+  endpoint: Endpoint,
+  extra?: ExtraRoutes,
+): Promise<ExportServer> {
   if (endpoint.kind !== 'tcp') throw new UsageError('--listen: Prometheus scrapes over TCP: give host:port');
-  const server: Server = createServer(handler(collector));
+  const server: Server = createServer(handler(collector, extra));
   // Scrapes are short; a client that stalls must not hold a socket for long.
   server.requestTimeout = 30_000;
   server.headersTimeout = 10_000;
@@ -91,6 +104,7 @@ export async function startExportServer(collector: ExpositionCollector, endpoint
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
     url: `http://${host}:${address.port}/metrics`,
+    origin: `http://${host}:${address.port}/`,
     port: address.port,
     close: () =>
       new Promise<void>((resolve) => {

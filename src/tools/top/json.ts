@@ -45,7 +45,8 @@ function statDoc(vmKey: string, scope: Scope, stat: StatSample, deltas: SampleDe
   };
 }
 
-function metricsDoc(m: MetricValues) {
+/** A VM's or vCPU's metric values as top --json and the web view's API give them. */
+export function metricsDoc(m: MetricValues) {
   return {
     rates: m.rates,
     exitsTotal: m.exitsTotal ?? null,

@@ -33,6 +33,8 @@ export interface TopOptions {
   filter?: string;
   /** Sort column id (exits, halt, io, mmio, run, p99, name, pid, domid), optionally with ":asc"/":desc". */
   sort?: string;
+  /** A line shown under the table on screen (the demo says where its web view is). */
+  note?: string;
 }
 
 export interface TopIo {
@@ -135,7 +137,7 @@ function makeEmitter(mode: TopMode, options: TopOptions, state: ViewState, io: T
   return {
     frame: (frame) => {
       const size = { columns: io.stdout.columns ?? PLAIN_WIDTH, rows: Number.POSITIVE_INFINITY };
-      const text = renderScreen(frame, state, size, { paint: PLAIN }).join('\n');
+      const text = renderScreen(frame, state, size, { paint: PLAIN, note: options.note }).join('\n');
       io.stdout.write(`${first ? '' : '\n'}${text}\n`);
       first = false;
     },
@@ -199,6 +201,7 @@ export async function runTop(source: SampleSource, options: TopOptions, io: TopI
       stdin: io.stdin!,
       stderr: io.stderr,
       paint: io.paint ?? PLAIN,
+      note: options.note,
     };
     return runInteractive(source, new TopTracker(), state, interactiveIo);
   }

@@ -34,6 +34,8 @@ export interface ScreenOptions {
   paint?: Paint;
   /** Interactive: highlight the selection, show the key line. */
   interactive?: boolean;
+  /** One more line under the table, e.g. where the demo's web view is. */
+  note?: string;
 }
 
 /** VM-level rows after filter and sort, in display order. */
@@ -137,6 +139,7 @@ export function renderScreen(frame: Frame, state: ViewState, size: ScreenSize, o
       if (r.vm.note) bottom.push(paint.dim(truncate(`note: ${r.vm.name}: ${r.vm.note}`, width)));
     }
   }
+  if (options.note) bottom.push(paint.cyan(truncate(options.note, width)));
   if (options.interactive) bottom.push(paint.dim(truncate(KEYS_LINE, width)));
 
   const layout = fitLayout(width, state.level, longestName(rows));

@@ -22,6 +22,7 @@ export class TopSession {
     private readonly tracker: TopTracker,
     public state: ViewState,
     private readonly paint: Paint,
+    private readonly note?: string,
   ) {}
 
   get frame(): Frame | undefined {
@@ -43,7 +44,7 @@ export class TopSession {
   /** The screen's lines for a terminal of this size: one row is left free at the bottom. */
   lines(terminal: TerminalSize, paint: Paint = this.paint): string[] {
     if (!this.#frame) return [];
-    return renderScreen(this.#frame, this.state, screenSize(terminal), { paint, interactive: true });
+    return renderScreen(this.#frame, this.state, screenSize(terminal), { paint, interactive: true, note: this.note });
   }
 
   /** Bytes that show the current screen whatever the terminal showed before; '' before the first sample. */

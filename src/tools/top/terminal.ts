@@ -37,6 +37,8 @@ export interface InteractiveIo {
   stdin: TerminalIn;
   stderr: { write(text: string): unknown };
   paint: Paint;
+  /** A line shown under the table (ScreenOptions.note). */
+  note?: string;
 }
 
 /** Exit codes: 0 after q or Ctrl-C, 128 + signal number after a signal, 2 after an error. */
@@ -47,7 +49,7 @@ export function runInteractive(
   io: InteractiveIo,
 ): Promise<number> {
   return new Promise<number>((resolve) => {
-    const session = new TopSession(tracker, initial, io.paint);
+    const session = new TopSession(tracker, initial, io.paint, io.note);
     let timer: NodeJS.Timeout | undefined;
     let finished = false;
 
