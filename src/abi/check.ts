@@ -18,7 +18,16 @@ export interface AbiCheckResult {
  * UsageError; an ABI that cannot be loaded (bad schema, bad or missing lock file) counts as
  * one error and is reported as a line.
  */
-export async function runAbiCheck(names?: string[], root = DEFAULT_SCHEMAS_ROOT): Promise<AbiCheckResult> {
+export interface AbiCheckOptions {
+  /** Also compile C consumers of every revision against data of the others (c-interop.ts). */
+  compile?: boolean;
+}
+
+export async function runAbiCheck(
+  names?: string[],
+  root = DEFAULT_SCHEMAS_ROOT,
+  _opts: AbiCheckOptions = {},
+): Promise<AbiCheckResult> {
   const known = await listAbis(root);
   const selected = names && names.length > 0 ? names : known;
   for (const n of selected) abiDirectory(n, root); // the name check every abi command makes
