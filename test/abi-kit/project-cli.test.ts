@@ -9,7 +9,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { hvkitIn, REPO_ROOT } from './run-in.ts';
+import { hasCompiler } from '../abi-gen/cprobe.ts';
+import { hvkitIn, hvkitInEnv, REPO_ROOT } from './run-in.ts';
 
 const base = mkdtempSync(join(tmpdir(), 'hvkit-abi-project-'));
 after(() => rmSync(base, { recursive: true, force: true }));
@@ -104,5 +105,29 @@ describe('hvkit abi in another project', () => {
     }
     assert.equal(existsSync(mark), false, 'the planted schema was never imported');
     assert.deepEqual(readFileSync(join(outside, 'schema.ts'), 'utf8').includes('writeFileSync'), true);
+  });
+
+  test('check compiles a C consumer of every revision against the data of every other; --no-compile skips it', (t) => {
+    if (!hasCompiler('cc')) return t.skip('cc is not installed');
+    const dir = newProject('compiled');
+    assert.equal(hvkitIn(dir, 'abi', 'init', 'demo').code, 0);
+    assert.equal(hvkitIn(dir, 'abi', 'freeze', 'demo').code, 0);
+    const schema = join(dir, 'schemas', 'demo', 'schema.ts');
+    const text = readFileSync(schema, 'utf8');
+    const appended =
+      "reserved('spare', 8, 'Reserved, must be zero.'),\n        int('uptime_ms', 'u64', 'Milliseconds since start.'),";
+    writeFileSync(schema, text.replace("reserved('spare', 8, 'Reserved, must be zero.'),", appended));
+    assert.equal(hvkitIn(dir, 'abi', 'freeze', 'demo').code, 0);
+    const check = hvkitIn(dir, 'abi', 'check');
+    assert.equal(check.code, 0, check.err);
+    assert.equal(
+      check.out,
+      'demo: major 1: compatible with revisions 1, 2\n' +
+        'demo: C: compiled revisions 1, 2; every consumer read 4 (consumer, producer) revision pair(s)\n',
+    );
+    assert.equal(hvkitIn(dir, 'abi', 'check', '--no-compile').out, 'demo: major 1: compatible with revisions 1, 2\n');
+    const noCc = hvkitInEnv(dir, { CC: join(base, 'no-such-cc') }, 'abi', 'check');
+    assert.equal(noCc.code, 2);
+    assert.match(noCc.err, /^hvkit: no C compiler: .*no-such-cc does not run .*--no-compile/);
   });
 });

@@ -7,10 +7,14 @@ export const HVKIT_BIN = fileURLToPath(new URL('../../bin/hvkit.mjs', import.met
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 export function hvkitIn(cwd: string, ...args: string[]) {
+  return hvkitInEnv(cwd, {}, ...args);
+}
+
+export function hvkitInEnv(cwd: string, env: NodeJS.ProcessEnv, ...args: string[]) {
   const r = spawnSync(process.execPath, [HVKIT_BIN, ...args], {
     cwd,
     encoding: 'utf8',
-    env: { ...process.env, NO_COLOR: '1' },
+    env: { ...process.env, ...env, NO_COLOR: '1' },
   });
   assert.doesNotMatch(r.stderr, /\n\s+at /, `no stack trace on stderr: ${r.stderr}`);
   return { code: r.status, out: r.stdout, err: r.stderr };
