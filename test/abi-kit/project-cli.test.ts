@@ -130,4 +130,19 @@ describe('hvkit abi in another project', () => {
     assert.equal(noCc.code, 2);
     assert.match(noCc.err, /^hvkit: no C compiler: .*no-such-cc does not run .*--no-compile/);
   });
+
+  test('a project that has not installed hvkit is told how to make its schema import hvkit/abi', () => {
+    for (const type of ['commonjs', 'module']) {
+      const dir = join(base, `uninstalled-${type}`);
+      mkdirSync(dir);
+      writeFileSync(join(dir, 'package.json'), JSON.stringify({ type }));
+      assert.equal(hvkitIn(dir, 'abi', 'init', 'demo').code, 0);
+      const r = hvkitIn(dir, 'abi', 'freeze', 'demo');
+      assert.equal(r.code, 1);
+      assert.match(
+        r.err,
+        /^hvkit: abi registry demo: schema\.ts: schema-import: .*hvkit.*\(install hvkit in the project: npm install --save-dev hvkit\)\n$/,
+      );
+    }
+  });
 });
