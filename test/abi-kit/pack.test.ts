@@ -61,5 +61,10 @@ test('npm pack, npm install in a fresh project, then npx hvkit abi init, freeze 
   assert.match(broken.out, /^demo rev 1: header\.flags: type-changed: was int u32, now int u16$/m);
   const refused = npxHvkit(project, 'abi', 'freeze', 'demo');
   assert.equal(refused.code, 1);
-  assert.match(refused.err, /freeze refused \(incompatible\)/);
+  // Each violation once, then one summary line.
+  assert.equal(
+    refused.err,
+    'demo rev 1: header.flags: type-changed: was int u32, now int u16\n' +
+      'hvkit: demo: freeze refused (incompatible): 1 incompatible change(s)\n',
+  );
 });

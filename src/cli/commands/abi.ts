@@ -85,7 +85,8 @@ export function registerAbi(program: Command, setExit: (code: number) => void): 
       } catch (error) {
         if (!(error instanceof FreezeRefused)) throw error;
         for (const v of error.violations) process.stderr.write(`${formatCompatViolation(v)}\n`);
-        process.stderr.write(`hvkit: ${error.message}\n`);
+        // The violations are on the lines above; the message repeats them for library callers.
+        process.stderr.write(`hvkit: ${(error.message.split('\n')[0] ?? '').replace(/:$/, '')}\n`);
         setExit(error.reason === 'exists' ? EXIT_USAGE : EXIT_CHECK_FAILED);
       }
     });
