@@ -64,9 +64,11 @@ export async function runAbiCheck(
     result.lines.push(...interop.lines);
     result.errors += interop.errors;
     const names = participants.map((r) => (r.revision === 0 ? 'current' : String(r.revision))).join(', ');
-    const cverdict = interop.errors === 0 ? 'every consumer read' : `${interop.errors} error(s) in`;
+    const pairs = `${interop.pairs} (consumer, producer) pair(s)`;
     result.lines.push(
-      `${name}: C: compiled revisions ${names}; ${cverdict} ${interop.pairs} (consumer, producer) revision pair(s)`,
+      interop.errors === 0
+        ? `${name}: C: revisions ${names} compile; each consumer reads each producer's data as promised: ${pairs}`
+        : `${name}: C: ${interop.errors} error(s) across revisions ${names}: ${pairs} read`,
     );
   }
   return result;

@@ -123,7 +123,7 @@ describe('hvkit abi in another project', () => {
     assert.equal(
       check.out,
       'demo: major 1: compatible with revisions 1, 2\n' +
-        'demo: C: compiled revisions 1, 2; every consumer read 4 (consumer, producer) revision pair(s)\n',
+        "demo: C: revisions 1, 2 compile; each consumer reads each producer's data as promised: 4 (consumer, producer) pair(s)\n",
     );
     assert.equal(hvkitIn(dir, 'abi', 'check', '--no-compile').out, 'demo: major 1: compatible with revisions 1, 2\n');
     const noCc = hvkitInEnv(dir, { CC: join(base, 'no-such-cc') }, 'abi', 'check');
