@@ -14,6 +14,14 @@ import { writeFileAtomically } from '../os/replace-file.ts';
 import { abiDirectory } from './abi-name.ts';
 import { CONFIG_FILE, type SchemasLocation } from './schemas-root.ts';
 
+/** Where a project without hvkit.abi.json gets its schemas: abi/ (a project's schemas/ often holds other things). */
+export const NEW_PROJECT_SCHEMAS = 'abi';
+
+/** The location `init` uses in a project that has no config yet: NEW_PROJECT_SCHEMAS beside the new config. */
+export function newProjectLocation(cwd: string): SchemasLocation {
+  return { root: join(cwd, NEW_PROJECT_SCHEMAS), project: cwd, source: 'config', config: join(cwd, CONFIG_FILE) };
+}
+
 export interface InitResult {
   /** Files written, absolute. */
   written: string[];
@@ -92,7 +100,7 @@ export function initAbi(
   const written: string[] = [];
   const schema = join(dir, 'schema.ts');
   const config = join(location.project, CONFIG_FILE);
-  const configText = `${JSON.stringify({ schemas: 'schemas' }, null, 2)}\n`;
+  const configText = `${JSON.stringify({ schemas: NEW_PROJECT_SCHEMAS }, null, 2)}\n`;
   try {
     mkdirSync(dir, { recursive: true });
   } catch (e) {

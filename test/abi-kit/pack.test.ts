@@ -43,16 +43,16 @@ test('npm pack, npm install in a fresh project, then npx hvkit abi init, freeze 
   const compile = hasCompiler('cc') ? [] : ['--no-compile'];
   const init = npxHvkit(project, 'abi', 'init', 'demo');
   assert.equal(init.code, 0, init.err);
-  assert.equal(init.out, 'wrote schemas/demo/schema.ts\nwrote hvkit.abi.json\n');
+  assert.equal(init.out, 'wrote abi/demo/schema.ts\nwrote hvkit.abi.json\n');
   const freeze = npxHvkit(project, 'abi', 'freeze', 'demo');
   assert.equal(freeze.code, 0, freeze.err);
-  assert.equal(freeze.out, 'demo: froze revision 1 into schemas/demo/revisions/rev-1.lock.json\n');
+  assert.equal(freeze.out, 'demo: froze revision 1 into abi/demo/revisions/rev-1.lock.json\n');
   const check = npxHvkit(project, 'abi', 'check', ...compile);
   assert.equal(check.code, 0, check.err);
   assert.match(check.out, /^demo: major 1: compatible with revisions 1$/m);
 
   // An incompatible change: a field narrowed in place.
-  const schema = join(project, 'schemas', 'demo', 'schema.ts');
+  const schema = join(project, 'abi', 'demo', 'schema.ts');
   const text = readFileSync(schema, 'utf8');
   assert.ok(text.includes("int('flags', 'u32'"));
   writeFileSync(schema, text.replace("int('flags', 'u32'", "int('flags', 'u16'"));

@@ -4,7 +4,7 @@ import { formatCompatViolation } from '../../abi/compat.ts';
 import { FreezeRefused, freezeAbi } from '../../abi/freeze.ts';
 import { generateCHeaderFor } from '../../abi/gen-c.ts';
 import { generateMarkdownFor } from '../../abi/gen-md.ts';
-import { initAbi } from '../../abi/init.ts';
+import { initAbi, newProjectLocation } from '../../abi/init.ts';
 import { listAbis } from '../../abi/registry.ts';
 import { findSchemas, locateSchemas, type SchemasLocation, shownPath } from '../../abi/schemas-root.ts';
 import { UsageError } from '../../errors.ts';
@@ -35,10 +35,9 @@ export function registerAbi(program: Command, setExit: (code: number) => void): 
     .option('--schemas <dir>', SCHEMAS_HELP)
     .option('--force', 'replace an existing schema.ts')
     .action((name: string, opts: SchemasOpt & { force?: boolean }) => {
-      // A project with no config yet gets one: schemas/ beside it, so later commands find it.
+      // A project with no config yet gets one (and abi/ beside it), so later commands find it.
       const found = findSchemas({ flag: opts.schemas });
-      const cwd = process.cwd();
-      const location = found ?? { root: `${cwd}/schemas`, project: cwd, source: 'config' as const };
+      const location = found ?? newProjectLocation(process.cwd());
       const result = initAbi(name, location, { force: opts.force, writeConfig: found === undefined });
       for (const path of result.written) process.stdout.write(`wrote ${shownPath(location, path)}\n`);
       setExit(EXIT_OK);
