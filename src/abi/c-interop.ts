@@ -27,15 +27,16 @@ import { findStruct } from './resolved.ts';
 
 /** With at most this many revisions, every (consumer, producer) pair is compiled and run. */
 export const ALL_PAIRS_UP_TO = 8;
+/**
+ * Structs beyond these bounds are left out of the C check (and said so): a lock may describe a
+ * 16 MiB struct or a nested array of a million elements, and the consumer's source grows with both.
+ */
+export const MAX_INTEROP_BYTES = 64 * 1024;
+export const MAX_INTEROP_READS = 4096;
 /** Mismatch lines reported per ABI; the count covers them all. */
 const MAX_LINES = 20;
 
 const LEAF_KINDS = new Set(['int', 'array', 'char', 'magic', 'seq']);
-
-export interface InteropIssue {
-  /** `abi rev M reading rev N: struct.path: c-interop: …` or a compile failure. */
-  line: string;
-}
 
 export interface InteropResult {
   /** Consumer revisions compiled. */
@@ -44,6 +45,8 @@ export interface InteropResult {
   pairs: number;
   errors: number;
   lines: string[];
+  /** Structs left out of the check (too large), as info lines. */
+  notes: string[];
 }
 
 function label(abi: ResolvedAbi): string {
@@ -90,21 +93,26 @@ interface Read {
   count: number;
 }
 
-function readsOf(abi: ResolvedAbi, s: ResolvedStruct, prefix = '', chain: Read['chain'] = []): Read[] {
+/** The consumer's reads of `s`, in order; undefined past MAX_INTEROP_READS. */
+function readsOf(abi: ResolvedAbi, s: ResolvedStruct): Read[] | undefined {
   const out: Read[] = [];
-  for (const f of s.fields) {
-    if (LEAF_KINDS.has(f.kind)) {
-      out.push({ path: `${prefix}${f.name}`, chain: [...chain, { field: f, index: 0 }], count: f.count });
-    } else if (f.kind === 'struct' && f.struct !== undefined) {
-      const inner = findStruct(abi, f.struct);
-      if (!inner) continue;
-      for (let i = 0; i < f.count; i++) {
-        const at = f.count === 1 ? `${prefix}${f.name}.` : `${prefix}${f.name}[${i}].`;
-        out.push(...readsOf(abi, inner, at, [...chain, { field: f, index: i }]));
+  const walk = (st: ResolvedStruct, prefix: string, chain: Read['chain'], depth: number): boolean => {
+    for (const f of st.fields) {
+      if (out.length > MAX_INTEROP_READS || depth > 64) return false;
+      if (LEAF_KINDS.has(f.kind)) {
+        out.push({ path: `${prefix}${f.name}`, chain: [...chain, { field: f, index: 0 }], count: f.count });
+      } else if (f.kind === 'struct' && f.struct !== undefined) {
+        const inner = findStruct(abi, f.struct);
+        if (!inner) continue;
+        for (let i = 0; i < f.count; i++) {
+          const at = f.count === 1 ? `${prefix}${f.name}.` : `${prefix}${f.name}[${i}].`;
+          if (!walk(inner, at, [...chain, { field: f, index: i }], depth + 1)) return false;
+        }
       }
     }
-  }
-  return out;
+    return out.length <= MAX_INTEROP_READS;
+  };
+  return walk(s, '', [], 0) ? out : undefined;
 }
 
 /** What a consumer's read must print for data produced at revision `producer`. */
@@ -137,8 +145,10 @@ export function produce(abi: ResolvedAbi, s: ResolvedStruct): Uint8Array {
     for (const f of st.fields) {
       const w = elementWidth(f);
       if (LEAF_KINDS.has(f.kind)) {
+        if (w !== 1 && w !== 2 && w !== 4 && w !== 8) continue;
         for (let e = 0; e < f.count; e++) {
           const at = base + f.offset + e * w;
+          if (at + w > bytes.length) break;
           const v = valueAt(at, w);
           if (w === 1) view.setUint8(at, Number(v));
           else if (w === 2) view.setUint16(at, Number(v), little);
@@ -185,15 +195,26 @@ interface Block {
 }
 
 /** The consumer program for header `consumer`, reading each producer's data. */
-function consumerProgram(consumer: ResolvedAbi, producers: ResolvedAbi[]): { source: string; blocks: Block[] } {
+function consumerProgram(
+  consumer: ResolvedAbi,
+  producers: ResolvedAbi[],
+): { source: string; blocks: Block[]; skipped: string[] } {
   const src = ['#include <stdio.h>', '#include <string.h>', '#include "abi.h"', ''];
   src.push('static void pr(unsigned long long v)', '{', '\tprintf("%llu\\n", v);', '}', '');
   const blocks: Block[] = [];
   const main: string[] = ['int main(void)', '{'];
-  const readsByStruct = new Map(consumer.structs.map((s) => [s.name, readsOf(consumer, s)]));
-  for (const s of consumer.structs) src.push(printFunction(consumer, s, readsByStruct.get(s.name) ?? []));
+  const readsByStruct = new Map<string, Read[]>();
+  const skipped: string[] = [];
+  for (const s of consumer.structs) {
+    const reads = readsOf(consumer, s);
+    const big = [consumer, ...producers].some((r) => (findStruct(r, s.name)?.size ?? 0) > MAX_INTEROP_BYTES);
+    if (reads === undefined || big) skipped.push(s.name);
+    else readsByStruct.set(s.name, reads);
+  }
+  const checked = consumer.structs.filter((s) => readsByStruct.has(s.name));
+  for (const s of checked) src.push(printFunction(consumer, s, readsByStruct.get(s.name) ?? []));
   producers.forEach((producer, p) => {
-    for (const s of consumer.structs) {
+    for (const s of checked) {
       const ps = findStruct(producer, s.name);
       if (!ps) continue;
       const buf = `data_${p}_${s.name}`;
@@ -219,7 +240,7 @@ function consumerProgram(consumer: ResolvedAbi, producers: ResolvedAbi[]): { sou
     }
   });
   main.push('\treturn 0;', '}', '');
-  return { source: [...src, ...main].join('\n'), blocks };
+  return { source: [...src, ...main].join('\n'), blocks, skipped };
 }
 
 /** The C compiler: $CC or cc, checked to run. */
@@ -248,7 +269,7 @@ function diagnostics(r: ReturnType<typeof spawnSync>, dir: string): string {
  * last as revision 0). Returns the problems as check lines.
  */
 export function checkCInterop(revisions: ResolvedAbi[], cc = cCompiler()): InteropResult {
-  const result: InteropResult = { consumers: 0, pairs: 0, errors: 0, lines: [] };
+  const result: InteropResult = { consumers: 0, pairs: 0, errors: 0, lines: [], notes: [] };
   const report = (line: string) => {
     result.errors++;
     if (result.lines.length < MAX_LINES) result.lines.push(line);
@@ -268,7 +289,12 @@ export function checkCInterop(revisions: ResolvedAbi[], cc = cCompiler()): Inter
         report(`${name}: c-compile: the header does not compile: ${diagnostics(header, dir)}`);
         return;
       }
-      const { source, blocks } = consumerProgram(consumer, producers);
+      const { source, blocks, skipped } = consumerProgram(consumer, producers);
+      for (const struct of skipped) {
+        result.notes.push(
+          `${name}: ${struct}: c-interop: info: not read by the C consumer (over ${MAX_INTEROP_BYTES} bytes or ${MAX_INTEROP_READS} fields)`,
+        );
+      }
       const file = join(dir, `consumer-${m}.c`);
       const exe = join(dir, `consumer-${m}`);
       writeFileSync(file, source);

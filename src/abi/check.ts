@@ -61,7 +61,7 @@ export async function runAbiCheck(
     const participants = interopParticipants(loaded.current, loaded.revisions, report.errors === 0);
     if (participants.length === 0) continue;
     const interop = checkCInterop(participants, cc);
-    result.lines.push(...interop.lines);
+    result.lines.push(...interop.notes, ...interop.lines);
     result.errors += interop.errors;
     const names = participants.map((r) => (r.revision === 0 ? 'current' : String(r.revision))).join(', ');
     const pairs = `${interop.pairs} (consumer, producer) pair(s)`;

@@ -5,10 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ALL_PAIRS_UP_TO, checkCInterop, produce, producersFor, valueAt } from '../../src/abi/c-interop.ts';
+import {
+  ALL_PAIRS_UP_TO,
+  checkCInterop,
+  MAX_INTEROP_BYTES,
+  produce,
+  producersFor,
+  valueAt,
+} from '../../src/abi/c-interop.ts';
 import { resolveAbi } from '../../src/abi/layout.ts';
 import { findStruct } from '../../src/abi/resolved.ts';
-import { type AbiSpec, chars, int, nested, reserved } from '../../src/abi/schema.ts';
+import { type AbiSpec, array, chars, int, nested, reserved } from '../../src/abi/schema.ts';
 import { hasCompiler } from '../abi-gen/cprobe.ts';
 
 const cc = hasCompiler('cc');
@@ -116,5 +123,30 @@ describe('C consumers across revisions', () => {
     assert.deepEqual(producersFor(20, 10), [0, 9, 10, 11, 19]);
     assert.deepEqual(producersFor(20, 0), [0, 1, 19]);
     assert.deepEqual(producersFor(20, 19), [0, 18, 19]);
+  });
+
+  test('structs too large for a consumer program are left out with an info line, the rest still checked', (t) => {
+    if (!cc) return t.skip('cc is not installed');
+    const cell = { name: 'cell', doc: 'A cell.', sizing: 'fixed' as const, fields: [int('v', 'u8', 'V.')] };
+    const big = {
+      name: 'big',
+      doc: 'Big.',
+      sizing: 'fixed' as const,
+      fields: [array('bytes', 'u8', MAX_INTEROP_BYTES + 1, 'Bytes.')],
+    };
+    const many = {
+      name: 'many',
+      doc: 'Many nested elements.',
+      sizing: 'fixed' as const,
+      fields: [nested('cells', 'cell', 'Cells.', { length: 5000 })],
+    };
+    const rev = resolveAbi(spec([int('a', 'u32', 'A.'), reserved('spare', 4)], [cell, big, many]), 1);
+    const result = checkCInterop([rev], 'cc');
+    assert.equal(result.errors, 0, result.lines.join('\n'));
+    assert.deepEqual(result.notes, [
+      `wire rev 1: big: c-interop: info: not read by the C consumer (over ${MAX_INTEROP_BYTES} bytes or 4096 fields)`,
+      `wire rev 1: many: c-interop: info: not read by the C consumer (over ${MAX_INTEROP_BYTES} bytes or 4096 fields)`,
+    ]);
+    assert.equal(result.pairs, 1);
   });
 });
