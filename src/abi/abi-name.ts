@@ -42,7 +42,7 @@ export function abiDirectory(name: string, root: string): string {
   if (!isAbiName(name)) {
     const shown = typeof name === 'string' ? JSON.stringify(name.slice(0, MAX_ABI_NAME_LENGTH + 1)) : String(name);
     throw new UsageError(
-      `${shown} is not an ABI name: ABI names are kebab-case directory names under schemas/ (at most ${MAX_ABI_NAME_LENGTH} characters)`,
+      `${shown} is not an ABI name: ABI names are kebab-case directory names in the schemas directory (at most ${MAX_ABI_NAME_LENGTH} characters)`,
     );
   }
   const base = resolve(root);

@@ -88,7 +88,7 @@ export async function loadSpec(name: string, root = DEFAULT_SCHEMAS_ROOT): Promi
   try {
     mod = await tsImport(pathToFileURL(path).href, import.meta.url);
   } catch (e) {
-    throw registryError(name, 'schema.ts', 'schema-import', `importing the schema failed: ${(e as Error).message}`);
+    throw registryError(name, 'schema.ts', 'schema-import', `importing the schema failed: ${importFailure(e)}`);
   }
   // Outside an ESM package the loader wraps the module once more.
   let spec = mod.default as { default?: unknown; name?: unknown } | undefined;
@@ -100,6 +100,19 @@ export async function loadSpec(name: string, root = DEFAULT_SCHEMAS_ROOT): Promi
     throw registryError(name, 'schema.ts', 'abi-name', `the schema calls itself ${String(spec.name)}`);
   }
   return spec as AbiSpec;
+}
+
+/**
+ * Why a schema did not import, in one line. A schema of another project imports the schema
+ * language as 'hvkit/abi'; when that cannot be found, say how to make it resolve.
+ */
+function importFailure(e: unknown): string {
+  const first = (e instanceof Error ? e.message : String(e)).split('\n')[0] ?? '';
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && /'hvkit(\/abi)?'/.test(first)) {
+    return `${first} (install hvkit in the project: npm install --save-dev hvkit)`;
+  }
+  return first;
 }
 
 /** Loads and resolves the current schema (revision 0); schema mistakes come back as FormatError. */
