@@ -66,6 +66,34 @@ export function checkTableOwner(file: ShmFile, table: TableName, proc?: string):
   }
 }
 
+/**
+ * The region of a listed stats table, opened the one safe way (openRegionFile: no symlink, no
+ * FIFO, mapped only when this user owns it) with its owner checked against the process its name
+ * names; anything but a stats table is refused. Every reader of a domain's table (the attach
+ * session, `check --attach`) opens it here.
+ */
+export function openTableRegion(
+  table: TableName,
+  abi: ResolvedAbi = shippedStatsTableAbi(),
+  options: TableOpenOptions = {},
+): OpenedHvkitRegion {
+  const opened = openRegionFile(table.name, {
+    tableAbi: abi,
+    ...(options.access ? { access: options.access } : {}),
+    verify: (file) => checkTableOwner(file, table, options.proc),
+  });
+  if (opened.format !== 'stats-table') {
+    opened.close();
+    throw new FormatError(
+      'stats-table',
+      'dom.magic',
+      'magic',
+      `${opened.path} is not a stats table (${opened.format})`,
+    );
+  }
+  return opened;
+}
+
 /** An open, read-only stats table of one hvkit domain. */
 export class HvkitTable {
   /** Identity words that disagree with the file name (a confused or hostile producer). */
@@ -127,20 +155,7 @@ export class HvkitTable {
    * EnvironmentError when it cannot.
    */
   static open(table: TableName, abi: ResolvedAbi = shippedStatsTableAbi(), options: TableOpenOptions = {}): HvkitTable {
-    const opened = openRegionFile(table.name, {
-      tableAbi: abi,
-      ...(options.access ? { access: options.access } : {}),
-      verify: (file) => checkTableOwner(file, table, options.proc),
-    });
-    if (opened.format !== 'stats-table') {
-      opened.close();
-      throw new FormatError(
-        'stats-table',
-        'dom.magic',
-        'magic',
-        `${opened.path} is not a stats table (${opened.format})`,
-      );
-    }
+    const opened = openTableRegion(table, abi, options);
     const copy = opened.copied ? opened : undefined;
     try {
       const reader = opened.tableReader ?? StatsTableReader.open(opened.region, abi);

@@ -7,7 +7,7 @@
 import type { ResolvedAbi } from '../../abi/resolved.ts';
 import { type OpenedHvkitRegion, openRegionFile } from '../../attach/region-open.ts';
 import { type TableIdentity, tableIdentity } from '../../attach/table-identity.ts';
-import { checkTableOwner, identityMismatches, type TableName } from '../../attach/tables.ts';
+import { identityMismatches, openTableRegion, type TableName } from '../../attach/tables.ts';
 import { FormatError, type Violation } from '../../errors.ts';
 import {
   checkDomainDirectory,
@@ -115,20 +115,7 @@ export class TableSubject implements Subject {
   constructor(readonly table: TableName) {
     this.label = `table ${table.name}`;
     this.#abi = shippedStatsTableAbi();
-    const opened = openRegionFile(table.name, {
-      tableAbi: this.#abi,
-      verify: (file) => checkTableOwner(file, table),
-    });
-    if (opened.format !== 'stats-table') {
-      opened.close();
-      throw new FormatError(
-        'stats-table',
-        'dom.magic',
-        'magic',
-        `${opened.path} is not a stats table (${opened.format})`,
-      );
-    }
-    this.#opened = opened;
+    this.#opened = openTableRegion(table, this.#abi);
   }
 
   sample(): Violation[] {

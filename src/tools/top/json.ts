@@ -4,7 +4,7 @@
  * string, so values above 2^53 stay exact.
  */
 
-import type { StatSample } from '../../attach/sample.ts';
+import type { StatSample, VmSample } from '../../attach/sample.ts';
 import type { HistogramSummary, Percentile } from '../../stats/histogram.ts';
 import type { Frame, VmRow } from './frame.ts';
 import type { MetricValues } from './metrics.ts';
@@ -54,8 +54,8 @@ export function metricsDoc(m: MetricValues) {
   };
 }
 
-function vmDoc(row: VmRow, deltas: SampleDeltas) {
-  const vm = row.vm;
+/** Who a VM is, as top --json and the web view's API name it. */
+export function vmIdentityDoc(vm: VmSample) {
   return {
     key: vm.key,
     name: vm.name,
@@ -63,6 +63,13 @@ function vmDoc(row: VmRow, deltas: SampleDeltas) {
     owner: vm.owner,
     domid: vm.domid ?? null,
     uniqueId: vm.uniqueId ?? null,
+  };
+}
+
+function vmDoc(row: VmRow, deltas: SampleDeltas) {
+  const vm = row.vm;
+  return {
+    ...vmIdentityDoc(vm),
     sources: vm.sources,
     note: vm.note ?? null,
     ...metricsDoc(row.metrics),

@@ -10,7 +10,7 @@ import { summarizeHistogram } from '../../stats/histogram.ts';
 import { scaleValue, type UnitScale } from '../../stats/units.ts';
 import type { Frame, VmRow } from '../top/frame.ts';
 import { TopTracker } from '../top/frame.ts';
-import { metricsDoc } from '../top/json.ts';
+import { metricsDoc, vmIdentityDoc } from '../top/json.ts';
 import { formatPercentile, sumBuckets } from '../top/percentiles.ts';
 import type { SampleDeltas } from '../top/rates.ts';
 import { seriesKey } from '../top/series.ts';
@@ -125,12 +125,7 @@ function vmSummary(row: VmRow, track: VmTrack | undefined) {
   const vm = row.vm;
   const latency = row.metrics.latency;
   return {
-    key: vm.key,
-    name: vm.name,
-    pid: vm.pid,
-    owner: vm.owner,
-    domid: vm.domid ?? null,
-    uniqueId: vm.uniqueId ?? null,
+    ...vmIdentityDoc(vm),
     domidReused: track?.domidReused ?? false,
     sources: vm.sources,
     note: vm.note ?? null,
