@@ -1,6 +1,6 @@
 // hvkit's web view: the VM table (live over Server-Sent Events), drill-down charts (uPlot) and
 // histogram heatmaps (a canvas drawn here). Uses only the JSON API documented in README.md.
-/* global uPlot */
+/* global uPlot, hvkitMarkdown */
 (() => {
   const $ = (id) => document.getElementById(id);
   const RATE_COLS = ['exits', 'halt', 'io', 'mmio', 'run'];
@@ -397,7 +397,13 @@
       ),
     );
     if (doc.revisions.length === 0) $('abi-revisions').replaceChildren(el('li', { text: 'none frozen yet' }));
-    $('abi-doc').textContent = doc.markdown ?? `cannot generate: ${doc.markdownError}`;
+    if (doc.markdown === null) {
+      $('abi-doc').replaceChildren(el('p', { class: 'error', text: `cannot generate: ${doc.markdownError}` }));
+      $('abi-doc-source').textContent = '';
+    } else {
+      $('abi-doc').replaceChildren(hvkitMarkdown(doc.markdown));
+      $('abi-doc-source').textContent = doc.markdown;
+    }
     $('abi-list').hidden = true;
     $('abi-detail').hidden = false;
     $('abi-detail').dataset.abi = name;
@@ -504,7 +510,7 @@
     });
     stream.addEventListener('error', () => {
       hostGone(
-        `hvkit export at ${location.host} does not answer (the exporter stopped or the host went away); the numbers shown are the last it sent. Retrying…`,
+        `hvkit at ${location.host} does not answer (the exporter or the demo stopped, or the host went away); the numbers shown are the last it sent. Retrying…`,
       );
     });
   }
@@ -514,6 +520,6 @@
       view.events = doc.events;
       renderEvents();
     })
-    .catch(() => hostGone(`hvkit export at ${location.host} does not answer.`))
+    .catch(() => hostGone(`hvkit at ${location.host} does not answer.`))
     .finally(connect);
 })();
