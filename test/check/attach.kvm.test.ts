@@ -17,6 +17,7 @@ import { statsFdSource } from '../../src/kvm/stats-source.ts';
 import { close } from '../../src/os/libc.ts';
 import { processStartTime } from '../../src/os/procfs.ts';
 import { createShmRegion, shmPath } from '../../src/shm/shm-file.ts';
+import { LiveChecker } from '../../src/tools/live-check/live-checker.ts';
 import { KvmStatsSubject } from '../../src/tools/live-check/subjects.ts';
 import type { ChildConfig } from '../attach/vm-child.ts';
 import { hvkit } from '../cli/run.ts';
@@ -206,6 +207,52 @@ test('a VMM that exits in the middle of a check: its fds were checked once, it i
   assert.equal(vm.exited, true);
   assert.equal(vm.subjects.length, 3);
   assert.deepEqual(vm.violations, []);
+});
+
+test('watching a KVM host whose domain is re-created: the gone VM’s stats fds closed, the new VM’s checked on their own', async (t) => {
+  if (skipWithoutKvm(t)) return;
+  const h = await startHost({ HVKIT_BACKEND: 'kvm' }, []);
+  const checker = new LiveChecker({ pids: [h.pid] });
+  const create = () =>
+    json<{ domid: number }>(ctl(h.pid, ['create', '--vcpus', '2', '--memory', '4', '--workload', 'compute', '--json']))
+      .domid;
+  try {
+    let domid = create();
+    checker.sample();
+    checker.sample();
+    assert.equal(statsFdsHeld(process.pid), 3, 'the VM and two vCPU stats fds duplicated');
+    for (let round = 1; round <= 3; round++) {
+      assert.equal(ctl(h.pid, ['destroy', String(domid)]).code, 0);
+      domid = create();
+      const { findings, events } = checker.sample();
+      assert.deepEqual(findings, [], `round ${round}`);
+      // The new VM's fds may well have the old numbers: kcmp tells the files apart.
+      const note = events.find((e) => e.kind === 'note')?.text ?? '';
+      for (const what of ['vm stats fd', 'vcpu 0 stats fd', 'vcpu 1 stats fd', 'table '])
+        assert.ok(note.includes(what), `${what} retired: ${note}`);
+      assert.equal(statsFdsHeld(process.pid), 3, 'nothing of the destroyed VM is held');
+      const vm = checker.report().vms[0]!;
+      const samples = vm.subjects.map((s) => `${s.kind}:${s.samples}`).sort();
+      assert.deepEqual(samples, [
+        `domain-directory:${round + 2}`,
+        'stats-table:1',
+        'vcpu-stats:1',
+        'vcpu-stats:1',
+        'vm-stats:1',
+      ]);
+      assert.deepEqual(vm.subjects.flatMap((s) => s.id ?? []).sort(), [
+        `kvm-${h.pid}`,
+        `kvm-${h.pid}/vcpu-0`,
+        `kvm-${h.pid}/vcpu-1`,
+      ]);
+    }
+    checker.sample();
+    assert.equal(checker.report().errors, 0);
+  } finally {
+    checker.close();
+    await stopHost(h);
+  }
+  assert.equal(statsFdsHeld(process.pid), 0, 'closing the checker closes every duplicate');
 });
 
 test('QEMU: checked from outside, or said clearly to hold no stats fd (QEMU 7.2)', async (t) => {

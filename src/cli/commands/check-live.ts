@@ -2,6 +2,7 @@
 import { UsageError } from '../../errors.ts';
 import {
   checkLive,
+  earlierExitedLine,
   eventLine,
   findingLine,
   LiveChecker,
@@ -91,6 +92,7 @@ async function watch(checker: LiveChecker, intervalMs: number, json: boolean): P
     else {
       const time = new Date().toISOString();
       for (const vm of report.vms) process.stdout.write(`${time} ${verdictLine(vm)}\n`);
+      if (report.earlierExited) process.stdout.write(`${time} ${earlierExitedLine(report.earlierExited)}\n`);
       if (report.skipped.length > 0) process.stdout.write(`${time} ${skippedLine(report.skipped)}\n`);
     }
     return liveExitCode(report);

@@ -8,9 +8,16 @@
  * QEMU 7.2 holds none; no permission to duplicate them) → 2, so nothing passes silently;
  * otherwise 0. With --all, processes whose fds may not even be listed are only listed: nothing
  * says they run a VM.
+ *
+ * Watching runs for days on a host whose VMs come and go, so what it keeps is bounded by what is
+ * there now: a stats fd the VMM closed (or reused for another VM: kcmp tells) and a region its
+ * host removed are closed and forgotten; an exited process keeps a short record (the last
+ * `keepExited`), older ones only count towards the verdict; a process keeps at most
+ * MAX_VIOLATIONS_KEPT violations (all are counted).
  */
 import { classifyKvmFds, type KvmProcess } from '../../attach/discover.ts';
 import { dupFailureText, ProcessHandle } from '../../attach/pidfd.ts';
+import { sameFile } from '../../attach/sys.ts';
 import { parseTableName } from '../../attach/tables.ts';
 import { EnvironmentError, errorCode, FormatError, type Violation } from '../../errors.ts';
 import { FileRefusedError } from '../../os/open-input.ts';
@@ -24,7 +31,14 @@ export interface LiveCheckOptions {
   pids?: readonly number[];
   /** Wall clock for finding times, in milliseconds (default Date.now). */
   now?: () => number;
+  /** Exited processes reported one by one (default DEFAULT_KEEP_EXITED); older ones are only counted. */
+  keepExited?: number;
 }
+
+/** Exited processes kept with their record by default. */
+export const DEFAULT_KEEP_EXITED = 64;
+/** Violations kept per process for the report (each is printed when found; all are counted). */
+export const MAX_VIOLATIONS_KEPT = 1000;
 
 export interface LiveFinding {
   at: number;
@@ -49,12 +63,21 @@ export interface VmReport {
   comm: string;
   startTime: string;
   subjects: { kind: string; label: string; id?: string; samples: number }[];
+  /** The first MAX_VIOLATIONS_KEPT violations found; `errors` and `warnings` count them all. */
   violations: (Violation & { subject: string })[];
   /** Why nothing could be checked, when nothing could. */
   unchecked?: string;
   exited: boolean;
   errors: number;
   warnings: number;
+}
+
+/** What the processes that exited before the last `keepExited` saw, counted. */
+export interface EarlierExited {
+  processes: number;
+  errors: number;
+  warnings: number;
+  unchecked: number;
 }
 
 export interface LiveReport {
@@ -64,6 +87,8 @@ export interface LiveReport {
    * they are listed (run as root to check every VMM) but do not change the exit status.
    */
   skipped: { pid: number; comm?: string; reason: string }[];
+  /** Present once more processes exited than are kept one by one. */
+  earlierExited?: EarlierExited;
   errors: number;
   warnings: number;
   unchecked: number;
@@ -78,6 +103,11 @@ interface Tracked {
   /** Subjects that could not be opened (so they are not retried every sample). */
   refused: Set<string>;
   violations: (Violation & { subject: string })[];
+  /** Every violation found, counted (violations keeps the first MAX_VIOLATIONS_KEPT). */
+  errors: number;
+  warnings: number;
+  /** Violations already reported: "subject field rule". */
+  seen: Set<string>;
   unchecked?: string;
   exited: boolean;
   released: boolean;
@@ -92,14 +122,20 @@ interface Tracked {
 export class LiveChecker {
   readonly #pids: readonly number[] | undefined;
   readonly #now: () => number;
+  readonly #keepExited: number;
+  /** Processes running (or not yet found exited), by "pid:startTime". */
   readonly #tracked = new Map<string, Tracked>();
-  readonly #seen = new Set<string>();
-  readonly #skipped = new Map<number, { pid: number; comm?: string; reason: string }>();
+  /** The last `keepExited` processes that exited, oldest first. */
+  readonly #exited: Tracked[] = [];
+  readonly #earlier: EarlierExited = { processes: 0, errors: 0, warnings: 0, unchecked: 0 };
+  /** The processes of the last scan whose fds could not be listed. */
+  #skipped = new Map<number, { pid: number; comm?: string; reason: string }>();
   #first = true;
 
   constructor(options: LiveCheckOptions = {}) {
     this.#pids = options.pids;
     this.#now = options.now ?? Date.now;
+    this.#keepExited = Math.max(0, options.keepExited ?? DEFAULT_KEEP_EXITED);
   }
 
   /**
@@ -110,11 +146,11 @@ export class LiveChecker {
   sample(): { findings: LiveFinding[]; events: LiveEvent[] } {
     const at = this.#now();
     const events: LiveEvent[] = [];
-    this.#scan(at, events);
-    this.#first = false;
+    // A region refused when opened is a finding of this sample too.
     const findings: LiveFinding[] = [];
+    this.#scan(at, events, findings);
+    this.#first = false;
     for (const t of this.#tracked.values()) {
-      if (t.exited) continue;
       for (const [key, s] of t.subjects) {
         let violations: Violation[];
         try {
@@ -122,8 +158,7 @@ export class LiveChecker {
         } catch (err) {
           if (!(err instanceof EnvironmentError)) throw err;
           // A region of a host that is going away (a copy that was truncated): it leaves.
-          s.subject.close();
-          t.subjects.delete(key);
+          this.#retire(t, key);
           events.push(event(at, t, 'note', `${s.subject.label}: no longer readable: ${err.message}`));
           continue;
         }
@@ -141,8 +176,7 @@ export class LiveChecker {
     let errors = 0;
     let warnings = 0;
     let unchecked = 0;
-    for (const t of this.#tracked.values()) {
-      const e = t.violations.filter((v) => v.severity === 'error').length;
+    for (const t of [...this.#exited, ...this.#tracked.values()]) {
       const vm: VmReport = {
         pid: t.pid,
         comm: t.comm,
@@ -155,19 +189,27 @@ export class LiveChecker {
         })),
         violations: t.violations,
         exited: t.exited,
-        errors: e,
-        warnings: t.violations.length - e,
+        errors: t.errors,
+        warnings: t.warnings,
       };
       if (!t.checked) {
         vm.unchecked = t.unchecked ?? 'nothing could be checked';
         unchecked++;
       }
-      errors += e;
-      warnings += vm.warnings;
+      errors += t.errors;
+      warnings += t.warnings;
       vms.push(vm);
     }
     const skipped = [...this.#skipped.values()];
-    return { vms, skipped, errors, warnings, unchecked };
+    const earlier = this.#earlier.processes > 0 ? { earlierExited: { ...this.#earlier } } : {};
+    return {
+      vms,
+      skipped,
+      ...earlier,
+      errors: errors + this.#earlier.errors,
+      warnings: warnings + this.#earlier.warnings,
+      unchecked: unchecked + this.#earlier.unchecked,
+    };
   }
 
   close(): void {
@@ -175,11 +217,86 @@ export class LiveChecker {
   }
 
   #record(at: number, t: Tracked, subject: string, v: Violation, findings: LiveFinding[]): void {
-    const key = `${t.pid}:${t.startTime} ${subject} ${v.field} ${v.rule}`;
-    if (this.#seen.has(key)) return;
-    this.#seen.add(key);
-    t.violations.push({ subject, ...v });
+    const key = `${subject} ${v.field} ${v.rule}`;
+    if (t.seen.has(key)) return;
+    t.seen.add(key);
+    if (v.severity === 'error') t.errors++;
+    else t.warnings++;
+    if (t.violations.length < MAX_VIOLATIONS_KEPT) t.violations.push({ subject, ...v });
     findings.push({ at, pid: t.pid, comm: t.comm, subject, violation: v });
+  }
+
+  /**
+   * Stops checking one subject (its fd or region is gone): closes it, and forgets which of its
+   * violations were reported, so a new subject under the same label (a VM re-created under the
+   * same fd numbers) is reported on its own.
+   */
+  #retire(t: Tracked, key: string): void {
+    const s = t.subjects.get(key);
+    if (!s) return;
+    s.subject.close();
+    t.subjects.delete(key);
+    const prefix = `${s.subject.label} `;
+    for (const seen of t.seen) if (seen.startsWith(prefix)) t.seen.delete(seen);
+  }
+
+  /**
+   * Retires the subjects whose source the process no longer has: a stats fd no longer among its
+   * stats fds or, under the same number, another open file (a VM destroyed and re-created); a
+   * region its host removed. What could not be opened is tried again once its fd or name went.
+   */
+  #retireGone(t: Tracked, kvm: KvmProcess | undefined, own: readonly string[], at: number, events: LiveEvent[]) {
+    const statsFds = new Set([...(kvm?.vmStatsFds ?? []), ...(kvm?.vcpuStatsFds ?? []).map((f) => f.fd)]);
+    const regions = new Set(own);
+    const present = (key: string) =>
+      key.startsWith('fd:') ? statsFds.has(Number(key.slice(3))) : regions.has(key.slice('shm:'.length));
+    const gone: string[] = [];
+    for (const [key, { subject }] of t.subjects) {
+      const still =
+        present(key) &&
+        (!(subject instanceof KvmStatsSubject) || this.#sameStatsFile(t, Number(key.slice(3)), subject));
+      if (still) continue;
+      gone.push(subject.label);
+      this.#retire(t, key);
+    }
+    for (const key of t.refused) if (!present(key)) t.refused.delete(key);
+    if (gone.length > 0)
+      events.push(event(at, t, 'note', `gone from the process, no longer checked: ${gone.join(', ')}`));
+  }
+
+  /** Whether our duplicate is still the file the process holds at `fd` (kcmp, where the kernel has it). */
+  #sameStatsFile(t: Tracked, fd: number, subject: KvmStatsSubject): boolean {
+    const ours = subject.fd;
+    if (ours === undefined) return false;
+    try {
+      return sameFile(t.pid, fd, process.pid, ours);
+    } catch (e) {
+      const code = errorCode(e);
+      if (code === 'EBADF') return false; // closed since the listing
+      // No kcmp (ENOSYS, EPERM) or the process exiting (ESRCH, seen at the next scan): keep it.
+      if (code === 'ENOSYS' || code === 'EPERM' || code === 'EACCES' || code === 'ESRCH') return true;
+      throw e;
+    }
+  }
+
+  /** A process exited: its fds and mappings are released and its record kept, bounded. */
+  #leave(key: string, t: Tracked, at: number, events: LiveEvent[]): void {
+    t.exited = true;
+    release(t);
+    t.seen.clear();
+    t.refused.clear();
+    t.badFds.clear();
+    t.kvm = undefined;
+    this.#tracked.delete(key);
+    this.#exited.push(t);
+    while (this.#exited.length > this.#keepExited) {
+      const old = this.#exited.shift()!;
+      this.#earlier.processes++;
+      this.#earlier.errors += old.errors;
+      this.#earlier.warnings += old.warnings;
+      if (!old.checked) this.#earlier.unchecked++;
+    }
+    events.push(event(at, t, 'disappeared', 'the process exited'));
   }
 
   /**
@@ -221,27 +338,31 @@ export class LiveChecker {
     t.badFds = bad;
   }
 
-  #scan(at: number, events: LiveEvent[]): void {
+  #scan(at: number, events: LiveEvent[], findings: LiveFinding[]): void {
     const regions = regionsByProcess();
     const pids = this.#pids ?? [
       ...new Set([...listPids(), ...[...regions.keys()].map((k) => Number(k.split(':')[0]))]),
     ];
     const alive = new Set<string>();
+    const skipped = new Map<number, { pid: number; comm?: string; reason: string }>();
     for (const pid of pids) {
       if (pid === process.pid) continue;
-      const t = this.#scanProcess(pid, regions, at, events);
+      const t = this.#scanProcess(pid, regions, skipped, at, events, findings);
       if (t) alive.add(`${t.pid}:${t.startTime}`);
     }
-    for (const [key, t] of this.#tracked) {
-      if (t.exited || alive.has(key)) continue;
-      t.exited = true;
-      release(t);
-      events.push(event(at, t, 'disappeared', 'the process exited'));
-    }
+    this.#skipped = skipped;
+    for (const [key, t] of this.#tracked) if (!alive.has(key)) this.#leave(key, t, at, events);
   }
 
   /** Finds (or refreshes) one process's subjects; undefined when it runs no VM (or is gone). */
-  #scanProcess(pid: number, regions: Map<string, string[]>, at: number, events: LiveEvent[]): Tracked | undefined {
+  #scanProcess(
+    pid: number,
+    regions: Map<string, string[]>,
+    skipped: Map<number, { pid: number; comm?: string; reason: string }>,
+    at: number,
+    events: LiveEvent[],
+    findings: LiveFinding[],
+  ): Tracked | undefined {
     const named = this.#pids !== undefined && this.#first;
     const identity = readProcessIdentity(pid);
     if (!identity) {
@@ -256,7 +377,7 @@ export class LiveChecker {
       }
       const reason = `cannot list its fds (${listing.code}): run as root or as the user it runs as`;
       if (named) throw new EnvironmentError(`process ${pid} (${identity.comm}): ${reason}`);
-      this.#skipped.set(pid, { pid, comm: identity.comm, reason });
+      skipped.set(pid, { pid, comm: identity.comm, reason });
       return undefined;
     }
     const kvm = classifyKvmFds(identity, listing.fds);
@@ -282,6 +403,9 @@ export class LiveChecker {
         subjects: new Map(),
         refused: new Set(),
         violations: [],
+        errors: 0,
+        warnings: 0,
+        seen: new Set(),
         exited: false,
         released: false,
         badFds: new Set(),
@@ -291,8 +415,9 @@ export class LiveChecker {
       events.push(event(at, t, 'appeared', describeProcess(kvm, own)));
     }
     t.kvm = kvm;
+    this.#retireGone(t, kvm, own, at, events);
     if (kvm && runsVm) this.#attachFds(t, kvm, named, at, events);
-    for (const name of own) this.#openRegion(t, name, at, events);
+    for (const name of own) this.#openRegion(t, name, at, events, findings);
     if (t.subjects.size === 0 && t.unchecked === undefined) {
       t.unchecked =
         kvm && kvm.vmStatsFds.length + kvm.vcpuStatsFds.length === 0
@@ -331,7 +456,7 @@ export class LiveChecker {
     }
   }
 
-  #openRegion(t: Tracked, name: string, at: number, events: LiveEvent[]): void {
+  #openRegion(t: Tracked, name: string, at: number, events: LiveEvent[], findings: LiveFinding[]): void {
     const key = `shm:${name}`;
     if (t.subjects.has(key) || t.refused.has(key)) return;
     const table = parseTableName(name);
@@ -342,7 +467,7 @@ export class LiveChecker {
       const label = table ? `table ${name}` : `directory ${name}`;
       if (err instanceof FormatError) {
         t.refused.add(key);
-        this.#record(at, t, label, err.toViolation(), []);
+        this.#record(at, t, label, err.toViolation(), findings);
         return;
       }
       if (err instanceof FileRefusedError && err.rule === 'owner-mismatch') {
@@ -353,7 +478,7 @@ export class LiveChecker {
           t,
           label,
           { field: 'file', rule: 'owner-mismatch', severity: 'error', message: err.detail },
-          [],
+          findings,
         );
         return;
       }

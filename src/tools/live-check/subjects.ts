@@ -62,6 +62,11 @@ export class KvmStatsSubject implements Subject {
     this.#reader = layout ? new KvmStatsReader(this.#source, layout) : undefined;
   }
 
+  /** Our duplicate of the stats fd (undefined once closed). */
+  get fd(): number | undefined {
+    return this.#fd;
+  }
+
   /** The stats id ("kvm-PID", "kvm-PID/vcpu-N"), when the metadata could be read. */
   get id(): string | undefined {
     return this.#layout?.id;

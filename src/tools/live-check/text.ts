@@ -1,6 +1,6 @@
 /** The lines `hvkit check --attach` prints: one per violation and event, one verdict per VM. */
 import { formatViolation, type Violation } from '../../errors.ts';
-import type { LiveEvent, LiveFinding, LiveReport, VmReport } from './live-checker.ts';
+import type { EarlierExited, LiveEvent, LiveFinding, LiveReport, VmReport } from './live-checker.ts';
 
 export function processLabel(pid: number, comm: string): string {
   return `pid ${pid} (${comm})`;
@@ -40,11 +40,19 @@ export function reportLines(report: LiveReport): { line: string; severity?: Viol
         severity: v.severity,
       });
     }
+    const notKept = vm.errors + vm.warnings - vm.violations.length;
+    if (notKept > 0) out.push({ line: `${processLabel(vm.pid, vm.comm)}: and ${notKept} more violation(s), not kept` });
     out.push({ line: verdictLine(vm) });
   }
-  if (report.vms.length === 0) out.push({ line: 'no VM found' });
+  if (report.earlierExited) out.push({ line: earlierExitedLine(report.earlierExited) });
+  if (report.vms.length === 0 && !report.earlierExited) out.push({ line: 'no VM found' });
   if (report.skipped.length > 0) out.push({ line: skippedLine(report.skipped) });
   return out;
+}
+
+/** The processes that exited before the last ones kept, as counts. */
+export function earlierExitedLine(e: EarlierExited): string {
+  return `and ${e.processes} earlier process(es) that exited: ${e.errors} error(s), ${e.warnings} warning(s), ${e.unchecked} not checked`;
 }
 
 /** One line for every process --all could not look into (many, for a user who is not root). */
