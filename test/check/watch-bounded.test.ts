@@ -124,3 +124,30 @@ test('processes that exit: the last few are kept one by one, the rest counted, t
     for (const name of regions) if (existsSync(shmPath(name))) unlinkSync(shmPath(name));
   }
 });
+
+test('a process that lives on but holds no VM any more leaves the watch, said as such, not as an exit', async () => {
+  const child = spawn('sleep', ['120'], { stdio: 'ignore' });
+  const identity = readProcessIdentity(child.pid!);
+  assert.ok(identity);
+  const name = directoryRegionName({ pid: child.pid!, startTime: identity.startTime });
+  writeFileSync(shmPath(name), Buffer.alloc(4096, 0xa5), { mode: 0o600 });
+  const checker = new LiveChecker({ pids: [child.pid!] });
+  try {
+    assert.equal(checker.sample().findings.length, 1);
+    unlinkSync(shmPath(name));
+    const { events } = checker.sample();
+    assert.deepEqual(
+      events.map((e) => [e.kind, e.text]),
+      [['disappeared', 'it runs no VM any more (or its fds may no longer be listed)']],
+    );
+    const report = checker.report();
+    assert.equal(report.errors, 1, 'what it saw still counts');
+    assert.equal(report.vms[0]!.exited, true);
+    assert.equal(report.vms[0]!.stillRunning, true);
+    assert.match(reportLines(report).at(-1)!.line, /left the check \(no VM any more\)/);
+  } finally {
+    checker.close();
+    child.kill('SIGKILL');
+    if (existsSync(shmPath(name))) unlinkSync(shmPath(name));
+  }
+});

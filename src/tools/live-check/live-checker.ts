@@ -15,11 +15,13 @@
  * `keepExited`), older ones only count towards the verdict; a process keeps at most
  * MAX_VIOLATIONS_KEPT violations (all are counted).
  */
-import { classifyKvmFds, type KvmProcess } from '../../attach/discover.ts';
+import { readlinkSync } from 'node:fs';
+import { classifyKvmFds, type KvmProcess, parseKvmFdTarget } from '../../attach/discover.ts';
 import { dupFailureText, ProcessHandle } from '../../attach/pidfd.ts';
 import { sameFile } from '../../attach/sys.ts';
 import { parseTableName } from '../../attach/tables.ts';
 import { EnvironmentError, errorCode, FormatError, type Violation } from '../../errors.ts';
+import { close } from '../../os/libc.ts';
 import { FileRefusedError } from '../../os/open-input.ts';
 import { listPids, readFdLinks, readProcessIdentity } from '../../os/procfs.ts';
 import { parseRegionName } from '../../shm/region-names.ts';
@@ -39,6 +41,50 @@ export interface LiveCheckOptions {
 export const DEFAULT_KEEP_EXITED = 64;
 /** Violations kept per process for the report (each is printed when found; all are counted). */
 export const MAX_VIOLATIONS_KEPT = 1000;
+
+/**
+ * Rules a reader can see broken for a moment on a sound producer: a seqlock whose writer was
+ * descheduled mid-update stays odd for longer than the reader's bounded retries. Reported only
+ * when two consecutive samples of the same subject see the same field broken.
+ */
+const TRANSIENT_RULES: ReadonlySet<string> = new Set(['seq-odd']);
+
+/**
+ * Of one sample's violations, those to report: every violation of a rule that is not transient,
+ * and a transient one only when the previous sample (`pending`) saw the same field and rule.
+ * Returns them with the transient ones of this sample (the next call's `pending`).
+ */
+export function confirmTransient(
+  violations: readonly Violation[],
+  pending: ReadonlySet<string>,
+): { report: Violation[]; pending: Set<string> } {
+  const report: Violation[] = [];
+  const seen = new Set<string>();
+  for (const v of violations) {
+    if (TRANSIENT_RULES.has(v.rule)) {
+      const key = `${v.field} ${v.rule}`;
+      seen.add(key);
+      if (!pending.has(key)) continue;
+    }
+    report.push(v);
+  }
+  return { report, pending: seen };
+}
+
+/** One checked subject: how many samples it had, and its transient violations of the last one. */
+interface SubjectEntry {
+  subject: Subject;
+  samples: number;
+  pending: Set<string>;
+}
+
+/** What an exited process's report keeps of a subject (the subject itself is closed and dropped). */
+interface SubjectSummary {
+  kind: string;
+  label: string;
+  id?: string;
+  samples: number;
+}
 
 export interface LiveFinding {
   at: number;
@@ -67,7 +113,9 @@ export interface VmReport {
   violations: (Violation & { subject: string })[];
   /** Why nothing could be checked, when nothing could. */
   unchecked?: string;
+  /** Left the check: exited, or (with `stillRunning`) alive but holding no VM any more. */
   exited: boolean;
+  stillRunning?: true;
   errors: number;
   warnings: number;
 }
@@ -99,7 +147,9 @@ interface Tracked {
   startTime: bigint;
   comm: string;
   handle?: ProcessHandle;
-  subjects: Map<string, { subject: Subject; samples: number }>;
+  subjects: Map<string, SubjectEntry>;
+  /** Set when the process left: what the report shows of its subjects. */
+  summaries?: SubjectSummary[];
   /** Subjects that could not be opened (so they are not retried every sample). */
   refused: Set<string>;
   violations: (Violation & { subject: string })[];
@@ -110,6 +160,8 @@ interface Tracked {
   seen: Set<string>;
   unchecked?: string;
   exited: boolean;
+  /** Left the check while still running (no VM any more, or fds no longer listable). */
+  stillRunning?: true;
   released: boolean;
   /** The KVM fds the last scan found in the process. */
   kvm?: KvmProcess;
@@ -157,14 +209,18 @@ export class LiveChecker {
           violations = s.subject.sample();
         } catch (err) {
           if (!(err instanceof EnvironmentError)) throw err;
-          // A region of a host that is going away (a copy that was truncated): it leaves.
+          // A region of a host that is going away (a copy that was truncated): it leaves, and
+          // is not opened again while its name stays (its violations would be counted twice).
           this.#retire(t, key);
+          t.refused.add(key);
           events.push(event(at, t, 'note', `${s.subject.label}: no longer readable: ${err.message}`));
           continue;
         }
         s.samples++;
         t.checked = true;
-        for (const v of violations) this.#record(at, t, s.subject.label, v, findings);
+        const confirmed = confirmTransient(violations, s.pending);
+        s.pending = confirmed.pending;
+        for (const v of confirmed.report) this.#record(at, t, s.subject.label, v, findings);
       }
       this.#checkTableFds(at, t, findings);
     }
@@ -181,14 +237,10 @@ export class LiveChecker {
         pid: t.pid,
         comm: t.comm,
         startTime: t.startTime.toString(),
-        subjects: [...t.subjects.values()].map(({ subject, samples }) => ({
-          kind: subject.kind,
-          label: subject.label,
-          ...(subject instanceof KvmStatsSubject && subject.id !== undefined ? { id: subject.id } : {}),
-          samples,
-        })),
+        subjects: t.summaries ?? summarize(t.subjects),
         violations: t.violations,
         exited: t.exited,
+        ...(t.stillRunning ? { stillRunning: true as const } : {}),
         errors: t.errors,
         warnings: t.warnings,
       };
@@ -279,10 +331,15 @@ export class LiveChecker {
     }
   }
 
-  /** A process exited: its fds and mappings are released and its record kept, bounded. */
+  /**
+   * A process exited (or, alive, no longer runs a VM or may no longer be looked into): its fds and
+   * mappings are released and its record kept, bounded; a later VM of it is a new record.
+   */
   #leave(key: string, t: Tracked, at: number, events: LiveEvent[]): void {
     t.exited = true;
+    t.summaries = summarize(t.subjects);
     release(t);
+    t.subjects.clear();
     t.seen.clear();
     t.refused.clear();
     t.badFds.clear();
@@ -296,7 +353,10 @@ export class LiveChecker {
       this.#earlier.warnings += old.warnings;
       if (!old.checked) this.#earlier.unchecked++;
     }
-    events.push(event(at, t, 'disappeared', 'the process exited'));
+    const alive = readProcessIdentity(t.pid)?.startTime === t.startTime;
+    if (alive) t.stillRunning = true;
+    const why = alive ? 'it runs no VM any more (or its fds may no longer be listed)' : 'the process exited';
+    events.push(event(at, t, 'disappeared', why));
   }
 
   /**
@@ -451,8 +511,17 @@ export class LiveChecker {
         events.push(event(at, t, 'note', `stats fd ${w.fd}: ${reason}`));
         continue;
       }
+      // The listing is older than the duplicate: the number may hold another file by now.
+      if (!isStatsFdOf(dup.fd, w)) {
+        close(dup.fd);
+        continue; // the next scan lists it again
+      }
       const label = w.kind === 'vm-stats' ? `vm stats fd ${w.fd}` : `vcpu ${w.vcpu ?? '?'} stats fd ${w.fd}`;
-      t.subjects.set(`fd:${w.fd}`, { subject: new KvmStatsSubject(w.kind, label, dup.fd), samples: 0 });
+      t.subjects.set(`fd:${w.fd}`, {
+        subject: new KvmStatsSubject(w.kind, label, dup.fd),
+        samples: 0,
+        pending: new Set(),
+      });
     }
   }
 
@@ -490,7 +559,7 @@ export class LiveChecker {
       }
       throw err;
     }
-    t.subjects.set(key, { subject, samples: 0 });
+    t.subjects.set(key, { subject, samples: 0, pending: new Set() });
   }
 }
 
@@ -518,6 +587,28 @@ function describeProcess(kvm: KvmProcess | undefined, regions: string[]): string
     `${regions.length - tables} domain directory`,
   ];
   return parts.join(', ');
+}
+
+function summarize(subjects: Map<string, SubjectEntry>): SubjectSummary[] {
+  return [...subjects.values()].map(({ subject, samples }) => ({
+    kind: subject.kind,
+    label: subject.label,
+    ...(subject instanceof KvmStatsSubject && subject.id !== undefined ? { id: subject.id } : {}),
+    samples,
+  }));
+}
+
+/** Whether our fd `fd` is a KVM stats fd of the kind (and vCPU, when known) the listing said. */
+function isStatsFdOf(fd: number, wanted: { kind: 'vm-stats' | 'vcpu-stats'; vcpu?: number }): boolean {
+  let target: string;
+  try {
+    target = readlinkSync(`/proc/self/fd/${fd}`);
+  } catch (e) {
+    if (errorCode(e) === 'ENOENT') return false;
+    throw e;
+  }
+  const k = parseKvmFdTarget(target);
+  return k?.kind === wanted.kind && (wanted.vcpu === undefined || k.vcpu === wanted.vcpu);
 }
 
 function event(at: number, t: Tracked, kind: LiveEventKind, text: string): LiveEvent {

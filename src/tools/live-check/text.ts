@@ -17,7 +17,7 @@ export function eventLine(e: LiveEvent): string {
 export function verdictLine(vm: VmReport): string {
   const who = processLabel(vm.pid, vm.comm);
   const samples = vm.subjects.reduce((n, s) => Math.max(n, s.samples), 0);
-  const exited = vm.exited ? ', exited during the check' : '';
+  const exited = !vm.exited ? '' : vm.stillRunning ? ', left the check (no VM any more)' : ', exited during the check';
   if (vm.unchecked !== undefined && vm.errors + vm.warnings === 0)
     return `${who}: NOT CHECKED: ${vm.unchecked}${exited}`;
   const kinds = countKinds(vm);

@@ -1,7 +1,8 @@
 // The ABI pages' Markdown, rendered for the page: markdown-it turns it into HTML, DOMPurify keeps
-// only inert HTML of it. The generated docs carry raw HTML of their own (a comment, <a id> anchors
-// for the links between sections), so markdown-it must pass HTML through, and a schema's doc text
-// is whatever its author wrote: the sanitizer is what makes that safe, not the generator.
+// only inert HTML of it. The generated docs carry raw HTML of their own: a comment and <a id>
+// anchors for the links between sections. Those pass; any other raw HTML is shown as the text it
+// is, since a schema's doc text is whatever its author wrote and `<pid>` there is a placeholder,
+// not a tag. The sanitizer stays as the second line of defence (the page's CSP is the third).
 //
 // Two rules on top of DOMPurify's defaults:
 // - ids and names come out prefixed (`user-content-`), so a doc cannot take the id of one of the
@@ -12,12 +13,35 @@
 (() => {
   const md = markdownit({ html: true, linkify: false, typographer: false });
   const PREFIX = 'user-content-';
+  const ANCHOR_BLOCK = /^<a id="[A-Za-z0-9_.:-]+"><\/a>\s*$/;
+  const ANCHOR_OPEN = /^<a id="[A-Za-z0-9_.:-]+">$/;
+  // One comment, nothing after it: no `-->` inside.
+  const COMMENT = /^<!--(?:(?!-->)[\s\S])*-->\s*$/;
+  const escapeHtml = md.utils.escapeHtml;
+  md.renderer.rules.html_block = (tokens, i) => {
+    const html = tokens[i].content;
+    return ANCHOR_BLOCK.test(html) || COMMENT.test(html) ? html : `<p>${escapeHtml(html)}</p>`;
+  };
+  // Inline, an anchor is two tokens: `<a id="…">` and, right after it, `</a>`.
+  const anchorAt = (tokens, i) => tokens[i]?.type === 'html_inline' && ANCHOR_OPEN.test(tokens[i].content);
+  md.renderer.rules.html_inline = (tokens, i) => {
+    const html = tokens[i].content;
+    const allowed = ANCHOR_OPEN.test(html) || (html === '</a>' && anchorAt(tokens, i - 1)) || COMMENT.test(html);
+    return allowed ? html : escapeHtml(html);
+  };
 
   function tidyLinks(root) {
     for (const a of root.querySelectorAll('a[href]')) {
       const href = a.getAttribute('href');
       if (href.startsWith('#')) {
-        a.setAttribute('href', `#${PREFIX}${href.slice(1)}`);
+        // markdown-it percent-encodes the fragment; the id it names is the decoded text.
+        let id = href.slice(1);
+        try {
+          id = decodeURIComponent(id);
+        } catch {
+          // not valid percent-encoding: the fragment as written
+        }
+        a.setAttribute('href', `#${PREFIX}${encodeURIComponent(id)}`);
       } else if (!/^[a-z][a-z0-9+.-]*:/i.test(href)) {
         const span = document.createElement('span');
         span.className = 'repo-link';
