@@ -53,6 +53,12 @@ export interface VmSample {
   key: string;
   name: string;
   pid: number;
+  /**
+   * Monotonic time (process.hrtime.bigint()) at which this VM's stats were read. Rates use it, not
+   * the host sample's time: reading a host's VMs (and rescanning /proc first) takes time, more on
+   * a loaded machine, and a counter divided by the wrong interval reads above 100% busy.
+   */
+  at?: bigint;
   owner: VmOwner;
   domid?: number;
   uniqueId?: bigint;

@@ -129,9 +129,10 @@ export class AttachSession implements SampleSource {
 
   sample(): HostSample {
     if (this.#closed) throw new ClosedError('the attach session');
-    const at = process.hrtime.bigint();
     this.#checkChanges();
     if (this.#forceRescan || this.#samplesSinceScan >= this.#options.rescanEvery) this.#rescan();
+    // After the rescan, which may take long: the reads follow.
+    const at = process.hrtime.bigint();
     this.#samplesSinceScan++;
     this.status.samples++;
     const vms: VmSample[] = new Array(this.#records.size);
@@ -399,6 +400,7 @@ export class AttachSession implements SampleSource {
 
   #read(r: VmRecord): VmSample {
     const p = r.plan;
+    const at = process.hrtime.bigint();
     let vm: StatSample[] = [];
     /** Per-vCPU lists by index: a table lists every vCPU in order, KVM stats fds add to them. */
     let vcpus: VcpuSample[] = [];
@@ -438,6 +440,7 @@ export class AttachSession implements SampleSource {
       key: r.key,
       name: r.name,
       pid: p.pid,
+      at,
       owner: p.owner === 'hvkit' && p.table ? 'hvkit' : 'other',
       sources,
       vm,

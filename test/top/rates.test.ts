@@ -76,3 +76,51 @@ test('perSecond keeps the integer part exact for large deltas', () => {
   assert.equal(perSecond(3n, 2_000_000_000n), 1.5);
   assert.equal(perSecond(1n, 0n), 0);
 });
+
+test('a VM read later than its sample began: its rates are per second of its own interval', () => {
+  // The second sample began one second after the first, but a /proc rescan delayed reading this
+  // VM by 300 ms; a counter of busy time that grew by exactly that interval's wall time is 100%
+  // busy, not 130%.
+  const SECOND = 1_000_000_000n;
+  const a = sample(0, [{ ...vm({ key: 'v', vcpus: [[counter('run_ns', 0n)]] }), at: 10n * SECOND }]);
+  const b = sample(1, [
+    { ...vm({ key: 'v', vcpus: [[counter('run_ns', 1_300_000_000n)]] }), at: 11n * SECOND + 300_000_000n },
+  ]);
+  assert.equal(b.at - a.at, SECOND, 'the samples a second apart');
+  const d = computeDeltas(a, b);
+  assert.equal(d.counters.get(seriesKey('v', 0, 'run_ns'))?.perSecond, 1_000_000_000, 'one second per second');
+  // Without a read time for the VM, the samples' interval is all there is.
+  const c = sample(1, [vm({ key: 'v', vcpus: [[counter('run_ns', 1_300_000_000n)]] })]);
+  assert.equal(computeDeltas(a, c).counters.get(seriesKey('v', 0, 'run_ns'))?.perSecond, 1_300_000_000);
+});
+
+test('rates over each VM’s own interval: a busy-time counter growing with wall time reads 100% however late each VM is read (property)', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.integer({ min: 0, max: 500 }), fc.integer({ min: 0, max: 500 })), {
+        minLength: 1,
+        maxLength: 5,
+      }),
+      // Each VM read within 500 ms of its sample's start; samples at least a second apart.
+      fc.integer({ min: 1000, max: 5000 }),
+      (delays, intervalMs) => {
+        const MS = 1_000_000n;
+        const start = 1000n * MS;
+        const next = start + BigInt(intervalMs) * MS;
+        const vms = (base: bigint, pick: 0 | 1) =>
+          delays.map((d, i) => {
+            const readAt = base + BigInt(d[pick]) * MS;
+            // Busy all the time: the counter is the read time itself.
+            return { ...vm({ key: `v${i}`, vcpus: [[counter('run_ns', readAt)]] }), at: readAt };
+          });
+        const a = { ...sample(0, vms(start, 0)), at: start };
+        const b = { ...sample(0, vms(next, 1)), at: next };
+        const d = computeDeltas(a, b);
+        for (let i = 0; i < delays.length; i++) {
+          assert.equal(d.counters.get(seriesKey(`v${i}`, 0, 'run_ns'))?.perSecond, 1_000_000_000);
+        }
+      },
+    ),
+    { numRuns: 200 },
+  );
+});

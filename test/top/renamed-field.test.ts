@@ -65,7 +65,9 @@ class SteppedSource implements SampleSource {
       this.writer.update(v, 'io', (g) => g.set(g.counter('io_exits'), 7n * n));
       this.writer.update(v, 'timing', (g) => g.set(g.counter('run_time_ns'), (SECOND / 2n) * n));
     }
-    return { ...this.inner.sample(), at: n * SECOND };
+    // Every read at the step's time: the counters were written for exactly those intervals.
+    const sample = this.inner.sample();
+    return { ...sample, at: n * SECOND, vms: sample.vms.map((vm) => ({ ...vm, at: n * SECOND })) };
   }
 
   close(): void {

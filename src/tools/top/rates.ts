@@ -61,23 +61,42 @@ function indexStats(sample: HostSample): Map<string, StatSample> {
 }
 
 /**
+ * The interval a VM's counters moved over: between the times its stats were read in the two
+ * samples when both say (VmSample.at), else between the samples.
+ */
+function vmInterval(before: bigint | undefined, now: bigint | undefined, samples: bigint): bigint {
+  return before !== undefined && now !== undefined && now > before ? now - before : samples;
+}
+
+/**
  * Deltas of every counter and histogram present in both samples, keyed by seriesKey. A series
- * that is new in `current` has no delta yet (its first interval is unknown, not zero).
+ * that is new in `current` has no delta yet (its first interval is unknown, not zero). Rates are
+ * per second of each VM's own interval.
  */
 export function computeDeltas(previous: HostSample | undefined, current: HostSample): SampleDeltas {
   const result: SampleDeltas = { intervalNs: 0n, counters: new Map(), histograms: new Map() };
   if (!previous || current.at <= previous.at) return result;
   result.intervalNs = current.at - previous.at;
   const before = indexStats(previous);
-  for (const [key, stat] of indexStats(current)) {
-    const old = before.get(key);
-    if (!old || old.kind !== stat.kind) continue;
-    if (stat.kind === 'counter' && stat.value !== undefined && old.value !== undefined) {
-      const d = counterDelta(old.value, stat.value);
-      result.counters.set(key, { ...d, perSecond: perSecond(d.delta, result.intervalNs) });
-    } else if (stat.kind === 'histogram' && stat.buckets && old.buckets) {
-      result.histograms.set(key, histogramDelta(old.buckets, stat.buckets));
+  const readBefore = new Map<string, bigint | undefined>();
+  for (const vm of previous.vms) readBefore.set(vm.key, vm.at);
+  const addScope = (vmKey: string, scope: Scope, stats: StatSample[], intervalNs: bigint) => {
+    for (const stat of stats) {
+      const key = seriesKey(vmKey, scope, stat.name);
+      const old = before.get(key);
+      if (!old || old.kind !== stat.kind) continue;
+      if (stat.kind === 'counter' && stat.value !== undefined && old.value !== undefined) {
+        const d = counterDelta(old.value, stat.value);
+        result.counters.set(key, { ...d, perSecond: perSecond(d.delta, intervalNs) });
+      } else if (stat.kind === 'histogram' && stat.buckets && old.buckets) {
+        result.histograms.set(key, histogramDelta(old.buckets, stat.buckets));
+      }
     }
+  };
+  for (const vm of current.vms) {
+    const intervalNs = vmInterval(readBefore.get(vm.key), vm.at, result.intervalNs);
+    addScope(vm.key, 'vm', vm.vm, intervalNs);
+    for (const vcpu of vm.vcpus) addScope(vm.key, vcpu.index, vcpu.stats, intervalNs);
   }
   return result;
 }
