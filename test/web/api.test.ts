@@ -308,3 +308,44 @@ test('a stream whose client stops reading is cut once MAX_BUFFERED_BYTES wait, n
     }
   });
 });
+
+test('the view samples only while someone looks: an open page each interval, an API request when stale, else never', async () => {
+  const INTERVAL = 40;
+  const source = new ScriptedSource(script);
+  const collector = new ExpositionCollector(source, { shareMs: 0 });
+  const web = startWebView(collector, { intervalMs: INTERVAL });
+  const server = await startExportServer(collector, LOOPBACK, web.routes);
+  const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  try {
+    await pause(INTERVAL * 8);
+    assert.equal(source.taken, 0, 'nobody looking: not one host sample');
+    // An API request finds a sample no older than the interval: it waits for one when needed…
+    const first = await getJson(`${server.origin}api/vms`);
+    assert.equal(first.body.seq, 1);
+    assert.equal(source.taken, 1);
+    // …and answers from it while it is fresh.
+    const again = await getJson(`${server.origin}api/vms`);
+    if (Date.now() - (again.body.t as number) < INTERVAL) assert.equal(source.taken, 1);
+    // An open event stream (a page) keeps the view sampling every interval…
+    const stream = new AbortController();
+    const response = await fetch(`${server.origin}api/events/stream`, { signal: stream.signal });
+    const reader = response.body!.getReader();
+    const before = source.taken;
+    const deadline = Date.now() + hangDeadline(10_000);
+    while (source.taken < before + 4) {
+      assert.ok(Date.now() < deadline, `the stream's page got ${source.taken - before} samples`);
+      await reader.read();
+    }
+    // …and once it is gone, sampling stops.
+    stream.abort();
+    await reader.cancel().catch(() => {});
+    await pause(INTERVAL * 2);
+    const after = source.taken;
+    await pause(INTERVAL * 8);
+    assert.equal(source.taken, after, 'the page left: no more host samples');
+  } finally {
+    web.close();
+    await server.close();
+    collector.close();
+  }
+});

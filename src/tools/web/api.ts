@@ -43,11 +43,14 @@ export class WebStreams {
     return this.#open.size;
   }
 
-  /** An SSE response: the latest sample first (the page renders at once), then one per sample. */
-  open(state: WebState, req: IncomingMessage, res: ServerResponse): void {
+  /**
+   * An SSE response: the latest sample first (the page renders at once), then one per sample.
+   * False when no stream was opened (too many open, or a HEAD request).
+   */
+  open(state: WebState, req: IncomingMessage, res: ServerResponse): boolean {
     if (this.#open.size >= MAX_STREAMS) {
       sendJson(req, res, 503, { error: `hvkit export: ${MAX_STREAMS} event streams are open already` });
-      return;
+      return false;
     }
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
@@ -56,7 +59,7 @@ export class WebStreams {
     });
     if (req.method === 'HEAD') {
       res.end();
-      return;
+      return false;
     }
     const send = (update: SampleUpdate) => {
       if (res.writableLength > MAX_BUFFERED_BYTES) {
@@ -75,6 +78,7 @@ export class WebStreams {
       clearInterval(heartbeat);
       this.#open.delete(res);
     });
+    return true;
   }
 
   /** Ends every stream (the exporter stops): each page shows that the host is gone. */
@@ -84,11 +88,29 @@ export class WebStreams {
   }
 }
 
+/** What the view does around a request: make the state fresh, start sampling for a page. */
+export interface WebHooks {
+  /** Resolves once the state holds a sample recent enough to answer from. */
+  freshen(): Promise<void>;
+  /** An event stream was opened. */
+  streamOpened(): void;
+}
+
+const NO_HOOKS: WebHooks = { freshen: () => Promise.resolve(), streamOpened: () => {} };
+
+/** Answers from the state once it is fresh (the sample a request waits for is at most one collection). */
+function answerFresh(hooks: WebHooks, req: IncomingMessage, res: ServerResponse, answer: () => [number, unknown]) {
+  hooks.freshen().then(() => {
+    const [status, doc] = answer();
+    sendJson(req, res, status, doc);
+  });
+}
+
 /** The router for startExportServer's extra routes. */
-export function webRoutes(state: WebState, streams: WebStreams) {
+export function webRoutes(state: WebState, streams: WebStreams, hooks: WebHooks = NO_HOOKS) {
   return (path: string, req: IncomingMessage, res: ServerResponse): boolean => {
     if (path === '/api/vms') {
-      sendJson(req, res, 200, state.vms());
+      answerFresh(hooks, req, res, () => [200, state.vms()]);
       return true;
     }
     if (path.startsWith('/api/vms/')) {
@@ -100,17 +122,18 @@ export function webRoutes(state: WebState, streams: WebStreams) {
         sendJson(req, res, 400, { error: 'the VM key is not valid percent-encoding' });
         return true;
       }
-      const doc = state.vm(key);
-      if (doc) sendJson(req, res, 200, doc);
-      else sendJson(req, res, 404, { error: `no VM ${key} on the host now` });
+      answerFresh(hooks, req, res, () => {
+        const doc = state.vm(key);
+        return doc ? [200, doc] : [404, { error: `no VM ${key} on the host now` }];
+      });
       return true;
     }
     if (path === '/api/events') {
-      sendJson(req, res, 200, state.events());
+      answerFresh(hooks, req, res, () => [200, state.events()]);
       return true;
     }
     if (path === '/api/events/stream') {
-      streams.open(state, req, res);
+      if (streams.open(state, req, res)) hooks.streamOpened();
       return true;
     }
     if (path === '/api/abis' || path.startsWith('/api/abis/')) {

@@ -1,8 +1,10 @@
 /**
- * The web view beside `hvkit export`'s /metrics: a ticker asks the export collector for a
- * collection every interval (shared with any scrape in the same moment: one host sample feeds
- * both), the collector hands each sample to the web state, and the state's updates go out on
- * the SSE streams.
+ * The web view beside `hvkit export`'s /metrics. It samples the host only while someone looks: a
+ * ticker asks the export collector for a collection every interval while a page holds an event
+ * stream open, and an API request finds a sample no older than the interval (one is taken first
+ * when needed). Nobody looking, the exporter costs what its scrapes cost and nothing more; the
+ * scrapes' samples still feed the view (one host sample feeds both), and the state's updates go
+ * out on the SSE streams.
  */
 import { HvkitError } from '../../errors.ts';
 import { BUSY, type ExpositionCollector } from '../export/collector.ts';
@@ -28,22 +30,35 @@ export function startWebView(
   const state = new WebState(options);
   const streams = new WebStreams();
   const stopObserving = collector.observe((sample, atMs) => state.push(sample, atMs));
-  const tick = () => {
+  const intervalMs = options.intervalMs === null ? null : (options.intervalMs ?? DEFAULT_WEB_INTERVAL_MS);
+  const collectOnce = async (): Promise<void> => {
     const pending = collector.collect();
     if (pending === BUSY) return; // scrapes are waiting on a collection: it feeds the view too
-    pending.catch((err: unknown) => {
+    try {
+      await pending;
+    } catch (err) {
       // A failed host sample is the scrape's 503; the view keeps its last state and tries again.
       if (!(err instanceof HvkitError)) throw err;
-    });
+    }
   };
-  let timer: NodeJS.Timeout | undefined;
-  if (options.intervalMs !== null) {
-    tick();
-    timer = setInterval(tick, options.intervalMs ?? DEFAULT_WEB_INTERVAL_MS);
-  }
+  const tick = () => {
+    if (streams.count > 0) void collectOnce();
+  };
+  const hooks = {
+    /** Before an API answer: a sample no older than the interval. */
+    freshen: async (): Promise<void> => {
+      if (intervalMs === null) return;
+      const latest = state.latest;
+      if (latest && Date.now() - latest.t < intervalMs) return;
+      await collectOnce();
+    },
+    /** A page connected: it gets a fresh sample now, then one per interval while it stays. */
+    streamOpened: tick,
+  };
+  const timer = intervalMs === null ? undefined : setInterval(tick, intervalMs);
   return {
     state,
-    routes: webRoutes(state, streams),
+    routes: webRoutes(state, streams, hooks),
     streams,
     close() {
       clearInterval(timer);
