@@ -353,7 +353,9 @@ export class LiveChecker {
       this.#earlier.warnings += old.warnings;
       if (!old.checked) this.#earlier.unchecked++;
     }
-    const alive = readProcessIdentity(t.pid)?.startTime === t.startTime;
+    // A zombie (exited, not yet reaped by its parent) has exited.
+    const now = readProcessIdentity(t.pid);
+    const alive = now?.startTime === t.startTime && now.state !== 'Z' && now.state !== 'X';
     if (alive) t.stillRunning = true;
     const why = alive ? 'it runs no VM any more (or its fds may no longer be listed)' : 'the process exited';
     events.push(event(at, t, 'disappeared', why));
