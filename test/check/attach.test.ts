@@ -222,10 +222,23 @@ test('--watch prints a forged table once with its time, notes the host leaving, 
       if (w.match.test(line)) w.resolve();
       else waiters.push(w);
   });
+  // A line that never comes fails the test (with what was printed), rather than hanging it.
   const seen = (match: RegExp) =>
     lines.some((l) => match.test(l))
       ? Promise.resolve()
-      : new Promise<void>((resolve) => waiters.push({ match, resolve }));
+      : new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(
+            () => reject(new Error(`no line matching ${match} in:\n${lines.join('\n')}`)),
+            hangDeadline(30_000),
+          );
+          waiters.push({
+            match,
+            resolve: () => {
+              clearTimeout(timer);
+              resolve();
+            },
+          });
+        });
   const ISO = '\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z';
   try {
     await seen(new RegExp(`^${ISO} pid ${h.pid} \\(\\S+\\): appeared: `));
